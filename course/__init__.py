@@ -1,0 +1,8 @@
+"""Helper package for *Residual Networks, hands-on*.
+
+The library holds what lessons *use* (data, training loop, checks, notebook tooling, CLI);
+it never implements a graded exercise. Importing ``course`` is cheap: submodules that pull in
+torch are imported on first use.
+"""
+
+__version__ = "0.1.0"

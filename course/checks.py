@@ -1,0 +1,221 @@
+"""Assertion helpers for exercise tests.
+
+Every failure raises :class:`AssertionError` with a message written for a student: what was
+expected, what came, and (when given) a hint about the likely mistake::
+
+    check_shape(out, (4, 16, 8, 8), "ResidualBlock output",
+                hint="did you forget the stride-2 shortcut?")
+    # AssertionError: ResidualBlock output: expected shape (4, 16, 8, 8), got (4, 16, 16, 16).
+    #   Hint: did you forget the stride-2 shortcut?
+
+The helpers accept torch tensors, NumPy arrays and Python numbers. They keep private references
+to the torch/NumPy functions they use, taken at import time, so a notebook that later replaces
+``torch.allclose`` and friends does not change what these checks compute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as _np
+import torch as _torch
+
+# Private references, taken once (see module docstring).
+_as_tensor = _torch.as_tensor
+_is_tensor = _torch.is_tensor
+_isfinite = _torch.isfinite
+_abs = _torch.abs
+_float64 = _torch.float64
+_AssertionError = AssertionError
+
+__all__ = [
+    "check",
+    "check_shape",
+    "check_dtype",
+    "check_close",
+    "check_equal",
+    "check_type",
+    "check_module_names",
+    "check_param_count",
+    "check_raises",
+    "relative_error",
+    "count_params",
+]
+
+
+def _fail(name: str, what: str, hint: str | None) -> None:
+    msg = f"{name}: {what}" if name else what
+    if hint:
+        msg += f"\n  Hint: {hint}"
+    raise _AssertionError(msg)
+
+
+def _to_tensor(x: Any, name: str) -> _torch.Tensor:
+    if _is_tensor(x):
+        return x.detach().to("cpu")
+    if isinstance(x, _np.ndarray | int | float | bool | list | tuple):
+        try:
+            return _as_tensor(_np.asarray(x))
+        except (TypeError, ValueError):
+            pass
+    _fail(name, f"expected a tensor (or array/number), got {type(x).__name__}", None)
+    raise AssertionError  # unreachable, keeps type checkers happy
+
+
+def _shape_of(x: Any) -> tuple[int, ...] | None:
+    shape = getattr(x, "shape", None)
+    return tuple(shape) if shape is not None else None
+
+
+def check(condition: Any, message: str, hint: str | None = None) -> None:
+    """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy."""
+    if not bool(condition):
+        _fail("", message, hint)
+
+
+def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: str | None = None):
+    """``obj`` must be an instance of ``expected``."""
+    if obj is None:
+        _fail(name, "got None: did the function forget to `return` its result?", hint)
+    if not isinstance(obj, expected):
+        exp = (
+            " or ".join(t.__name__ for t in expected)
+            if isinstance(expected, tuple)
+            else expected.__name__
+        )
+        _fail(name, f"expected a {exp}, got {type(obj).__name__}", hint)
+
+
+def check_shape(x: Any, expected: Sequence[int], name: str, hint: str | None = None) -> None:
+    """``x.shape`` must equal ``expected``."""
+    if x is None:
+        _fail(name, "got None: did the function forget to `return` its result?", hint)
+    shape = _shape_of(x)
+    if shape is None:
+        _fail(name, f"expected an array of shape {tuple(expected)}, got {type(x).__name__}", hint)
+    if shape != tuple(expected):
+        _fail(name, f"expected shape {tuple(expected)}, got {shape}", hint)
+
+
+def check_dtype(x: Any, expected: Any, name: str, hint: str | None = None) -> None:
+    """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype)."""
+    dtype = getattr(x, "dtype", None)
+    if dtype != expected:
+        _fail(name, f"expected dtype {expected}, got {dtype}", hint)
+
+
+def relative_error(actual: Any, expected: Any) -> float:
+    """``max|a - e| / max(max|e|, tiny)``, computed in float64."""
+    a = _to_tensor(actual, "actual").to(_float64)
+    e = _to_tensor(expected, "expected").to(_float64)
+    denom = max(float(_abs(e).max()) if e.numel() else 0.0, 1e-300)
+    diff = float(_abs(a - e).max()) if a.numel() else 0.0
+    return diff / denom
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def check_close(
+    actual: Any,
+    expected: Any,
+    name: str,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    hint: str | None = None,
+) -> None:
+    """Values must match elementwise: ``|a - e| <= atol + rtol * |e|`` (as ``torch.allclose``).
+
+    Checks type, shape and finiteness first so the message names the first thing that is wrong,
+    then reports the worst element (index, got, expected) and the relative error.
+    """
+    if actual is None:
+        _fail(name, "got None: did the function forget to `return` its result?", hint)
+    a = _to_tensor(actual, name)
+    e = _to_tensor(expected, name)
+    if tuple(a.shape) != tuple(e.shape):
+        _fail(name, f"expected shape {tuple(e.shape)}, got {tuple(a.shape)}", hint)
+    a64, e64 = a.to(_float64), e.to(_float64)
+    if not bool(_isfinite(a64).all()):
+        bad = int((~_isfinite(a64)).sum())
+        _fail(name, f"{bad} value(s) are NaN or infinite", hint)
+    err = _abs(a64 - e64)
+    tol = atol + rtol * _abs(e64)
+    over = err > tol
+    if bool(over.any()):
+        n_bad = int(over.sum())
+        flat = int((err - tol).reshape(-1).argmax())
+        idx = (
+            tuple(int(i) for i in _np.unravel_index(flat, tuple(e.shape))) if e.ndim else ()
+        )
+        got = float(a64.reshape(-1)[flat])
+        want = float(e64.reshape(-1)[flat])
+        where = f" at index {idx}" if idx else ""
+        _fail(
+            name,
+            f"{n_bad} of {e.numel()} value(s) differ{where}: got {_fmt(got)}, expected "
+            f"{_fmt(want)} (relative error {relative_error(a64, e64):.2e})",
+            hint,
+        )
+
+
+def check_equal(actual: Any, expected: Any, name: str, hint: str | None = None) -> None:
+    """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays."""
+    if actual is None and expected is not None:
+        _fail(name, "got None: did the function forget to `return` its result?", hint)
+    if _is_tensor(actual) or isinstance(actual, _np.ndarray):
+        check_close(actual, expected, name, rtol=0.0, atol=0.0, hint=hint)
+        return
+    if isinstance(expected, float) and isinstance(actual, int | float):
+        if not math.isclose(actual, expected, rel_tol=1e-12, abs_tol=0.0):
+            _fail(name, f"expected {expected!r}, got {actual!r}", hint)
+        return
+    if type(actual) is bool and type(expected) is int or type(expected) is bool and type(
+        actual
+    ) is int:
+        _fail(name, f"expected {expected!r}, got {actual!r}", hint)
+    if actual != expected:
+        if isinstance(expected, int) and isinstance(actual, int):
+            diff = actual - expected
+            ratio = f", ratio {actual / expected:.4g}" if expected else ""
+            _fail(name, f"expected {expected:,}, got {actual:,} (off by {diff:+,}{ratio})", hint)
+        _fail(name, f"expected {expected!r}, got {actual!r}", hint)
+
+
+def count_params(module: Any, trainable_only: bool = False) -> int:
+    """Number of parameters (elements) of an ``nn.Module``."""
+    return sum(
+        p.numel() for p in module.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+def check_param_count(module: Any, expected: int, name: str, hint: str | None = None) -> None:
+    """The module must have exactly ``expected`` parameters."""
+    check_type(module, _torch.nn.Module, name)
+    check_equal(count_params(module), expected, f"{name} parameter count", hint)
+
+
+def check_module_names(
+    module: Any, required: Iterable[str], name: str, hint: str | None = None
+) -> None:
+    """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``)."""
+    missing = [n for n in required if not hasattr(module, n)]
+    if missing:
+        _fail(name, f"missing attribute(s) {missing}", hint)
+
+
+def check_raises(
+    func: Callable[[], Any], exc: type[BaseException], name: str, hint: str | None = None
+) -> None:
+    """Calling ``func()`` must raise ``exc``."""
+    try:
+        func()
+    except exc:
+        return
+    except Exception as other:  # noqa: BLE001 - we report whatever came instead
+        _fail(name, f"expected {exc.__name__}, got {type(other).__name__}: {other}", hint)
+    _fail(name, f"expected {exc.__name__} to be raised, but nothing was raised", hint)
