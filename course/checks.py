@@ -149,9 +149,7 @@ def check_close(
     if bool(over.any()):
         n_bad = int(over.sum())
         flat = int((err - tol).reshape(-1).argmax())
-        idx = (
-            tuple(int(i) for i in _np.unravel_index(flat, tuple(e.shape))) if e.ndim else ()
-        )
+        idx = tuple(int(i) for i in _np.unravel_index(flat, tuple(e.shape))) if e.ndim else ()
         got = float(a64.reshape(-1)[flat])
         want = float(e64.reshape(-1)[flat])
         where = f" at index {idx}" if idx else ""
@@ -174,9 +172,12 @@ def check_equal(actual: Any, expected: Any, name: str, hint: str | None = None) 
         if not math.isclose(actual, expected, rel_tol=1e-12, abs_tol=0.0):
             _fail(name, f"expected {expected!r}, got {actual!r}", hint)
         return
-    if type(actual) is bool and type(expected) is int or type(expected) is bool and type(
-        actual
-    ) is int:
+    if (
+        type(actual) is bool
+        and type(expected) is int
+        or type(expected) is bool
+        and type(actual) is int
+    ):
         _fail(name, f"expected {expected!r}, got {actual!r}", hint)
     if actual != expected:
         if isinstance(expected, int) and isinstance(actual, int):
@@ -188,9 +189,7 @@ def check_equal(actual: Any, expected: Any, name: str, hint: str | None = None) 
 
 def count_params(module: Any, trainable_only: bool = False) -> int:
     """Number of parameters (elements) of an ``nn.Module``."""
-    return sum(
-        p.numel() for p in module.parameters() if p.requires_grad or not trainable_only
-    )
+    return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def check_param_count(module: Any, expected: int, name: str, hint: str | None = None) -> None:
