@@ -1,0 +1,170 @@
+"""``course demo``: the instructor pipeline end to end, on a throwaway class, offline.
+
+1. build a fresh nbgrader course folder from ``solutions/`` (config, sources, gradebook)
+2. ``nbgrader generate_assignment`` for each lesson (the student versions)
+3. submit three sample students per lesson:
+   ``solution`` (every answer correct), ``blank`` (the release untouched),
+   ``partial`` (about half answered, one of them with a plausible wrong answer taken from the
+   catalogue in ``tests/wrong_answers/`` when the checkout has it)
+4. ``nbgrader autograde`` and ``nbgrader generate_feedback``
+5. print the gradebook (student x lesson x score) and where the feedback files are
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from course import notebooks
+
+STUDENTS = {
+    "solution": "every answer correct",
+    "blank": "the release, untouched",
+    "partial": "about half answered, one answer plausibly wrong",
+}
+
+
+def load_catalogue(lesson: str, root: Path) -> list[dict]:
+    """The wrong-answer catalogue of ``lesson`` (``tests/wrong_answers/<lesson>.py``), if any."""
+    path = root / "tests" / "wrong_answers" / f"{lesson}.py"
+    if not path.is_file():
+        return []
+    spec = importlib.util.spec_from_file_location(f"wrong_answers_{lesson}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return list(getattr(module, "WRONG_ANSWERS", []))
+
+
+def make_submission(kind: str, release_nb, source_nb, catalogue: list[dict]):
+    """The notebook a sample student of ``kind`` hands in."""
+    exercises = [notebooks.grade_id(c) for c in source_nb.cells if notebooks.is_solution(c)
+                 and not notebooks.is_manual(c)]
+    if kind == "solution":
+        return notebooks.fill_release(release_nb, source_nb)
+    if kind == "blank":
+        return notebooks.fill_release(release_nb, source_nb, solved=[])
+    half = exercises[: max(1, (len(exercises) + 1) // 2)]
+    wrong = next((w for w in catalogue if w["exercise"] in half), None)
+    overrides = {wrong["exercise"]: wrong["source"]} if wrong else {}
+    return notebooks.fill_release(release_nb, source_nb, exercises=overrides, solved=half)
+
+
+def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows = []
+    db = f"sqlite:///{course_dir / 'gradebook.db'}"
+    with Gradebook(db) as gb:
+        for student in STUDENTS:
+            for lesson in lesson_ids:
+                try:
+                    sub = gb.find_submission(lesson, student)
+                except MissingEntry:
+                    rows.append({"student": student, "lesson": lesson, "score": None})
+                    continue
+                grades = [g for nb in sub.notebooks for g in nb.grades]
+                auto_max = sum(g.max_score for g in grades if g.cell.cell_type == "code")
+                manual_max = sum(g.max_score for g in grades if g.cell.cell_type == "markdown")
+                rows.append({
+                    "student": student,
+                    "lesson": lesson,
+                    "score": sub.score,
+                    "auto_max": auto_max,
+                    "manual_max": manual_max,
+                    "max_score": sub.max_score,
+                    "needs_manual": sub.needs_manual_grade,
+                })
+    return rows
+
+
+def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
+    width = max(12, *(len(lesson) for lesson in lesson_ids))
+    head = f"{'student':<10}" + "".join(f"  {lesson:>{width}}" for lesson in lesson_ids)
+    lines = [head, "-" * len(head)]
+    for student in STUDENTS:
+        cells = []
+        for lesson in lesson_ids:
+            r = next(r for r in rows if r["student"] == student and r["lesson"] == lesson)
+            if r["score"] is None:
+                cells.append("not graded")
+            else:
+                cells.append(f"{r['score']:g}/{r['auto_max']:g}"
+                             + (f" +{r['manual_max']:g}?" if r["manual_max"] else ""))
+        lines.append(f"{student:<10}" + "".join(f"  {c:>{width}}" for c in cells))
+    lines.append("")
+    lines.append("score/auto-graded points; '+N?' = written answers worth N points, awaiting "
+                 "manual grading in the formgrader.")
+    return "\n".join(lines)
+
+
+def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
+    root = notebooks.repo_root()
+    t0 = time.perf_counter()
+    log(f"[1/5] course folder: {course_dir}")
+    notebooks.make_course_dir(course_dir, lesson_ids, root)
+    for lesson in lesson_ids:
+        log(f"[2/5] nbgrader generate_assignment {lesson}")
+        notebooks.generate_assignment(course_dir, lesson)
+    log(f"[3/5] submitting {len(STUDENTS)} students x {len(lesson_ids)} lesson(s)")
+    for lesson in lesson_ids:
+        release_nb = notebooks.read(course_dir / "notebooks" / lesson / f"{lesson}.ipynb")
+        source_nb = notebooks.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
+        catalogue = load_catalogue(lesson, root)
+        for student, what in STUDENTS.items():
+            folder = course_dir / "submitted" / student / lesson
+            # the rest of the release (figures, data files) comes along, as in a real submission
+            shutil.copytree(course_dir / "notebooks" / lesson, folder, dirs_exist_ok=True)
+            notebooks.write(make_submission(student, release_nb, source_nb, catalogue),
+                            folder / f"{lesson}.ipynb")
+            (folder / "timestamp.txt").write_text("2026-01-15 09:00:00.000000 UTC\n")
+            log(f"      {student:<9} {lesson}: {what}")
+    for lesson in lesson_ids:
+        log(f"[4/5] nbgrader autograde {lesson} (each notebook runs in a fresh kernel) ...")
+        notebooks._nbgrader(["autograde", lesson, "--create", "--force"], cwd=course_dir,
+                            env=notebooks.execution_env("autograde"))
+        log(f"      nbgrader generate_feedback {lesson}")
+        notebooks._nbgrader(["generate_feedback", lesson, "--force"], cwd=course_dir)
+    rows = gradebook_rows(course_dir, lesson_ids)
+    log(f"[5/5] gradebook ({time.perf_counter() - t0:.0f} s)\n")
+    log(format_gradebook(rows, lesson_ids))
+    log("\nfeedback (HTML, hidden tests removed):")
+    for student in STUDENTS:
+        for lesson in lesson_ids:
+            html = course_dir / "feedback" / student / lesson / f"{lesson}.html"
+            log(f"  {html}" + ("" if html.exists() else "  (missing!)"))
+    log(f"\nThe whole class folder stays in {course_dir}: `cd` there and run nbgrader commands "
+        "(e.g. `nbgrader formgrader` via JupyterLab) to explore it.")
+    return rows
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="autograde a throwaway class of sample students and print the gradebook",
+        description=__doc__,
+    )
+    p.add_argument("lessons", nargs="*", help="lesson ids or numbers (default: all)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="course folder to create (default: a new temporary folder, kept)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    lesson_ids = notebooks.resolve_lessons(args.lessons)
+    if not lesson_ids:
+        print("no lessons found in solutions/", file=sys.stderr)
+        return 2
+    if args.dir is None:
+        course_dir = Path(tempfile.mkdtemp(prefix="course-demo-"))
+    else:
+        course_dir = args.dir.resolve()
+        if course_dir.exists() and any(course_dir.iterdir()):
+            print(f"{course_dir} is not empty; choose a new --dir", file=sys.stderr)
+            return 2
+    rows = run_demo(course_dir, lesson_ids)
+    ok = all(r["score"] is not None for r in rows)
+    return 0 if ok else 1

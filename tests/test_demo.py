@@ -1,0 +1,34 @@
+"""`course demo` end to end: the real nbgrader autograde gives the solution full marks,
+the blank release zero, and the partly wrong student something in between."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import all_lessons
+
+from course import cli
+
+LESSONS = all_lessons()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not LESSONS, reason="no lessons yet")
+def test_demo_autograde_round_trip(tmp_path, capsys):
+    course_dir = tmp_path / "class"
+    code = cli.main(["demo", "--dir", str(course_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    from course.demo import gradebook_rows
+
+    rows = gradebook_rows(course_dir, LESSONS)
+    for lesson in LESSONS:
+        by = {r["student"]: r for r in rows if r["lesson"] == lesson}
+        assert by["solution"]["score"] == by["solution"]["auto_max"] > 0, (lesson, by["solution"])
+        assert by["blank"]["score"] == 0, (lesson, by["blank"])
+        assert 0 <= by["partial"]["score"] < by["solution"]["auto_max"], (lesson, by["partial"])
+        for student in by:
+            html = course_dir / "feedback" / student / lesson / f"{lesson}.html"
+            assert html.is_file(), f"no feedback at {html}"
+            text = html.read_text(encoding="utf-8")
+            assert "BEGIN HIDDEN TESTS" not in text
+    assert "gradebook" in out and "feedback" in out
