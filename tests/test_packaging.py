@@ -1,0 +1,59 @@
+"""Install metadata: environment.yml mirrors pyproject.toml; CI runs the README's test command."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+from conftest import ROOT
+
+CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name
+
+
+def _split(req: str) -> tuple[str, str]:
+    m = re.match(r"\s*([A-Za-z0-9_.-]+)\s*(.*)", req)
+    return m.group(1).lower(), m.group(2).replace(" ", "")
+
+
+def _conda_deps() -> dict[str, str]:
+    deps, in_deps = {}, False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        m = re.match(r"^  - ([A-Za-z0-9_.-]+)(.*)$", line)
+        if in_deps and m:
+            deps[m.group(1).lower()] = m.group(2).replace(" ", "")
+    return deps
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    conda = _conda_deps()
+    assert conda.get("python") == "=3.11", "environment.yml pins python 3.11"
+    for req in wanted:
+        name, spec = _split(req)
+        cname = CONDA_NAMES.get(name, name)
+        assert cname in conda, f"{name} is in pyproject.toml but not in environment.yml"
+        assert conda[cname] == spec, f"{name}: pyproject says {spec!r}, environment.yml {conda[cname]!r}"
+    extra = set(conda) - {CONDA_NAMES.get(_split(r)[0], _split(r)[0]) for r in wanted} - {"python", "pip"}
+    assert not extra, f"environment.yml has packages pyproject.toml lacks: {extra}"
+
+
+def _readme_command(heading: str) -> str:
+    text = (ROOT / "README.md").read_text()
+    m = re.search(rf"<!-- {heading} -->\s*```(?:bash|sh)?\n(.+?)\n```", text, re.S)
+    assert m, f"README has no block marked <!-- {heading} -->"
+    return m.group(1).strip()
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert _readme_command("test-command") in ci
+    assert "torch==2.13.0" in ci, "CI installs the pinned CPU wheel before the project"
+
+
+def test_readme_names_install_and_main_job():
+    assert "pip install" in _readme_command("install-command")
+    assert _readme_command("main-command") == "course demo"
