@@ -41,8 +41,11 @@ def load_catalogue(lesson: str, root: Path) -> list[dict]:
 
 def make_submission(kind: str, release_nb, source_nb, catalogue: list[dict]):
     """The notebook a sample student of ``kind`` hands in."""
-    exercises = [notebooks.grade_id(c) for c in source_nb.cells if notebooks.is_solution(c)
-                 and not notebooks.is_manual(c)]
+    exercises = [
+        notebooks.grade_id(c)
+        for c in source_nb.cells
+        if notebooks.is_solution(c) and not notebooks.is_manual(c)
+    ]
     if kind == "solution":
         return notebooks.fill_release(release_nb, source_nb)
     if kind == "blank":
@@ -69,15 +72,17 @@ def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
                 grades = [g for nb in sub.notebooks for g in nb.grades]
                 auto_max = sum(g.max_score for g in grades if g.cell.cell_type == "code")
                 manual_max = sum(g.max_score for g in grades if g.cell.cell_type == "markdown")
-                rows.append({
-                    "student": student,
-                    "lesson": lesson,
-                    "score": sub.score,
-                    "auto_max": auto_max,
-                    "manual_max": manual_max,
-                    "max_score": sub.max_score,
-                    "needs_manual": sub.needs_manual_grade,
-                })
+                rows.append(
+                    {
+                        "student": student,
+                        "lesson": lesson,
+                        "score": sub.score,
+                        "auto_max": auto_max,
+                        "manual_max": manual_max,
+                        "max_score": sub.max_score,
+                        "needs_manual": sub.needs_manual_grade,
+                    }
+                )
     return rows
 
 
@@ -92,12 +97,16 @@ def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
             if r["score"] is None:
                 cells.append("not graded")
             else:
-                cells.append(f"{r['score']:g}/{r['auto_max']:g}"
-                             + (f" +{r['manual_max']:g}?" if r["manual_max"] else ""))
+                cells.append(
+                    f"{r['score']:g}/{r['auto_max']:g}"
+                    + (f" +{r['manual_max']:g}?" if r["manual_max"] else "")
+                )
         lines.append(f"{student:<10}" + "".join(f"  {c:>{width}}" for c in cells))
     lines.append("")
-    lines.append("score/auto-graded points; '+N?' = written answers worth N points, awaiting "
-                 "manual grading in the formgrader.")
+    lines.append(
+        "score/auto-graded points; '+N?' = written answers worth N points, awaiting "
+        "manual grading in the formgrader."
+    )
     return "\n".join(lines)
 
 
@@ -118,14 +127,19 @@ def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
             folder = course_dir / "submitted" / student / lesson
             # the rest of the release (figures, data files) comes along, as in a real submission
             shutil.copytree(course_dir / "notebooks" / lesson, folder, dirs_exist_ok=True)
-            notebooks.write(make_submission(student, release_nb, source_nb, catalogue),
-                            folder / f"{lesson}.ipynb")
+            notebooks.write(
+                make_submission(student, release_nb, source_nb, catalogue),
+                folder / f"{lesson}.ipynb",
+            )
             (folder / "timestamp.txt").write_text("2026-01-15 09:00:00.000000 UTC\n")
             log(f"      {student:<9} {lesson}: {what}")
     for lesson in lesson_ids:
         log(f"[4/5] nbgrader autograde {lesson} (each notebook runs in a fresh kernel) ...")
-        notebooks._nbgrader(["autograde", lesson, "--create", "--force"], cwd=course_dir,
-                            env=notebooks.execution_env("autograde"))
+        notebooks._nbgrader(
+            ["autograde", lesson, "--create", "--force"],
+            cwd=course_dir,
+            env=notebooks.execution_env("autograde"),
+        )
         log(f"      nbgrader generate_feedback {lesson}")
         notebooks._nbgrader(["generate_feedback", lesson, "--force"], cwd=course_dir)
     rows = gradebook_rows(course_dir, lesson_ids)
@@ -136,8 +150,10 @@ def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
         for lesson in lesson_ids:
             html = course_dir / "feedback" / student / lesson / f"{lesson}.html"
             log(f"  {html}" + ("" if html.exists() else "  (missing!)"))
-    log(f"\nThe whole class folder stays in {course_dir}: `cd` there and run nbgrader commands "
-        "(e.g. `nbgrader formgrader` via JupyterLab) to explore it.")
+    log(
+        f"\nThe whole class folder stays in {course_dir}: `cd` there and run nbgrader commands "
+        "(e.g. `nbgrader formgrader` via JupyterLab) to explore it."
+    )
     return rows
 
 
@@ -148,8 +164,12 @@ def add_parser(sub) -> None:
         description=__doc__,
     )
     p.add_argument("lessons", nargs="*", help="lesson ids or numbers (default: all)")
-    p.add_argument("--dir", type=Path, default=None,
-                   help="course folder to create (default: a new temporary folder, kept)")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="course folder to create (default: a new temporary folder, kept)",
+    )
     p.set_defaults(func=run)
 
 

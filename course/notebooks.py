@@ -214,6 +214,7 @@ def release(
     dest: Path | None = None,
     root: Path | None = None,
     log=print,
+    normalize_sources: bool = True,
 ) -> list[Path]:
     """Regenerate student notebooks from ``solutions/`` into ``dest`` (default ``notebooks/``).
 
@@ -226,7 +227,7 @@ def release(
     ids = resolve_lessons(lesson_ids, root)
     dest = Path(dest) if dest else root / "notebooks"
     written = []
-    for lesson in ids:
+    for lesson in ids if normalize_sources else []:
         src = source_path(lesson, root)
         nb = read(src)
         canonical = nbformat.writes(normalize(nb), version=NB_VERSION) + "\n"

@@ -26,7 +26,9 @@ def root() -> Path:
 def fresh_release(tmp_path_factory) -> Path:
     """Every lesson released anew into a temporary folder (the real nbgrader generate_assignment)."""
     dest = tmp_path_factory.mktemp("release")
-    notebooks.release(all_lessons(), dest=dest, root=ROOT, log=lambda *_: None)
+    notebooks.release(
+        all_lessons(), dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+    )
     return dest
 
 

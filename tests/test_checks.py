@@ -17,8 +17,13 @@ def _msg(fn, *args, **kw) -> str:
 
 def test_check_shape_message_names_both_shapes_and_hint():
     x = torch.zeros(4, 16, 16, 16)
-    msg = _msg(checks.check_shape, x, (4, 16, 8, 8), "ResidualBlock output",
-               hint="did you forget the stride-2 shortcut?")
+    msg = _msg(
+        checks.check_shape,
+        x,
+        (4, 16, 8, 8),
+        "ResidualBlock output",
+        hint="did you forget the stride-2 shortcut?",
+    )
     assert "expected shape (4, 16, 8, 8), got (4, 16, 16, 16)" in msg
     assert msg.startswith("ResidualBlock output")
     assert "Hint: did you forget the stride-2 shortcut?" in msg
@@ -62,7 +67,8 @@ def test_check_type_and_param_count():
 
 def test_check_module_names_and_raises():
     assert "missing attribute(s) ['bn2']" in _msg(
-        checks.check_module_names, torch.nn.Module(), ["bn2"], "block")
+        checks.check_module_names, torch.nn.Module(), ["bn2"], "block"
+    )
     checks.check_raises(lambda: 1 / 0, ZeroDivisionError, "div")
     assert "nothing was raised" in _msg(checks.check_raises, lambda: 1, ValueError, "f")
 

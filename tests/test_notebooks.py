@@ -35,7 +35,9 @@ def _regions(source: str, begin: str, end: str) -> list[str]:
 def test_source_is_canonical(lesson):
     """Sources are committed without outputs and with deterministic ids (run `course release`)."""
     path = notebooks.source_path(lesson, ROOT)
-    canonical = notebooks.nbformat.writes(notebooks.normalize(notebooks.read(path)), version=4) + "\n"
+    canonical = (
+        notebooks.nbformat.writes(notebooks.normalize(notebooks.read(path)), version=4) + "\n"
+    )
     assert path.read_text(encoding="utf-8") == canonical, (
         f"{path} is not in canonical form (outputs or unstable ids): run `course release {lesson}`"
     )
@@ -47,8 +49,11 @@ def test_source_structure(lesson):
     nb = _source(lesson)
     ids = [notebooks.grade_id(c) for c in nb.cells if notebooks.grade_id(c)]
     assert len(ids) == len(set(ids)), f"duplicate grade ids: {sorted(ids)}"
-    answers = [notebooks.grade_id(c) for c in nb.cells
-               if notebooks.is_solution(c) and not notebooks.is_manual(c)]
+    answers = [
+        notebooks.grade_id(c)
+        for c in nb.cells
+        if notebooks.is_solution(c) and not notebooks.is_manual(c)
+    ]
     tests = [c for c in nb.cells if notebooks.is_test(c)]
     assert answers, "a lesson needs at least one exercise"
     for cell in tests:
@@ -65,7 +70,9 @@ def test_source_structure(lesson):
         )
     for cell in nb.cells:
         if notebooks.is_solution(cell) and cell.cell_type == "code":
-            assert notebooks.SOLUTION_BEGIN in cell.source, f"{notebooks.grade_id(cell)}: no markers"
+            assert notebooks.SOLUTION_BEGIN in cell.source, (
+                f"{notebooks.grade_id(cell)}: no markers"
+            )
     assert any(notebooks.is_manual(c) for c in nb.cells), "each lesson has a written answer"
 
 
@@ -78,7 +85,9 @@ def test_release_equals_regeneration(lesson, fresh_release):
     assert not cmp.left_only and not cmp.right_only, (cmp.left_only, cmp.right_only)
     for name in cmp.common_files:
         a, b = (committed / name).read_bytes(), (fresh / name).read_bytes()
-        assert a == b, f"notebooks/{lesson}/{name} differs from a fresh release: run `course release`"
+        assert a == b, (
+            f"notebooks/{lesson}/{name} differs from a fresh release: run `course release`"
+        )
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -99,8 +108,13 @@ def test_release_leaks_nothing(lesson):
         outside.update(line.strip() for line in cell.source.split("\n") if line not in inner)
         secret += hidden + sol
     rel_lines = {line.strip() for c in rel.cells for line in c.source.split("\n")}
-    leaked = sorted({s.strip() for s in secret
-                     if len(s.strip()) > 12 and s.strip() not in outside and s.strip() in rel_lines})
+    leaked = sorted(
+        {
+            s.strip()
+            for s in secret
+            if len(s.strip()) > 12 and s.strip() not in outside and s.strip() in rel_lines
+        }
+    )
     assert not leaked, f"hidden/solution lines leaked into the release: {leaked[:5]}"
     # written answers are blank in the release
     for cell in rel.cells:

@@ -36,8 +36,14 @@ def test_environment_yml_matches_pyproject():
         name, spec = _split(req)
         cname = CONDA_NAMES.get(name, name)
         assert cname in conda, f"{name} is in pyproject.toml but not in environment.yml"
-        assert conda[cname] == spec, f"{name}: pyproject says {spec!r}, environment.yml {conda[cname]!r}"
-    extra = set(conda) - {CONDA_NAMES.get(_split(r)[0], _split(r)[0]) for r in wanted} - {"python", "pip"}
+        assert conda[cname] == spec, (
+            f"{name}: pyproject says {spec!r}, environment.yml {conda[cname]!r}"
+        )
+    extra = (
+        set(conda)
+        - {CONDA_NAMES.get(_split(r)[0], _split(r)[0]) for r in wanted}
+        - {"python", "pip"}
+    )
     assert not extra, f"environment.yml has packages pyproject.toml lacks: {extra}"
 
 

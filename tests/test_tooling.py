@@ -7,26 +7,33 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from course import cli, notebooks
 from course import authoring as a
+from course import cli, notebooks
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     shutil.copy(ROOT / "nbgrader_config.py", root / "nbgrader_config.py")
-    nb = a.notebook([
-        a.md("# Toy lesson"),
-        a.code("import torch\nfrom course.checks import check_close"),
-        a.solution("double", "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
-                 "    ### END SOLUTION"),
-        a.tests("double__values", 2,
-              "check_close(double(torch.ones(3)), 2 * torch.ones(3), 'double(ones)')\n"
-              "### BEGIN HIDDEN TESTS\n"
-              "check_close(double(torch.arange(5.0)), torch.arange(5.0) * 2, 'double(arange)')\n"
-              "### END HIDDEN TESTS"),
-        a.written("why", 1),
-    ])
+    nb = a.notebook(
+        [
+            a.md("# Toy lesson"),
+            a.code("import torch\nfrom course.checks import check_close"),
+            a.solution(
+                "double",
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            ),
+            a.tests(
+                "double__values",
+                2,
+                "check_close(double(torch.ones(3)), 2 * torch.ones(3), 'double(ones)')\n"
+                "### BEGIN HIDDEN TESTS\n"
+                "check_close(double(torch.arange(5.0)), torch.arange(5.0) * 2, 'double(arange)')\n"
+                "### END HIDDEN TESTS",
+            ),
+            a.written("why", 1),
+        ]
+    )
     nb.cells[0]["outputs"] = []  # harmless
     notebooks.write(nb, root / "solutions" / "00_toy" / "00_toy.ipynb")  # not yet canonical
     (root / "solutions" / "00_toy" / "figure.svg").write_text("<svg/>")
@@ -42,7 +49,9 @@ def test_release_is_deterministic_and_normalises_source(toy):
     text = first.decode()
     assert "BEGIN SOLUTION" not in text and "arange" not in text
     assert "raise NotImplementedError()" in text
-    assert (toy / "notebooks" / "00_toy" / "figure.svg").is_file(), "other lesson files are released"
+    assert (toy / "notebooks" / "00_toy" / "figure.svg").is_file(), (
+        "other lesson files are released"
+    )
 
 
 def test_check_tables(toy, capsys, monkeypatch):
@@ -60,8 +69,11 @@ def test_check_tables(toy, capsys, monkeypatch):
 
 def test_fill_release_and_truncate(toy):
     src = notebooks.read(toy / "solutions" / "00_toy" / "00_toy.ipynb")
-    rel = notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb") if (
-        toy / "notebooks" / "00_toy" / "00_toy.ipynb").exists() else None
+    rel = (
+        notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
+        if (toy / "notebooks" / "00_toy" / "00_toy.ipynb").exists()
+        else None
+    )
     if rel is None:
         notebooks.release(["00_toy"], root=toy, log=lambda *_: None)
         rel = notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
@@ -69,7 +81,9 @@ def test_fill_release_and_truncate(toy):
     answer = next(c for c in full.cells if notebooks.grade_id(c) == "double")
     assert "return 2 * x" in answer.source and "BEGIN SOLUTION" not in answer.source
     wrong = notebooks.fill_release(rel, src, exercises={"double": "def double(x):\n    return x"})
-    assert next(c for c in wrong.cells if notebooks.grade_id(c) == "double").source.endswith("return x")
+    assert next(c for c in wrong.cells if notebooks.grade_id(c) == "double").source.endswith(
+        "return x"
+    )
     short = notebooks.truncate_after(src, ["double"])
     assert notebooks.grade_id(short.cells[-1]) == "double"
 

@@ -29,10 +29,15 @@ def test_every_lesson_has_a_catalogue():
 def test_catalogue_covers_every_exercise():
     for lesson in all_lessons():
         src = notebooks.read(notebooks.source_path(lesson, ROOT))
-        exercises = {notebooks.grade_id(c) for c in src.cells
-                     if notebooks.is_solution(c) and not notebooks.is_manual(c)}
+        exercises = {
+            notebooks.grade_id(c)
+            for c in src.cells
+            if notebooks.is_solution(c) and not notebooks.is_manual(c)
+        }
         covered = {w["exercise"] for w in load_catalogue(lesson, ROOT)}
-        assert covered <= exercises, f"{lesson}: catalogue names unknown exercises {covered - exercises}"
+        assert covered <= exercises, (
+            f"{lesson}: catalogue names unknown exercises {covered - exercises}"
+        )
         assert exercises <= covered, f"{lesson}: no wrong answers for {sorted(exercises - covered)}"
 
 
@@ -47,9 +52,17 @@ def test_wrong_answer_is_caught(lesson, wrong):
     mine = wrong.get("caught_by") or [t for t in tests if notebooks.exercise_of(t) == ex]
     assert mine, f"exercise {ex!r} has no tests"
     nb = notebooks.truncate_after(nb, mine)
-    res = {r.grade_id: r for r in notebooks.results(notebooks.execute(nb, cwd=path.parent, timeout=300))}
+    res = {
+        r.grade_id: r
+        for r in notebooks.results(notebooks.execute(nb, cwd=path.parent, timeout=300))
+    }
     caught = [g for g in mine if g in res and not res[g].passed]
-    assert caught, f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of {ex!r}"
-    others = [(g, r.message) for g, r in res.items()
-              if notebooks.exercise_of(g) != ex and g not in mine and not r.passed]
+    assert caught, (
+        f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of {ex!r}"
+    )
+    others = [
+        (g, r.message)
+        for g, r in res.items()
+        if notebooks.exercise_of(g) != ex and g not in mine and not r.passed
+    ]
     assert not others, f"the wrong answer also broke unrelated tests: {others}"
