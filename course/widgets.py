@@ -1,0 +1,336 @@
+"""Interactive explorers for lessons 03 and 04 (ipywidgets).
+
+Each explorer is driven by the **student's own** code, passed in as arguments; this module only
+arranges results (sliders -> call the student's functions -> table + bar chart)::
+
+    widgets.cost_explorer(conv_mults, conv_params)                      # lesson 03
+    widgets.branch_cost_explorer(InceptionModule, naive=NaiveInception)  # lesson 04
+
+Nothing here implements an exercise: costs come from the student's ``conv_mults``/``conv_params``
+(lesson 03) or are *measured* on the student's module with ``torch.utils.flop_counter`` (lesson 04).
+
+The widgets build and update without a frontend (in tests, or while nbgrader executes a notebook):
+the chart is a PNG rendered with matplotlib's object API into an ``ipywidgets.Image``, so no
+``plt.show`` and no event loop are involved. Each explorer returns a ``VBox`` with extra
+attributes for tests and curious users: ``sliders`` (name -> widget), ``refresh()`` and ``result``
+(the numbers last shown, or ``None`` if the student's code raised; then ``error`` says why).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import ipywidgets as ipw
+
+__all__ = ["bottleneck_costs", "cost_explorer", "inception_branch_costs", "branch_cost_explorer"]
+
+_DIRECT, _BOTTLENECK = "#4c72b0", "#dd8452"
+_BRANCH_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
+
+
+# --------------------------------------------------------------------------------------------
+# shared plumbing
+# --------------------------------------------------------------------------------------------
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def _figure(width: float, height: float):
+    from matplotlib.figure import Figure  # object API: no pyplot state, no backend needed
+
+    return Figure(figsize=(width, height))
+
+
+def _error_html(exc: BaseException, what: str) -> str:
+    if isinstance(exc, NotImplementedError):
+        why = f"{what} is not written yet (it raises NotImplementedError): finish that exercise first."
+    else:
+        why = f"{what} raised {type(exc).__name__}: {exc}"
+    return f"<p style='color:#b00'><b>Cannot compute the costs.</b> {why}</p>"
+
+
+def _slider(description: str, value: int, lo: int, hi: int, step: int = 1) -> ipw.IntSlider:
+    return ipw.IntSlider(
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "11em"},
+        layout=ipw.Layout(width="30em"),
+    )
+
+
+class _Explorer(ipw.VBox):
+    """A VBox of sliders + HTML summary + chart, recomputed whenever a slider moves."""
+
+    def __init__(self, sliders: dict[str, ipw.IntSlider], compute, render, title: str):
+        self.sliders = sliders
+        self.result = None
+        self.error: str | None = None
+        self._compute, self._render = compute, render
+        self.summary = ipw.HTML()
+        self.chart = ipw.Image(format="png", layout=ipw.Layout(max_width="46em"))
+        controls = ipw.VBox(list(sliders.values()))
+        super().__init__([ipw.HTML(f"<b>{title}</b>"), controls, self.summary, self.chart])
+        for s in sliders.values():
+            s.observe(lambda _change: self.refresh(), names="value")
+        self.refresh()
+
+    def values(self) -> dict[str, int]:
+        return {name: s.value for name, s in self.sliders.items()}
+
+    def refresh(self) -> None:
+        """Recompute with the current slider values and redraw."""
+        try:
+            self.result = self._compute(**self.values())
+            self.error = None
+        except Exception as exc:  # noqa: BLE001 - the student's code may raise anything
+            self.result, self.error = None, _error_html(exc, "your code")
+            self.summary.value, self.chart.value = self.error, b""
+            return
+        self.summary.value, self.chart.value = self._render(self.result)
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 03: direct f×f convolution vs 1×1 bottleneck + f×f convolution
+# --------------------------------------------------------------------------------------------
+
+
+def bottleneck_costs(
+    conv_mults: Callable,
+    conv_params: Callable,
+    h: int,
+    w: int,
+    c_in: int,
+    c_mid: int,
+    c_out: int,
+    f: int,
+) -> dict:
+    """Costs of a stride-1 "same" f×f conv c_in -> c_out, directly and behind a 1×1 conv to c_mid.
+
+    Uses only the functions passed in (the student's). Output size is h×w for every layer.
+    Returns ints: ``direct_mults, reduce_mults, expand_mults, bottleneck_mults`` and
+    ``direct_weights, bottleneck_weights`` (weights only, no biases).
+    """
+    reduce_mults = int(conv_mults(h, w, c_in, c_mid, 1))
+    expand_mults = int(conv_mults(h, w, c_mid, c_out, f))
+    return {
+        "direct_mults": int(conv_mults(h, w, c_in, c_out, f)),
+        "reduce_mults": reduce_mults,
+        "expand_mults": expand_mults,
+        "bottleneck_mults": reduce_mults + expand_mults,
+        "direct_weights": int(conv_params(c_in, c_out, f, bias=False)),
+        "bottleneck_weights": int(conv_params(c_in, c_mid, 1, bias=False))
+        + int(conv_params(c_mid, c_out, f, bias=False)),
+    }
+
+
+def _render_bottleneck(r: dict) -> tuple[str, bytes]:
+    ratio = r["direct_mults"] / max(r["bottleneck_mults"], 1)
+    html = (
+        "<table style='font-family:monospace'>"
+        "<tr><th></th><th style='text-align:right'>multiplications</th>"
+        "<th style='text-align:right'>weights</th></tr>"
+        f"<tr><td>direct f×f</td><td style='text-align:right'>{r['direct_mults']:,}</td>"
+        f"<td style='text-align:right'>{r['direct_weights']:,}</td></tr>"
+        f"<tr><td>1×1 then f×f</td><td style='text-align:right'>{r['reduce_mults']:,} + "
+        f"{r['expand_mults']:,} = {r['bottleneck_mults']:,}</td>"
+        f"<td style='text-align:right'>{r['bottleneck_weights']:,}</td></tr></table>"
+        f"<p>The bottleneck needs <b>{ratio:.2f}×</b> {'fewer' if ratio >= 1 else 'MORE (!)'} "
+        "multiplications. Multiplications and weights are different quantities: do not mix them.</p>"
+    )
+    fig = _figure(7.5, 2.8)
+    for ax, key, label in [
+        (fig.add_subplot(1, 2, 1), "mults", "multiplications (millions)"),
+        (fig.add_subplot(1, 2, 2), "weights", "weights (thousands)"),
+    ]:
+        scale = 1e6 if key == "mults" else 1e3
+        vals = [r[f"direct_{key}"] / scale, r[f"bottleneck_{key}"] / scale]
+        bars = ax.bar(["direct", "bottleneck"], vals, color=[_DIRECT, _BOTTLENECK])
+        ax.bar_label(bars, fmt="%.3g")
+        ax.set_title(label, fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    return html, _png(fig)
+
+
+def cost_explorer(
+    conv_mults: Callable,
+    conv_params: Callable,
+    *,
+    h: int = 28,
+    w: int = 28,
+    c_in: int = 192,
+    c_mid: int = 16,
+    c_out: int = 32,
+    f: int = 5,
+) -> ipw.VBox:
+    """Sliders for H, W, C_in, bottleneck width, C_out and f; bars of direct vs bottleneck cost.
+
+    ``conv_mults(h_out, w_out, c_in, c_out, f)`` and ``conv_params(c_in, c_out, f, bias)`` are
+    the student's functions (lesson 03). Defaults: the lecture's 28×28×192 -> 5×5, 32 example.
+    """
+    sliders = {
+        "h": _slider("H (= output H)", h, 1, 64),
+        "w": _slider("W (= output W)", w, 1, 64),
+        "c_in": _slider("C_in", c_in, 1, 512),
+        "c_mid": _slider("bottleneck width C_mid", c_mid, 1, 256),
+        "c_out": _slider("C_out", c_out, 1, 512),
+        "f": _slider("filter f (odd)", f, 1, 9, step=2),
+    }
+
+    def compute(**v):
+        return bottleneck_costs(conv_mults, conv_params, **v)
+
+    return _Explorer(
+        sliders, compute, _render_bottleneck, "Direct f×f convolution vs 1×1 bottleneck first"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 04: what each Inception branch produces and costs
+# --------------------------------------------------------------------------------------------
+
+
+def inception_branch_costs(module, in_ch: int, size: int = 28) -> list[dict]:
+    """Measure each branch ``module.branch1..branch4`` on a (1, in_ch, size, size) input.
+
+    One dict per branch: ``branch``, ``out_channels``, ``weights`` (elements of parameters with
+    more than one dimension, i.e. conv/linear weights), ``params`` (all parameters) and
+    ``mult_adds`` (``FlopCounterMode`` FLOPs // 2). Runs on the ``meta`` device when the module's
+    parameters live there (no arithmetic is done, so any size is instant), else on CPU.
+    """
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    first = next(iter(module.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    x = torch.zeros(1, in_ch, size, size, device=device)
+    rows = []
+    for i in range(1, 5):
+        branch = getattr(module, f"branch{i}", None)
+        if branch is None:
+            raise AttributeError(
+                f"{type(module).__name__} has no attribute 'branch{i}': name the four branches "
+                "branch1 (1×1), branch2 (3×3), branch3 (5×5), branch4 (pool)"
+            )
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            out = branch(x)
+        params = list(branch.parameters())
+        rows.append(
+            {
+                "branch": f"branch{i}",
+                "out_channels": int(out.shape[1]),
+                "out_size": tuple(int(s) for s in out.shape[-2:]),
+                "weights": sum(p.numel() for p in params if p.dim() > 1),
+                "params": sum(p.numel() for p in params),
+                "mult_adds": int(counter.get_total_flops() // 2),
+            }
+        )
+    return rows
+
+
+def _build_on_meta(cls, *args):
+    """``cls(*args)`` with parameters on the meta device (shapes only: fast for any width)."""
+    import torch
+
+    with torch.device("meta"):
+        return cls(*args)
+
+
+_BRANCH_NAMES = ("1×1", "1×1→3×3", "1×1→5×5", "pool→1×1")
+_NAIVE_NAMES = ("1×1", "3×3", "5×5", "3×3 pool")
+
+
+def _render_branches(r: dict) -> tuple[str, bytes]:
+    def table(rows, names, title):
+        out = [
+            f"<b>{title}</b><table style='font-family:monospace'><tr><th>branch</th>"
+            "<th style='text-align:right'>out ch.</th><th style='text-align:right'>weights</th>"
+            "<th style='text-align:right'>mult-adds</th></tr>"
+        ]
+        for row, name in zip(rows, names, strict=True):
+            out.append(
+                f"<tr><td>{row['branch']} ({name})</td><td style='text-align:right'>"
+                f"{row['out_channels']}</td><td style='text-align:right'>{row['weights']:,}</td>"
+                f"<td style='text-align:right'>{row['mult_adds']:,}</td></tr>"
+            )
+        tot_c = sum(x["out_channels"] for x in rows)
+        tot_w = sum(x["weights"] for x in rows)
+        tot_m = sum(x["mult_adds"] for x in rows)
+        out.append(
+            f"<tr><td><b>concatenated</b></td><td style='text-align:right'><b>{tot_c}</b></td>"
+            f"<td style='text-align:right'><b>{tot_w:,}</b></td><td style='text-align:right'>"
+            f"<b>{tot_m:,}</b></td></tr></table>"
+        )
+        return "".join(out)
+
+    size = r["size"]
+    html = table(r["inception"], _BRANCH_NAMES, f"Inception module, {size}×{size} input")
+    if r.get("naive"):
+        html += table(r["naive"], _NAIVE_NAMES, "Naive module (no 1×1 reductions)")
+    fig = _figure(8, 2.8)
+    kinds = [("inception", r["inception"])] + ([("naive", r["naive"])] if r.get("naive") else [])
+    for col, (key, label) in enumerate(
+        [("out_channels", "output channels"), ("mult_adds", "mult-adds (millions)")]
+    ):
+        ax = fig.add_subplot(1, 2, col + 1)
+        scale = 1e6 if key == "mult_adds" else 1
+        for k, (_kind, rows) in enumerate(kinds):
+            bottom = 0.0
+            for i, row in enumerate(rows):
+                val = row[key] / scale
+                ax.bar(
+                    k,
+                    val,
+                    bottom=bottom,
+                    color=_BRANCH_COLOURS[i],
+                    label=_BRANCH_NAMES[i] if k == 0 else None,
+                )
+                bottom += val
+            ax.text(k, bottom, f"{bottom:.3g}", ha="center", va="bottom", fontsize=9)
+        ax.set_xticks(range(len(kinds)), [kind for kind, _ in kinds])
+        ax.set_title(label, fontsize=10)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return html, _png(fig)
+
+
+def branch_cost_explorer(
+    inception_cls,
+    *,
+    naive=None,
+    config: tuple[int, ...] = (192, 64, 96, 128, 16, 32, 32),
+    size: int = 28,
+) -> ipw.VBox:
+    """Sliders for the seven arguments of ``inception_cls`` (default: GoogLeNet's inception (3a)).
+
+    Shows each branch's output channels, weights and mult-adds, measured on a module built from
+    the student's class (``branch1..branch4``). With ``naive=NaiveInception`` (arguments
+    ``in_ch, ch1x1, ch3x3, ch5x5``) the naive module with the same output widths is shown beside it.
+    """
+    names = ("in_ch", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
+    sliders = {
+        n: _slider(n, v, 1, 1024 if n == "in_ch" else 512)
+        for n, v in zip(names, config, strict=True)
+    }
+    sliders["size"] = _slider("H = W", size, 1, 64)
+
+    def compute(size, **v):
+        args = [v[n] for n in names]
+        module = _build_on_meta(inception_cls, *args)
+        result = {"size": size, "inception": inception_branch_costs(module, v["in_ch"], size)}
+        if naive is not None:
+            naive_module = _build_on_meta(naive, v["in_ch"], v["ch1x1"], v["ch3x3"], v["ch5x5"])
+            result["naive"] = inception_branch_costs(naive_module, v["in_ch"], size)
+        return result
+
+    return _Explorer(
+        sliders, compute, _render_branches, "Inception branches: output channels and cost"
+    )
