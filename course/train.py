@@ -318,19 +318,20 @@ def _make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay):
 
 
 def _make_schedule(opt, schedule, total_steps):
-    if schedule == "onecycle":
-        # Linear warm-up from lr/25 over the first 25% of steps, then cosine to ~0.
-        # cycle_momentum=False: momentum stays what fit was given.
+    if schedule == "onecycle" and total_steps >= 2:
+        # Warm-up from lr/25 to lr over the first 25% of steps, then cosine down to ~0.
+        # cycle_momentum=False: momentum stays what fit was given. Very short runs (smoke
+        # tests) get a longer warm-up fraction: OneCycleLR needs each phase to span > 0 steps.
         return torch.optim.lr_scheduler.OneCycleLR(
             opt,
             max_lr=[g["lr"] for g in opt.param_groups],
             total_steps=total_steps,
-            pct_start=0.25,
+            pct_start=min(max(0.25, 1.5 / total_steps), 0.75),
             cycle_momentum=False,
         )
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total_steps)
-    if schedule == "constant":
+    if schedule in ("constant", "onecycle"):  # onecycle over a single step: just lr
         return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', got {schedule!r}.")
 
@@ -368,7 +369,7 @@ def fit(
     device: str | torch.device | None = None,
     progress: bool = True,
     max_steps: int | None = None,
-    log: Callable[[str], object] = print,
+    log: Callable[[str], object] | None = print,
 ) -> list[dict]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; return the history.
 
@@ -401,7 +402,7 @@ def fit(
     if device is None:
         device = torch.device("cuda", local_rank) if torch.cuda.is_available() else "cpu"
     device = torch.device(device)
-    say = (tqdm.write if log is print else log) if is_main else (lambda _msg: None)
+    say = (tqdm.write if log is print else log) if is_main and log else (lambda _msg: None)
     model.to(device, memory_format=runtime.memory_format(device))
 
     # -- what: the run's config, checked against any checkpoint we resume from ---------------
@@ -527,6 +528,12 @@ def fit(
         seconds = time.perf_counter() - t0
         if world_size > 1:
             dist.all_reduce(sums)
+            # BN running statistics are updated per rank (on its own batches): average them,
+            # so every rank evaluates and rank 0 saves the same model.
+            for buffer in model.buffers():
+                if buffer.is_floating_point():
+                    dist.all_reduce(buffer)
+                    buffer /= world_size
         loss_sum, correct, seen = sums.tolist()
         if seen == 0:
             break
