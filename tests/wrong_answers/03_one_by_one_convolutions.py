@@ -1,0 +1,227 @@
+"""Plausible wrong answers for lesson 03 (one-by-one convolutions); each must be caught."""
+
+
+def _conv1x1(body: str) -> str:
+    return f"def conv1x1(x, weight, bias=None):\n{body}"
+
+
+WRONG_ANSWERS = [
+    # ------------------------------------------------------------------ conv1x1
+    {
+        "exercise": "conv1x1",
+        "name": "weight_transposed",
+        "why": "uses the weight as a (C_in, C_out) matrix: contracts x's channels with C_out",
+        "source": _conv1x1(
+            "    out = torch.einsum('nchw,co->nohw', x, weight[:, :, 0, 0])\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.view(1, -1, 1, 1)\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "sums_wrong_index",
+        "why": "sums over the output-channel index o instead of the input channel c",
+        "source": _conv1x1(
+            "    out = torch.einsum('nchw,oc->nchw', x, weight[:, :, 0, 0])\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.view(1, -1, 1, 1)\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "reshape_without_permute",
+        "why": "flattens (N, C, H, W) to (-1, C) without moving channels last, mixing pixels",
+        "source": _conv1x1(
+            "    n, c, h, w = x.shape\n"
+            "    out = (x.reshape(-1, c) @ weight[:, :, 0, 0].T).reshape(n, -1, h, w)\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.view(1, -1, 1, 1)\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "bias_on_last_axis",
+        "why": "out + bias broadcasts the bias along the width axis, not the channels",
+        "source": _conv1x1(
+            "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+            "    if bias is not None:\n"
+            "        out = out + bias\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "bias_on_height_axis",
+        "why": "bias reshaped to (1, 1, C_out, 1): added along the height axis",
+        "source": _conv1x1(
+            "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.view(1, 1, -1, 1)\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "ignores_bias",
+        "why": "never adds the bias",
+        "source": _conv1x1("    return torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "calls_conv2d",
+        "why": "uses F.conv2d instead of writing the per-pixel product",
+        "source": _conv1x1("    return F.conv2d(x, weight, bias)\n"),
+        "caught_by": ["conv1x1__matches_conv2d"],
+    },
+    # ------------------------------------------------------------------ conv_output_size
+    {
+        "exercise": "conv_output_size",
+        "name": "no_floor",
+        "why": "true division: returns 3.5 instead of 3",
+        "source": "def conv_output_size(n, f, padding, stride):\n"
+        "    return (n + 2 * padding - f) / stride + 1\n",
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "padding_counted_once",
+        "why": "n + p - f: the padding is added on both sides",
+        "source": "def conv_output_size(n, f, padding, stride):\n"
+        "    return (n + padding - f) // stride + 1\n",
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "ceil",
+        "why": "rounds up: counts a last position where the filter does not fit",
+        "source": "def conv_output_size(n, f, padding, stride):\n"
+        "    return -(-(n + 2 * padding - f) // stride) + 1\n",
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "round",
+        "why": "round() instead of floor",
+        "source": "def conv_output_size(n, f, padding, stride):\n"
+        "    return round((n + 2 * padding - f) / stride) + 1\n",
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "no_plus_one",
+        "why": "forgets the + 1 (counts steps, not positions)",
+        "source": "def conv_output_size(n, f, padding, stride):\n"
+        "    return (n + 2 * padding - f) // stride\n",
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "stride_ignored",
+        "why": "uses the stride-1 formula",
+        "source": "def conv_output_size(n, f, padding, stride):\n    return n + 2 * padding - f + 1\n",
+    },
+    # ------------------------------------------------------------------ same_padding
+    {
+        "exercise": "same_padding",
+        "name": "even_silently_f_div_2",
+        "why": "f // 2 for every f: returns 2 for f = 4 instead of raising",
+        "source": "def same_padding(f):\n    return f // 2\n",
+    },
+    {
+        "exercise": "same_padding",
+        "name": "even_silently_floor",
+        "why": "(f - 1) // 2 with no check: returns 1 for f = 4 (output shrinks by one)",
+        "source": "def same_padding(f):\n    return (f - 1) // 2\n",
+    },
+    {
+        "exercise": "same_padding",
+        "name": "float",
+        "why": "(f - 1) / 2 is a float (1.5 for f = 4, 2.0 for f = 5)",
+        "source": "def same_padding(f):\n    return (f - 1) / 2\n",
+    },
+    {
+        "exercise": "same_padding",
+        "name": "total_padding",
+        "why": "returns f - 1, the total padding, instead of the padding per side",
+        "source": "def same_padding(f):\n"
+        "    if f % 2 == 0:\n"
+        "        raise ValueError('odd f only')\n"
+        "    return f - 1\n",
+    },
+    {
+        "exercise": "same_padding",
+        "name": "assert_not_valueerror",
+        "why": "uses assert (AssertionError) instead of raising ValueError",
+        "source": "def same_padding(f):\n"
+        "    assert f % 2 == 1, 'odd f only'\n"
+        "    return (f - 1) // 2\n",
+    },
+    # ------------------------------------------------------------------ conv_params
+    {
+        "exercise": "conv_params",
+        "name": "forgets_c_in",
+        "why": "(f*f + 1) * c_out: a filter spans all input channels",
+        "source": "def conv_params(c_in, c_out, f, bias=True):\n"
+        "    return (f * f + (1 if bias else 0)) * c_out\n",
+    },
+    {
+        "exercise": "conv_params",
+        "name": "bias_per_input_channel",
+        "why": "one bias per input channel instead of per filter",
+        "source": "def conv_params(c_in, c_out, f, bias=True):\n"
+        "    return f * f * c_in * c_out + (c_in if bias else 0)\n",
+    },
+    {
+        "exercise": "conv_params",
+        "name": "bias_forgotten",
+        "why": "never counts the bias, even with bias=True",
+        "source": "def conv_params(c_in, c_out, f, bias=True):\n    return f * f * c_in * c_out\n",
+    },
+    {
+        "exercise": "conv_params",
+        "name": "bias_always",
+        "why": "counts the bias even with bias=False",
+        "source": "def conv_params(c_in, c_out, f, bias=True):\n    return (f * f * c_in + 1) * c_out\n",
+    },
+    {
+        "exercise": "conv_params",
+        "name": "f_not_squared",
+        "why": "f * c_in weights per filter instead of f * f * c_in",
+        "source": "def conv_params(c_in, c_out, f, bias=True):\n"
+        "    return (f * c_in + (1 if bias else 0)) * c_out\n",
+    },
+    # ------------------------------------------------------------------ conv_mults
+    {
+        "exercise": "conv_mults",
+        "name": "forgets_c_in",
+        "why": "h*w*c_out*f*f: each output value needs f*f*c_in multiplications",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
+        "    return h_out * w_out * c_out * f * f\n",
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "input_size_reasoning",
+        "why": "treats h_out/w_out as the input and shrinks them by f - 1 again",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
+        "    return (h_out - f + 1) * (w_out - f + 1) * c_out * f * f * c_in\n",
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "flops_not_macs",
+        "why": "counts multiplications and additions (2x): FLOPs, not multiplications",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
+        "    return 2 * h_out * w_out * c_out * f * f * c_in\n",
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "f_not_squared",
+        "why": "f instead of f*f",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
+        "    return h_out * w_out * c_out * f * c_in\n",
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "params_times_positions_with_bias",
+        "why": "multiplies the parameter count (with biases) by the positions",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
+        "    return h_out * w_out * (f * f * c_in + 1) * c_out\n",
+    },
+]
