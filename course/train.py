@@ -36,6 +36,7 @@ __all__ = [
     "GRADING_MAX_STEPS",
     "CheckpointError",
     "fit",
+    "train_step",
     "evaluate",
     "predict",
     "save_checkpoint",
@@ -308,6 +309,29 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
+def train_step(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    label_smoothing: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch; returns ``(loss, logits)`` (not synced to the CPU).
+
+    X: (B, 3, H, W) on the model's device, y: (B,) int64. This is exactly the step :func:`fit`
+    takes (``benchmarks/train_throughput.py`` times it too).
+    """
+    # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
+    with runtime.autocast(X.device):
+        logits = net(X)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+    # backward and update
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
+
+
 def _make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay):
     groups = _param_groups(model, weight_decay)
     if optimizer == "sgd":
@@ -494,15 +518,9 @@ def fit(
             X = X.to(device, non_blocking=True)
             y = y.to(device, non_blocking=True)
 
-            # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
-            with runtime.autocast(device):
-                logits = net(X)
-                loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
-
-            # backward and update (DDP averages gradients across ranks during backward)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            # forward (autocast: bf16 on CUDA, fp32 on CPU), backward (DDP averages the
+            # gradients across ranks here), optimizer update, then the per-step schedule
+            loss, logits = train_step(net, opt, X, y, label_smoothing)
             sched.step()
             step += 1
 
