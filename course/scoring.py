@@ -1,0 +1,434 @@
+"""Score a trained model from its checkpoint: the grade of lesson 05 is the model itself.
+
+The notebook saves the trained network with :func:`save_model`; the grade cells call
+:func:`score_checkpoint` with the **student's own** ``ResNet34`` class, then
+:func:`require_accuracy` once per accuracy band::
+
+    score = scoring.score_checkpoint(ResNet34)          # loads, re-evaluates, caches
+    scoring.require_accuracy(score, 0.90)               # AssertionError below 90%
+
+Rules the grader keeps:
+
+- **Recompute, never trust.** The accuracy is measured here, on CIFAR-10 test images; a number
+  written into the checkpoint (``val_accuracy``) is shown beside it, never used.
+- **Untrusted files.** Checkpoints are read with ``torch.load(weights_only=True)``: tensors,
+  numbers, strings, lists and dicts only; a pickle that would run code is refused.
+- **The student's architecture.** Weights are loaded strictly into ``model_class(num_classes,
+  stem=...)``: weights that do not fit the class (missing keys, wrong shapes) score 0 with a
+  message naming the first mismatches.
+- **Never crash the batch.** A missing checkpoint, missing data, an unreadable file or a class
+  that raises: :func:`score_checkpoint` returns a :class:`Score` with ``ok=False`` and a message;
+  :func:`require_accuracy` turns that into a failing test (zero for that cell), nothing more.
+
+Where the test images come from (:func:`data_root`): ``$COURSE_DATA`` if set, else the first
+of ``./data`` and ``~/.cache/course`` holding ``cifar-10-batches-py``. ``$COURSE_SCORE_N``
+(default 1000; ``all`` for the whole test set) sets how many test images are scored: the first N
+of ``test_batch``, which is already in random order. At N = 1000 a true accuracy of 94% reads
+within about +-1.5% (two standard errors), and ResNet-34 scores it in well under a minute on
+a 2-core CPU. On the synthetic stand-in (``course data fake``) every message says so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "CHECKPOINT_PATH",
+    "DATA_ENV",
+    "N_ENV",
+    "DEFAULT_N",
+    "BANDS",
+    "Score",
+    "ScoringError",
+    "data_root",
+    "score_n",
+    "save_model",
+    "read_checkpoint",
+    "score_checkpoint",
+    "require_accuracy",
+    "band_points",
+]
+
+CHECKPOINT_PATH = Path("checkpoints") / "resnet34_cifar10.pt"  # relative to the notebook
+DATA_ENV = "COURSE_DATA"
+N_ENV = "COURSE_SCORE_N"
+DEFAULT_N = 1000
+# grade id suffix -> minimum test accuracy. One nbgrader test cell per band: a cell is pass/fail,
+# so partial credit is several cells (75% earns the first, 94% earns all four).
+BANDS = {"acc75": 0.75, "acc85": 0.85, "acc90": 0.90, "acc94": 0.94}
+_REQUIRED_META = ("arch", "stem", "mean", "std", "classes")
+
+
+class ScoringError(RuntimeError):
+    """A checkpoint or the data cannot be scored; the message says what to do."""
+
+
+# --------------------------------------------------------------------------------------------
+# where: data root and sample size
+# --------------------------------------------------------------------------------------------
+
+
+def data_root() -> Path:
+    """The folder holding ``cifar-10-batches-py``: ``$COURSE_DATA``, ``./data`` or ``~/.cache/course``.
+
+    ``$COURSE_DATA`` wins when set (graders point it at a shared copy). Otherwise the first
+    candidate that holds the extracted data; if none does, ``./data`` (where a download goes).
+    """
+    env = os.environ.get(DATA_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    candidates = [Path("data"), Path.home() / ".cache" / "course"]
+    for cand in candidates:
+        if (cand / "cifar-10-batches-py" / "test_batch").is_file():
+            return cand
+    return candidates[0]
+
+
+def score_n() -> int | None:
+    """Test images to score: ``$COURSE_SCORE_N`` (``all`` or ``0`` -> every one), default 1000."""
+    raw = os.environ.get(N_ENV, "").strip().lower()
+    if not raw:
+        return DEFAULT_N
+    if raw in {"all", "0"}:
+        return None
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ScoringError(f"${N_ENV}={raw!r} is not a number (or 'all').") from None
+    if n < 0:
+        raise ScoringError(f"${N_ENV} must be positive, got {n}.")
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# the artifact: save and read
+# --------------------------------------------------------------------------------------------
+
+
+def _floats3(values, name: str) -> list[float]:
+    vals = [float(v) for v in (values.tolist() if torch.is_tensor(values) else values)]
+    if len(vals) != 3 or not all(math.isfinite(v) for v in vals):
+        raise ScoringError(f"{name} must be 3 finite numbers (one per RGB channel), got {vals}.")
+    return vals
+
+
+def save_model(
+    model: torch.nn.Module,
+    path: str | os.PathLike = CHECKPOINT_PATH,
+    *,
+    stem: str,
+    mean: Sequence[float] | torch.Tensor,
+    std: Sequence[float] | torch.Tensor,
+    classes: Sequence[str],
+    epochs: int,
+    val_accuracy: float | None,
+    arch: str = "ResNet34",
+    **extra,
+) -> Path:
+    """Save ``model`` as the graded artifact: weights plus what it takes to use them.
+
+    The file (written atomically; the same layout as :func:`course.train.save_checkpoint`) holds
+    ``model`` (the state_dict, on the CPU), ``model_class``, ``arch``, ``stem``, ``num_classes``, ``mean``,
+    ``std`` (normalisation, pixel scale [0, 1]), ``classes``, ``epochs``, ``val_accuracy``,
+    ``torch_version``, ``date`` and any ``extra`` (e.g. ``recipe=dict(...)``): plain types only,
+    so it loads with ``torch.load(weights_only=True)``. ResNet-34 in float32 is about 85 MB,
+    under nbgrader's default 100 MB limit per submitted file.
+    """
+    model = getattr(model, "_orig_mod", model)  # a torch.compile wrapper: save the inner module
+    model = getattr(model, "module", model)  # DistributedDataParallel likewise
+    std3 = _floats3(std, "std")
+    if min(std3) <= 0:
+        raise ScoringError(f"std must be positive, got {std3}.")
+    checkpoint = dict(
+        model={k: v.detach().to("cpu") for k, v in model.state_dict().items()},
+        model_class=type(model).__name__,
+        arch=str(arch),
+        stem=str(stem),
+        num_classes=len(classes),
+        mean=_floats3(mean, "mean"),
+        std=std3,
+        classes=[str(c) for c in classes],
+        epochs=int(epochs),
+        val_accuracy=None if val_accuracy is None else float(val_accuracy),
+        torch_version=str(torch.__version__),
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        **extra,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # write then rename: a crash never leaves half a checkpoint at the graded path
+        torch.save(checkpoint, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load a graded checkpoint safely (``weights_only=True``) and check its fields.
+
+    Raises :class:`ScoringError` with a message for the student when it is missing, unreadable
+    (including pickles that are not plain data) or lacks a field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScoringError(
+            f"No checkpoint at {path}. Train the model on a GPU (Part 4) and run the cell that "
+            "saves it; submit the checkpoints/ folder together with the notebook."
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - truncated file, not a checkpoint, unsafe pickle
+        first = str(err).strip().split("\n", 1)[0][:300]
+        raise ScoringError(
+            f"Could not read {path} as plain weights ({type(err).__name__}: {first}). Save it "
+            "with course.scoring.save_model: tensors, numbers, strings, lists and dicts only."
+        ) from None
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise ScoringError(
+            f"{path} is not a course checkpoint (expected a dict with a 'model' state_dict); "
+            "save it with course.scoring.save_model."
+        )
+    missing = [k for k in _REQUIRED_META if k not in checkpoint]
+    if missing:
+        raise ScoringError(f"{path} lacks {missing}; save it with course.scoring.save_model.")
+    checkpoint["mean"] = _floats3(checkpoint["mean"], "mean")
+    checkpoint["std"] = _floats3(checkpoint["std"], "std")
+    if min(checkpoint["std"]) <= 0:
+        raise ScoringError(f"{path}: std must be positive, got {checkpoint['std']}.")
+    if checkpoint["stem"] not in ("cifar", "imagenet"):
+        raise ScoringError(
+            f"{path}: stem must be 'cifar' or 'imagenet', got {checkpoint['stem']!r}."
+        )
+    return checkpoint
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Score:
+    """The outcome of scoring one checkpoint. ``ok=False``: it could not be scored (see message)."""
+
+    ok: bool
+    accuracy: float = 0.0
+    n: int = 0
+    dataset: str = ""
+    message: str = ""
+    path: str = ""
+    reported_val_accuracy: float | None = None
+    num_params: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        if not self.ok:
+            return f"not scored: {self.message}"
+        reported = (
+            f" (the checkpoint reports val accuracy {self.reported_val_accuracy:.2%}; not used)"
+            if self.reported_val_accuracy is not None
+            else ""
+        )
+        return (
+            f"test accuracy {self.accuracy:.2%} on {self.n:,} {self.dataset} test images{reported}"
+        )
+
+
+_CACHE: dict[tuple, Score] = {}
+
+
+def _strip_prefixes(state_dict: dict) -> dict:
+    """Keys of a compiled (``_orig_mod.``) or DDP (``module.``) model, made plain."""
+    out = {}
+    for key, value in state_dict.items():
+        for prefix in ("_orig_mod.", "module."):
+            while key.startswith(prefix):
+                key = key[len(prefix) :]
+        out[key] = value
+    return out
+
+
+def _mismatch_message(model: torch.nn.Module, state: dict, name: str) -> str | None:
+    """None if ``state`` fits ``model`` exactly, else what differs (first few of each kind)."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs your model {tuple(own[k].shape)}"
+        for k in own
+        if k in state and torch.is_tensor(state[k]) and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return None
+    parts = []
+    if missing:
+        parts.append(
+            f"{len(missing)} key(s) your {name} has but the checkpoint lacks: {missing[:4]}"
+        )
+    if unexpected:
+        parts.append(f"{len(unexpected)} unexpected key(s) in the checkpoint: {unexpected[:4]}")
+    if shapes:
+        parts.append(f"{len(shapes)} shape mismatch(es): {shapes[:3]}")
+    return (
+        f"the checkpoint does not fit your {name}: "
+        + "; ".join(parts)
+        + ". The weights must come from this notebook's architecture: rebuild, retrain, re-save."
+    )
+
+
+def _test_images(root: Path, n: int | None):
+    from course import data
+
+    try:
+        images, labels = data.load_cifar10(root, "test")
+        name = data.dataset_name(root)
+    except data.DataError as err:
+        raise ScoringError(
+            f"No CIFAR-10 test data to score with at {root.resolve()}: set ${DATA_ENV} to the "
+            f"folder holding cifar-10-batches-py (or run `course data download --root {root}`). "
+            f"({str(err).split('.')[0]}.)"
+        ) from None
+    if n is not None:
+        images, labels = images[:n], labels[:n]
+    return images, labels, name
+
+
+@torch.inference_mode()
+def _accuracy(model, images, labels, mean, std, batch_size: int, device) -> float:
+    """Top-1 accuracy of ``model`` (eval mode, fp32) on uint8 ``images`` normalised by mean/std."""
+    mean_t = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+    std_t = torch.tensor(std, device=device).view(1, 3, 1, 1)
+    correct = 0
+    for i in range(0, len(labels), batch_size):
+        X = (images[i : i + batch_size].to(device).float() / 255 - mean_t) / std_t
+        logits = model(X)
+        if not torch.is_tensor(logits) or logits.shape != (len(X), 10):
+            got = tuple(logits.shape) if torch.is_tensor(logits) else type(logits).__name__
+            raise ScoringError(
+                f"the model should return logits of shape ({len(X)}, 10), got {got}."
+            )
+        correct += int((logits.argmax(1).cpu() == labels[i : i + batch_size]).sum())
+    return correct / len(labels)
+
+
+def score_checkpoint(
+    model_class,
+    path: str | os.PathLike = CHECKPOINT_PATH,
+    *,
+    root: str | os.PathLike | None = None,
+    n: int | None | str = "env",
+    device: str | torch.device = "cpu",
+    batch_size: int = 250,
+    use_cache: bool = True,
+) -> Score:
+    """Load ``path`` into ``model_class`` and measure its test accuracy; never raises.
+
+    ``model_class(num_classes=10, stem=<the checkpoint's stem>)`` is built, the weights loaded
+    strictly, the model put in eval mode and run in float32 on the first ``n`` test images of
+    ``root`` (defaults: :func:`score_n`, :func:`data_root`), normalised with the checkpoint's
+    own mean/std. Results are cached per (file, size, mtime, class, data, n): the four band
+    cells of a notebook evaluate the model once.
+    """
+    path = Path(path)
+    try:
+        n_images = score_n() if n == "env" else n
+        root_path = Path(root) if root is not None else data_root()
+    except ScoringError as err:
+        return Score(False, message=str(err), path=str(path))
+    try:
+        stat = path.stat()
+        file_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        file_key = (str(path.resolve()), None, None)
+    key = (file_key, model_class, str(root_path.resolve()), n_images, str(device))
+    if use_cache and key in _CACHE:
+        return _CACHE[key]
+    score = _score(model_class, path, root_path, n_images, device, batch_size)
+    if use_cache:
+        _CACHE[key] = score
+    return score
+
+
+def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
+    name = getattr(model_class, "__name__", "model")
+    try:
+        checkpoint = read_checkpoint(path)
+    except ScoringError as err:
+        return Score(False, message=str(err), path=str(path))
+    reported = checkpoint.get("val_accuracy")
+    reported = float(reported) if isinstance(reported, int | float) else None
+    meta = {k: v for k, v in checkpoint.items() if k not in ("model", "optimizer", "scheduler")}
+    base = dict(path=str(path), reported_val_accuracy=reported, meta=meta)
+    num_classes = int(checkpoint.get("num_classes", len(checkpoint["classes"])))
+    if num_classes != 10:
+        return Score(
+            False, message=f"expected a 10-class model, the checkpoint has {num_classes}.", **base
+        )
+    try:
+        model = model_class(num_classes=10, stem=checkpoint["stem"])
+    except NotImplementedError:
+        return Score(
+            False,
+            message=f"your {name} raises NotImplementedError: finish that exercise first.",
+            **base,
+        )
+    except Exception as err:  # noqa: BLE001 - the student's code may raise anything
+        return Score(
+            False,
+            message=f"{name}(num_classes=10, stem={checkpoint['stem']!r}) raised "
+            f"{type(err).__name__}: {err}",
+            **base,
+        )
+    if not isinstance(model, torch.nn.Module):
+        return Score(False, message=f"{name}(...) did not build an nn.Module.", **base)
+    state = _strip_prefixes(checkpoint["model"])
+    problem = _mismatch_message(model, state, name)
+    if problem:
+        return Score(False, message=problem, **base)
+    try:
+        model.load_state_dict(state, strict=True)
+        model.to(device).float().eval()
+        images, labels, dataset = _test_images(root, n)
+        accuracy = _accuracy(
+            model, images, labels, checkpoint["mean"], checkpoint["std"], batch_size, device
+        )
+    except ScoringError as err:
+        return Score(False, message=str(err), **base)
+    except Exception as err:  # noqa: BLE001 - forward of the student's model
+        first = str(err).strip().split("\n", 1)[0][:300]
+        return Score(
+            False, message=f"evaluating the model raised {type(err).__name__}: {first}", **base
+        )
+    num_params = sum(p.numel() for p in model.parameters())
+    return Score(True, accuracy, len(labels), dataset, "", num_params=num_params, **base)
+
+
+def require_accuracy(score: Score, threshold: float) -> None:
+    """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student."""
+    if not isinstance(score, Score):
+        raise AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
+    if not score.ok:
+        raise AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
+    if score.accuracy < threshold:
+        raise AssertionError(
+            f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
+            f"images is below this band's {threshold:.0%}.\n  Hint: train with the full recipe "
+            "on a GPU (Part 4); check the normalisation saved with the model equals the one it "
+            "was trained with."
+        )
+
+
+def band_points(accuracy: float | None, bands: dict[str, float] = BANDS) -> int:
+    """How many bands ``accuracy`` reaches (0..len(bands)); ``None`` (not scored) is 0."""
+    if accuracy is None:
+        return 0
+    return sum(accuracy >= t for t in bands.values())

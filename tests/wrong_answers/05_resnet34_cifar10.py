@@ -1,0 +1,515 @@
+"""Plausible wrong answers for lesson 05 (ResNet-34 on CIFAR-10); each must be caught by its tests."""
+
+# --------------------------------------------------------------------------------- BasicBlock
+# A correct block with placeholders for the parts a wrong answer changes.
+_BLOCK = """class BasicBlock(nn.Module):
+    def __init__(self, in_channels, out_channels, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride={stride1}, padding=1, bias={bias})
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, stride={stride2}, padding=1, bias={bias})
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample = None
+        if {needs_projection}:
+            self.downsample = {projection}
+
+    def forward(self, x):
+{forward}
+"""
+_BLOCK_OK = {
+    "stride1": "stride",
+    "stride2": "1",
+    "bias": "False",
+    "needs_projection": "stride != 1 or in_channels != out_channels",
+    "projection": "nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), "
+    "nn.BatchNorm2d(out_channels))",
+    "forward": """        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)""",
+}
+
+
+def _block(**changes: str) -> str:
+    unknown = set(changes) - set(_BLOCK_OK)
+    assert not unknown, unknown
+    return _BLOCK.format(**{**_BLOCK_OK, **changes})
+
+
+# --------------------------------------------------------------------------------- ResNet34
+_NET = """class ResNet34(nn.Module):
+    def __init__(self, num_classes=10, stem="cifar"):
+        super().__init__()
+        if stem == "cifar":
+            self.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias={stem_bias})
+{cifar_pool}
+        else:
+            self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding={im_pad}, bias=False)
+            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        counts, strides = {counts}, {strides}
+        cin = 64
+        for i, (n, c, s) in enumerate(zip(counts, (64, 128, 256, 512), strides), start=1):
+            blocks = [BasicBlock(cin, c, s)] + [BasicBlock(c, c) for _ in range(n - 1)]
+            setattr(self, f"layer{{i}}", nn.Sequential(*blocks))
+            cin = c
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        if hasattr(self, "maxpool"):
+            x = self.maxpool(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+{head}
+"""
+_NET_OK = {
+    "stem_bias": "False",
+    "cifar_pool": "            pass",
+    "im_pad": "3",
+    "counts": "(3, 4, 6, 3)",
+    "strides": "(1, 2, 2, 2)",
+    "head": "        return self.fc(torch.flatten(self.avgpool(x), 1))",
+}
+
+
+def _net(**changes: str) -> str:
+    unknown = set(changes) - set(_NET_OK)
+    assert not unknown, unknown
+    return _NET.format(**{**_NET_OK, **changes})
+
+
+# --------------------------------------------------------------------------------- data functions
+_STATS = """def channel_stats(images):
+{body}
+"""
+_CROP = """def random_crop_flip(batch, padding=4):
+    B, C, H, W = batch.shape
+    dev = batch.device
+{body}
+"""
+# the correct gather, shared by several wrong crops that differ elsewhere
+_GATHER = """    rows = dy[:, None] + torch.arange(H, device=dev)
+    cols = torch.arange(W, device=dev).expand(B, W)
+    cols = torch.where(flip[:, None], W - 1 - cols, cols) + dx[:, None]
+    b = torch.arange(B, device=dev)[:, None, None, None]
+    c = torch.arange(C, device=dev)[None, :, None, None]
+    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]"""
+
+
+def _crop(body: str) -> str:
+    return _CROP.format(body=body)
+
+
+WRONG_ANSWERS = [
+    # ---------------------------------------------------------------- BasicBlock
+    {
+        "exercise": "BasicBlock",
+        "name": "no_projection",
+        "why": "downsample always None: the shortcut is never projected when the stride changes",
+        "source": _block(needs_projection="False"),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "projection_only_on_stride",
+        "why": "projects only when stride != 1, not when only the channel count changes",
+        "source": _block(needs_projection="stride != 1"),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "always_project",
+        "why": "a 1x1 projection even when the identity fits (extra parameters, not option B)",
+        "source": _block(needs_projection="True"),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "relu_before_addition",
+        "why": "relu(branch) + x: the ReLU comes before the skip addition, none after",
+        "source": _block(
+            forward="""        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        return out + identity"""
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "no_final_relu",
+        "why": "returns branch + shortcut without the last ReLU",
+        "source": _block(
+            forward="""        identity = x if self.downsample is None else self.downsample(x)
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        return out + identity"""
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "no_bn2",
+        "why": "skips the second batch norm in the forward pass",
+        "source": _block(
+            forward="""        identity = x if self.downsample is None else self.downsample(x)
+        out = self.conv2(self.relu(self.bn1(self.conv1(x))))
+        return self.relu(out + identity)"""
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "projection_without_bn",
+        "why": "the projection shortcut is a bare 1x1 convolution, no BN",
+        "source": _block(
+            projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False))"
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "projection_3x3",
+        "why": "projects with a 3x3 convolution instead of 1x1",
+        "source": _block(
+            projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 3, stride=stride, "
+            "padding=1, bias=False), nn.BatchNorm2d(out_channels))"
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "projection_with_bias",
+        "why": "the 1x1 projection keeps a bias although BN follows it",
+        "source": _block(
+            projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride), "
+            "nn.BatchNorm2d(out_channels))"
+        ),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "stride_on_conv2",
+        "why": "the stride sits on the second convolution (same output shape, other function)",
+        "source": _block(stride1="1", stride2="stride"),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "conv_bias",
+        "why": "3x3 convolutions with bias although BN follows them (extra parameters)",
+        "source": _block(bias="True"),
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "adds_into_input",
+        "why": "identity += out modifies the caller's tensor in place",
+        "source": _block(
+            forward="""        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        identity = x if self.downsample is None else self.downsample(x)
+        identity += out
+        return self.relu(identity)"""
+        ),
+    },
+    # ---------------------------------------------------------------- ResNet34
+    {
+        "exercise": "ResNet34",
+        "name": "stride_in_layer1",
+        "why": "layer1 starts with stride 2 (maps 16, 8, 4, 2 instead of 32, 16, 8, 4)",
+        "source": _net(strides="(2, 2, 2, 2)"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "no_stride_in_layer4",
+        "why": "layer4 keeps the resolution (8x8 maps at the end)",
+        "source": _net(strides="(1, 2, 2, 1)"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "maxpool_in_cifar_stem",
+        "why": "the CIFAR stem keeps ImageNet's max-pool: layer1 runs at 16x16",
+        "source": _net(
+            cifar_pool="            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)"
+        ),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "blocks_2222",
+        "why": "ResNet-18's stages [2, 2, 2, 2]",
+        "source": _net(counts="(2, 2, 2, 2)"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "blocks_3463_off_by_one",
+        "why": "stages [3, 4, 6, 2]",
+        "source": _net(counts="(3, 4, 6, 2)"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "fc_without_avgpool",
+        "why": "flattens the 4x4x512 maps straight into fc (no global average pooling)",
+        "source": _net(head="        return self.fc(torch.flatten(x, 1))"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "missing_flatten",
+        "why": "fc applied to the (B, 512, 1, 1) pooled maps without flattening",
+        "source": _net(head="        return self.fc(self.avgpool(x))"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "stem_bias",
+        "why": "the stem convolution keeps a bias (torchvision's has none)",
+        "source": _net(stem_bias="True"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "imagenet_stem_no_padding",
+        "why": "the 7x7 stem conv without padding 3 (maps off by a few pixels)",
+        "source": _net(im_pad="0"),
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "stages_in_modulelist",
+        "why": "stages kept in self.layers (a ModuleList): state_dict keys differ from torchvision's",
+        "source": """class ResNet34(nn.Module):
+    def __init__(self, num_classes=10, stem="cifar"):
+        super().__init__()
+        k, s, p = (3, 1, 1) if stem == "cifar" else (7, 2, 3)
+        self.conv1 = nn.Conv2d(3, 64, k, stride=s, padding=p, bias=False)
+        if stem == "imagenet":
+            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.layers = nn.ModuleList()
+        cin = 64
+        for n, c, st in zip((3, 4, 6, 3), (64, 128, 256, 512), (1, 2, 2, 2)):
+            self.layers.append(nn.Sequential(BasicBlock(cin, c, st), *[BasicBlock(c, c) for _ in range(n - 1)]))
+            cin = c
+        self.layer1, self.layer2, self.layer3, self.layer4 = [nn.Identity() for _ in range(4)]
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, num_classes)
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        if hasattr(self, "maxpool"):
+            x = self.maxpool(x)
+        for layer in self.layers:
+            x = layer(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+""",
+        "caught_by": ["ResNet34__shapes", "ResNet34__torchvision_keys"],
+    },
+    # ---------------------------------------------------------------- channel_stats
+    {
+        "exercise": "channel_stats",
+        "name": "per_pixel",
+        "why": "reduces over the images only: a (3, H, W) mean image",
+        "source": _STATS.format(
+            body="    x = images.float() / 255\n    return x.mean(0), x.std(0)",
+        ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "per_image",
+        "why": "one mean per image (reduces over channels and pixels)",
+        "source": _STATS.format(
+            body="    x = images.float() / 255\n    return x.mean(dim=(1, 2, 3)), x.std(dim=(1, 2, 3))",
+        ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "channels_last_axis",
+        "why": "treats the last axis as the channel axis (NHWC habit)",
+        "source": _STATS.format(
+            body="    x = images.float() / 255\n    return x.mean(dim=(0, 1, 2)), x.std(dim=(0, 1, 2))",
+        ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "no_divide_by_255",
+        "why": "statistics on the 0..255 scale",
+        "source": _STATS.format(
+            body="    x = images.double()\n    return x.mean(dim=(0, 2, 3)).float(), x.std(dim=(0, 2, 3)).float()",
+        ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "mean_of_image_stds",
+        "why": "averages per-image standard deviations (kuangliu's 0.2023, 0.1994, 0.2010)",
+        "source": _STATS.format(
+            body="    x = images.double() / 255\n"
+            "    return x.mean(dim=(0, 2, 3)).float(), x.std(dim=(2, 3)).mean(0).float()",
+        ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "variance_not_std",
+        "why": "returns the variance instead of the standard deviation",
+        "source": _STATS.format(
+            body="    x = images.double() / 255\n"
+            "    return x.mean(dim=(0, 2, 3)).float(), x.var(dim=(0, 2, 3)).float()",
+        ),
+    },
+    # ---------------------------------------------------------------- random_crop_flip
+    {
+        "exercise": "random_crop_flip",
+        "name": "resize_instead_of_crop",
+        "why": "pads and resizes back to H x W (not a crop of the padded image)",
+        "source": _crop(
+            """    padded = F.pad(batch.float(), (padding,) * 4)
+    out = F.interpolate(padded, size=(H, W), mode="bilinear", align_corners=False)
+    flip = torch.rand(B, device=dev) < 0.5
+    out = torch.where(flip[:, None, None, None], out.flip(-1), out)
+    return out.to(batch.dtype)"""
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "no_padding",
+        "why": "crops without padding: every offset is 0, the crop is the image itself",
+        "source": _crop(
+            """    padded = batch
+    dy = torch.zeros(B, dtype=torch.long, device=dev)
+    dx = torch.zeros(B, dtype=torch.long, device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "same_offset_for_batch",
+        "why": "one (dy, dx) for the whole batch",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (1,), device=dev).expand(B)
+    dx = torch.randint(0, 2 * padding + 1, (1,), device=dev).expand(B)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "offsets_exclude_2p",
+        "why": "torch.randint(0, 2 * padding): the largest offset never occurs",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "vertical_flip",
+        "why": "flips up-down (dim -2) instead of left-right",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+    rows = dy[:, None] + torch.arange(H, device=dev)
+    cols = dx[:, None] + torch.arange(W, device=dev)
+    b = torch.arange(B, device=dev)[:, None, None, None]
+    c = torch.arange(C, device=dev)[None, :, None, None]
+    out = padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]
+    return torch.where(flip[:, None, None, None], out.flip(-2), out)"""
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "flip_whole_batch",
+        "why": "one coin for the whole batch: all images flipped or none",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = (torch.rand(1, device=dev) < 0.5).expand(B)
+"""
+            + _GATHER
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "reflect_padding",
+        "why": "reflect padding: not a crop of the zero-padded image",
+        "source": _crop(
+            """    padded = F.pad(batch.float(), (padding,) * 4, mode="reflect").to(batch.dtype)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "per_sample_loop",
+        "why": "right crops, but a Python loop over the images",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    out = []
+    for i in range(B):
+        dy, dx = torch.randint(0, 2 * padding + 1, (2,)).tolist()
+        img = padded[i, :, dy : dy + H, dx : dx + W]
+        if torch.rand(()) < 0.5:
+            img = img.flip(-1)
+        out.append(img)
+    return torch.stack(out)"""
+        ),
+    },
+    # ---------------------------------------------------------------- accuracy
+    {
+        "exercise": "accuracy",
+        "name": "argmax_dim0",
+        "why": "argmax over the batch dimension",
+        "source": "def accuracy(logits, labels):\n"
+        "    return (logits.argmax(dim=0) == labels).float().mean().item()\n",
+    },
+    {
+        "exercise": "accuracy",
+        "name": "returns_tensor",
+        "why": "returns a 0-d tensor, not a float",
+        "source": "def accuracy(logits, labels):\n"
+        "    return (logits.argmax(dim=1) == labels).float().mean()\n",
+    },
+    {
+        "exercise": "accuracy",
+        "name": "count_not_fraction",
+        "why": "returns the number of correct rows",
+        "source": "def accuracy(logits, labels):\n"
+        "    return float((logits.argmax(dim=1) == labels).sum())\n",
+    },
+    {
+        "exercise": "accuracy",
+        "name": "compares_max_values",
+        "why": "compares the largest logit value (not its index) with the label",
+        "source": "def accuracy(logits, labels):\n"
+        "    return (logits.max(dim=1).values == labels).float().mean().item()\n",
+    },
+    # ---------------------------------------------------------------- checkpoint (the recipe)
+    {
+        "exercise": "checkpoint",
+        "name": "recipe_missing_keys",
+        "why": "a recipe without batch size or schedule",
+        "source": "RECIPE = dict(epochs=30, lr=0.1, optimizer='sgd', weight_decay=5e-4)\n",
+        "caught_by": ["checkpoint__recipe"],
+    },
+    {
+        "exercise": "checkpoint",
+        "name": "recipe_lr_too_high",
+        "why": "lr 10: diverges at once",
+        "source": "RECIPE = dict(epochs=30, batch_size=512, lr=10.0, optimizer='sgd', momentum=0.9,\n"
+        "              nesterov=True, weight_decay=5e-4, label_smoothing=0.1, schedule='onecycle')\n",
+        "caught_by": ["checkpoint__recipe"],
+    },
+    {
+        "exercise": "checkpoint",
+        "name": "recipe_unknown_key",
+        "why": "a key train.fit does not take (would raise at the training cell)",
+        "source": "RECIPE = dict(epochs=30, batch_size=512, lr=0.2, max_lr=0.2, optimizer='sgd',\n"
+        "              weight_decay=5e-4, label_smoothing=0.1, schedule='onecycle')\n",
+        "caught_by": ["checkpoint__recipe"],
+    },
+]
