@@ -1,0 +1,360 @@
+"""course.scoring and `course score-checkpoints`: the grade of lesson 05 is the trained model.
+
+A tiny model with ResNet34's constructor signature stands in for ResNet-34 (which the library must
+not contain): it classifies the synthetic stand-in by the mean colour of the image, so a few
+optimizer steps make it accurate and an untrained copy is at chance.
+"""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from course import data, scoring, scoring_cli
+
+N_TRAIN, N_TEST = 600, 200
+
+
+class TinyNet(nn.Module):
+    """Mean colour -> linear: (B, 3, H, W) -> (B, num_classes). Same signature as ResNet34."""
+
+    def __init__(self, num_classes=10, stem="cifar"):
+        super().__init__()
+        if stem not in ("cifar", "imagenet"):
+            raise ValueError(stem)
+        self.fc = nn.Linear(3, num_classes)
+
+    def forward(self, x):
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class WiderNet(TinyNet):
+    """Another architecture: its state_dict does not fit TinyNet's and vice versa."""
+
+    def __init__(self, num_classes=10, stem="cifar"):
+        super().__init__(num_classes, stem)
+        self.fc = nn.Sequential(nn.Linear(3, 16), nn.ReLU(), nn.Linear(16, num_classes))
+
+
+class Unfinished(nn.Module):
+    def __init__(self, num_classes=10, stem="cifar"):
+        raise NotImplementedError()
+
+
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    data.make_fake_cifar10(root, n_train=N_TRAIN, n_test=N_TEST, seed=0)
+    return root
+
+
+@pytest.fixture(scope="module")
+def stats(fake_root):
+    images, _ = data.load_cifar10(fake_root, "train")
+    x = images.double() / 255
+    return x.mean(dim=(0, 2, 3)).tolist(), x.std(dim=(0, 2, 3)).tolist()
+
+
+@pytest.fixture(scope="module")
+def trained(fake_root, stats) -> TinyNet:
+    torch.manual_seed(0)
+    images, labels = data.load_cifar10(fake_root, "train")
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in stats)
+    X = (images.float() / 255 - mean) / std
+    model = TinyNet()
+    opt = torch.optim.Adam(model.parameters(), lr=0.1)
+    for _ in range(300):
+        loss = nn.functional.cross_entropy(model(X), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def _save(model, path, stats, **kw):
+    mean, std = stats
+    args = dict(
+        stem="cifar",
+        mean=mean,
+        std=std,
+        classes=data.CLASSES,
+        epochs=1,
+        val_accuracy=0.5,
+        arch="TinyNet",
+    )
+    args.update(kw)
+    return scoring.save_model(model, path, **args)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    monkeypatch.delenv(scoring.DATA_ENV, raising=False)
+    monkeypatch.delenv(scoring.N_ENV, raising=False)
+    scoring._CACHE.clear()
+
+
+# ------------------------------------------------------------------------------------ scoring
+
+
+def test_trained_model_scores_high_and_is_labelled_synthetic(tmp_path, fake_root, stats, trained):
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert score.ok, score.message
+    assert score.n == N_TEST
+    assert score.accuracy >= 0.9
+    assert score.dataset == data.SYNTHETIC_NAME
+    assert data.SYNTHETIC_NAME in str(score)
+    for threshold in scoring.BANDS.values():
+        scoring.require_accuracy(score, threshold)
+
+
+def test_self_reported_accuracy_is_ignored(tmp_path, fake_root, stats):
+    torch.manual_seed(1)
+    path = _save(TinyNet(), tmp_path / "liar.pt", stats, val_accuracy=0.99)
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert score.ok and score.reported_val_accuracy == 0.99
+    assert score.accuracy < 0.5  # an untrained model, whatever the file says
+    with pytest.raises(AssertionError, match="below this band's 75%"):
+        scoring.require_accuracy(score, 0.75)
+
+
+def test_accuracy_is_computed_with_the_checkpoints_normalisation(
+    tmp_path, fake_root, stats, trained
+):
+    """Saving the wrong mean/std is the student's error and costs accuracy (nothing is guessed)."""
+    path = _save(trained, tmp_path / "ck.pt", stats, mean=[0.0, 0.0, 0.0], std=[10.0, 10.0, 10.0])
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert score.ok and score.accuracy < 0.5
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path, fake_root):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": {}, "payload": Evil()}, path)
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert not score.ok
+    assert "plain weights" in score.message
+    assert not marker.exists()
+
+
+def test_missing_checkpoint_scores_zero_with_a_message(tmp_path, fake_root):
+    score = scoring.score_checkpoint(TinyNet, tmp_path / "nope.pt", root=fake_root)
+    assert not score.ok and "No checkpoint" in score.message
+    with pytest.raises(AssertionError, match="0 points for this band.*No checkpoint"):
+        scoring.require_accuracy(score, 0.75)
+
+
+def test_missing_data_scores_zero_with_a_message(tmp_path, stats, trained):
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    score = scoring.score_checkpoint(TinyNet, path, root=tmp_path / "empty")
+    assert not score.ok
+    assert scoring.DATA_ENV in score.message
+
+
+@pytest.mark.parametrize("cls", [WiderNet, TinyNet])
+def test_architecture_mismatch_scores_zero(tmp_path, fake_root, stats, cls):
+    other = TinyNet if cls is WiderNet else WiderNet
+    path = _save(other(), tmp_path / "ck.pt", stats)
+    score = scoring.score_checkpoint(cls, path, root=fake_root)
+    assert not score.ok
+    assert f"does not fit your {cls.__name__}" in score.message
+
+
+def test_unfinished_class_scores_zero(tmp_path, fake_root, stats, trained):
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    score = scoring.score_checkpoint(Unfinished, path, root=fake_root)
+    assert not score.ok and "NotImplementedError" in score.message
+
+
+def test_wrong_output_shape_scores_zero(tmp_path, fake_root, stats, trained):
+    class Flat(TinyNet):
+        def forward(self, x):
+            return super().forward(x)[:, :5]
+
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    score = scoring.score_checkpoint(Flat, path, root=fake_root)
+    assert not score.ok and "logits of shape" in score.message
+
+
+def test_not_a_checkpoint_and_missing_fields(tmp_path, fake_root, trained):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a zip file")
+    assert "plain weights" in scoring.score_checkpoint(TinyNet, junk, root=fake_root).message
+    bare = tmp_path / "bare.pt"
+    torch.save(trained.state_dict(), bare)  # a raw state_dict: no 'model', no metadata
+    assert (
+        "not a course checkpoint" in scoring.score_checkpoint(TinyNet, bare, root=fake_root).message
+    )
+    nometa = tmp_path / "nometa.pt"
+    torch.save({"model": trained.state_dict()}, nometa)
+    assert "lacks" in scoring.score_checkpoint(TinyNet, nometa, root=fake_root).message
+
+
+def test_save_model_is_weights_only_and_self_describing(tmp_path, stats, trained):
+    path = _save(
+        trained, tmp_path / "sub" / "ck.pt", stats, recipe={"lr": 0.2}, history=[{"a": 1.0}]
+    )
+    ck = torch.load(path, weights_only=True)
+    assert set(ck["model"]) == set(trained.state_dict())
+    assert ck["stem"] == "cifar" and ck["classes"] == list(data.CLASSES) and ck["num_classes"] == 10
+    assert ck["model_class"] == "TinyNet" and ck["torch_version"] == torch.__version__
+    assert ck["recipe"] == {"lr": 0.2}
+    with pytest.raises(scoring.ScoringError):
+        _save(trained, tmp_path / "bad.pt", stats, std=[0.0, 1.0, 1.0])
+    assert not (tmp_path / "bad.pt").exists()
+
+
+def test_compiled_prefixes_are_accepted(tmp_path, fake_root, stats, trained):
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    ck = torch.load(path, weights_only=True)
+    ck["model"] = {f"_orig_mod.{k}": v for k, v in ck["model"].items()}
+    torch.save(ck, path)
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert score.ok and score.accuracy >= 0.9
+
+
+def test_score_n_env(monkeypatch, tmp_path, fake_root, stats, trained):
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    monkeypatch.setenv(scoring.N_ENV, "50")
+    assert scoring.score_checkpoint(TinyNet, path, root=fake_root).n == 50
+    monkeypatch.setenv(scoring.N_ENV, "all")
+    assert scoring.score_checkpoint(TinyNet, path, root=fake_root).n == N_TEST
+    monkeypatch.setenv(scoring.N_ENV, "lots")
+    score = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert not score.ok and scoring.N_ENV in score.message
+    monkeypatch.delenv(scoring.N_ENV)
+    assert scoring.score_n() == scoring.DEFAULT_N
+
+
+def test_cache_evaluates_once_per_file_version(monkeypatch, tmp_path, fake_root, stats, trained):
+    calls = []
+    real = scoring._accuracy
+    monkeypatch.setattr(scoring, "_accuracy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = _save(trained, tmp_path / "ck.pt", stats)
+    first = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    second = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert first is second and len(calls) == 1
+    torch.manual_seed(3)
+    _save(TinyNet(), path, stats)  # a new file at the same path: scored again
+    os.utime(path, ns=(1, 1))
+    third = scoring.score_checkpoint(TinyNet, path, root=fake_root)
+    assert len(calls) == 2 and third.accuracy != first.accuracy
+
+
+def test_data_root_precedence(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert scoring.data_root() == Path("data")  # nothing anywhere: where a download would go
+    cache = tmp_path / "home" / ".cache" / "course" / data.FOLDER_NAME
+    cache.mkdir(parents=True)
+    (cache / "test_batch").write_bytes(b"")
+    assert scoring.data_root() == tmp_path / "home" / ".cache" / "course"
+    local = tmp_path / "data" / data.FOLDER_NAME
+    local.mkdir(parents=True)
+    (local / "test_batch").write_bytes(b"")
+    assert scoring.data_root() == Path("data")
+    monkeypatch.setenv(scoring.DATA_ENV, str(tmp_path / "elsewhere"))
+    assert scoring.data_root() == tmp_path / "elsewhere"
+
+
+def test_band_points():
+    assert scoring.band_points(None) == 0
+    assert scoring.band_points(0.74) == 0
+    assert scoring.band_points(0.75) == 1
+    assert scoring.band_points(0.93) == 3
+    assert scoring.band_points(0.95) == 4
+    with pytest.raises(AssertionError):
+        scoring.require_accuracy("0.99", 0.5)
+
+
+# ------------------------------------------------------------------------------------ CLI
+
+REFERENCE_PY = textwrap.dedent(
+    """
+    import torch.nn as nn
+
+    class ResNet34(nn.Module):  # a stand-in with the real signature
+        def __init__(self, num_classes=10, stem="cifar"):
+            super().__init__()
+            self.fc = nn.Linear(3, num_classes)
+
+        def forward(self, x):
+            return self.fc(x.mean(dim=(2, 3)))
+    """
+)
+
+
+def _class_dir(tmp_path, stats, trained):
+    sub = tmp_path / "submitted"
+    lesson = scoring_cli.LESSON
+    _save(trained, sub / "alice" / lesson / scoring.CHECKPOINT_PATH, stats, val_accuracy=0.97)
+    torch.manual_seed(2)
+    _save(TinyNet(), sub / "bob" / lesson / scoring.CHECKPOINT_PATH, stats, val_accuracy=0.99)
+    (sub / "carol" / lesson).mkdir(parents=True)  # submitted the notebook, no checkpoint
+    _save(WiderNet(), sub / "dave" / lesson / scoring.CHECKPOINT_PATH, stats)
+    ref = tmp_path / "reference.py"
+    ref.write_text(REFERENCE_PY)
+    return sub, ref
+
+
+def test_cli_scores_a_class(tmp_path, fake_root, stats, trained, capsys):
+    from course.cli import build_parser
+
+    sub, ref = _class_dir(tmp_path, stats, trained)
+    parser = build_parser()
+    if "score-checkpoints" not in parser.format_help():  # not registered in course/cli.py yet
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        scoring_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args(
+        ["score-checkpoints", str(sub), "--reference", str(ref), "--data", str(fake_root)]
+    )
+    assert args.func(args) == 2  # synthetic data: refused unless asked for
+    assert "not grades" in capsys.readouterr().err
+    args = parser.parse_args(
+        ["score-checkpoints", str(tmp_path), "--reference", str(ref), "--data", str(fake_root)]
+        + ["--allow-synthetic", "--n", "all"]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha()}
+    assert "4/4" in lines["alice"] and "97.00%" in lines["alice"]
+    assert "0/4" in lines["bob"] and "99.00%" in lines["bob"]  # claims 99%, scores at chance
+    assert "No checkpoint" in lines["carol"]
+    assert "does not fit" in lines["dave"]
+    assert f"on {N_TEST} {data.SYNTHETIC_NAME}" in out
+
+
+def test_reference_from_solution_notebook():
+    nb = Path(__file__).resolve().parent.parent / "solutions" / scoring_cli.LESSON
+    path = nb / f"{scoring_cli.LESSON}.ipynb"
+    if not path.is_file():
+        pytest.skip("lesson 05 source not present")
+    cls = scoring_cli.load_reference(path)
+    assert sum(p.numel() for p in cls().parameters()) == 21_282_122
+    release = path.parent.parent.parent / "notebooks" / scoring_cli.LESSON / path.name
+    if release.is_file():
+        with pytest.raises(SystemExit, match="student release"):
+            scoring_cli.load_reference(release)
+
+
+def test_reference_errors(tmp_path):
+    with pytest.raises(SystemExit, match="not found"):
+        scoring_cli.load_reference(tmp_path / "nope.py")
+    empty = tmp_path / "empty.py"
+    empty.write_text("x = 1\n")
+    with pytest.raises(SystemExit, match="defines no ResNet34"):
+        scoring_cli.load_reference(empty)
+    with pytest.raises(SystemExit, match="no <student>"):
+        scoring_cli.find_checkpoints(tmp_path)
