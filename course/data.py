@@ -39,6 +39,8 @@ import torch
 from course import runtime
 
 __all__ = [
+    "DATA_ENV",
+    "data_root",
     "CIFAR10_URL",
     "CIFAR10_MD5",
     "ARCHIVE_NAME",
@@ -85,6 +87,7 @@ CLASSES = (
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 
+DATA_ENV = "COURSE_DATA"  # where graders and tests point every lesson at one shared copy
 SYNTHETIC_NAME = "SYNTHETIC stand-in, not CIFAR-10"
 
 
@@ -309,6 +312,23 @@ def load_cifar10(
     labels = np.concatenate([lab for _, lab in parts])
     images = torch.from_numpy(data).reshape(-1, 3, 32, 32)  # rows are R, G, B planes of 32x32
     return images, torch.from_numpy(labels)
+
+
+def data_root() -> Path:
+    """The folder holding ``cifar-10-batches-py``: ``$COURSE_DATA``, ``./data`` or ``~/.cache/course``.
+
+    ``$COURSE_DATA`` wins when set (graders and the test suite point it at a shared copy).
+    Otherwise the first candidate that holds the extracted data; if none does, ``./data`` (where
+    a download goes). Every lesson finds its data through this one function.
+    """
+    env = os.environ.get(DATA_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    candidates = [Path("data"), Path.home() / ".cache" / "course"]
+    for cand in candidates:
+        if (cand / FOLDER_NAME / "test_batch").is_file():
+            return cand
+    return candidates[0]
 
 
 def is_synthetic(root: str | os.PathLike = "data") -> bool:

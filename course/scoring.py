@@ -39,6 +39,8 @@ from pathlib import Path
 
 import torch
 
+from course import data
+
 __all__ = [
     "CHECKPOINT_PATH",
     "DATA_ENV",
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 CHECKPOINT_PATH = Path("checkpoints") / "resnet34_cifar10.pt"  # relative to the notebook
-DATA_ENV = "COURSE_DATA"
+DATA_ENV = data.DATA_ENV
 N_ENV = "COURSE_SCORE_N"
 DEFAULT_N = 1000
 # grade id suffix -> minimum test accuracy. One nbgrader test cell per band: a cell is pass/fail,
@@ -75,20 +77,7 @@ class ScoringError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 
 
-def data_root() -> Path:
-    """The folder holding ``cifar-10-batches-py``: ``$COURSE_DATA``, ``./data`` or ``~/.cache/course``.
-
-    ``$COURSE_DATA`` wins when set (graders point it at a shared copy). Otherwise the first
-    candidate that holds the extracted data; if none does, ``./data`` (where a download goes).
-    """
-    env = os.environ.get(DATA_ENV, "").strip()
-    if env:
-        return Path(env).expanduser()
-    candidates = [Path("data"), Path.home() / ".cache" / "course"]
-    for cand in candidates:
-        if (cand / "cifar-10-batches-py" / "test_batch").is_file():
-            return cand
-    return candidates[0]
+data_root = data.data_root  # one convention for every lesson: see course.data.data_root
 
 
 def score_n() -> int | None:
@@ -286,8 +275,6 @@ def _mismatch_message(model: torch.nn.Module, state: dict, name: str) -> str | N
 
 
 def _test_images(root: Path, n: int | None):
-    from course import data
-
     try:
         images, labels = data.load_cifar10(root, "test")
         name = data.dataset_name(root)

@@ -1,20 +1,44 @@
-"""Shared fixtures: the lessons, fresh releases, executed notebooks (cached per test session)."""
+"""Shared fixtures: the lessons, fresh releases, executed notebooks (cached per test session).
+
+Notebooks never run in place: each execution gets a scratch copy of its lesson folder, so tests
+leave nothing behind in ``solutions/`` or ``notebooks/`` (and parallel workers do not race on
+``data/`` or ``checkpoints/``). Every lesson finds its data through ``$COURSE_DATA``
+(:func:`course.data.data_root`), which points at one small synthetic archive per test worker.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from course import notebooks
+from course import data, notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
+SCRATCH_IGNORE = shutil.ignore_patterns(
+    "data", "checkpoints", "*.pt", "__pycache__", ".ipynb_checkpoints"
+)
 
 
 def all_lessons() -> list[str]:
     return notebooks.lessons(ROOT)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def course_data(tmp_path_factory) -> Path:
+    """A synthetic CIFAR-10 archive for every notebook this test session runs."""
+    root = tmp_path_factory.mktemp("cifar")
+    data.make_fake_cifar10(root, n_train=2000, n_test=500, seed=0)
+    before = os.environ.get(data.DATA_ENV)
+    os.environ[data.DATA_ENV] = str(root)
+    yield root
+    if before is None:
+        os.environ.pop(data.DATA_ENV, None)
+    else:
+        os.environ[data.DATA_ENV] = before
 
 
 @pytest.fixture(scope="session")
@@ -32,13 +56,30 @@ def fresh_release(tmp_path_factory) -> Path:
     return dest
 
 
+def scratch_copy(kind: str, lesson: str, dest: Path, *, artifacts: bool = True) -> Path:
+    """Copy ``<kind>/<lesson>/`` to ``dest`` and return the notebook path in the copy.
+
+    With ``artifacts`` (solutions only) the files a finished student would submit beside the
+    notebook are added: for lesson 05 a ResNet-34 checkpoint of the solution's own class.
+    """
+    shutil.copytree(ROOT / kind / lesson, dest, ignore=SCRATCH_IGNORE, dirs_exist_ok=True)
+    if artifacts and kind == "solutions" and lesson == "05_resnet34_cifar10":
+        from forge import forge_resnet34_checkpoint
+
+        from course import scoring, scoring_cli
+
+        model_class = scoring_cli.load_reference(ROOT / kind / lesson / f"{lesson}.ipynb")
+        forge_resnet34_checkpoint(model_class, dest / scoring.CHECKPOINT_PATH, data.data_root())
+    return dest / f"{lesson}.ipynb"
+
+
 _executed: dict[tuple[str, str], object] = {}
 
 
-def executed(kind: str, lesson: str):
+def executed(kind: str, lesson: str, tmp_path_factory):
     """Execute the source (``kind='solutions'``) or release (``'notebooks'``) of a lesson once."""
     key = (kind, lesson)
     if key not in _executed:
-        path = ROOT / kind / lesson / f"{lesson}.ipynb"
+        path = scratch_copy(kind, lesson, tmp_path_factory.mktemp(f"{kind}-{lesson}"))
         _executed[key] = notebooks.execute(notebooks.read(path), cwd=path.parent, timeout=300)
     return _executed[key]

@@ -60,6 +60,16 @@ def closed_port_url():
     return f"http://127.0.0.1:{port}/{data.ARCHIVE_NAME}"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a small shared CPU, more threads oversubscribe the cores and
+    make these tiny workloads many times slower. Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
     """A small synthetic archive (and its extraction) shared by this module's tests."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from forge import forge_resnet34_checkpoint
 from torch import nn
 
 from course import data, scoring, scoring_cli
@@ -358,3 +359,55 @@ def test_reference_errors(tmp_path):
         scoring_cli.load_reference(empty)
     with pytest.raises(SystemExit, match="no <student>"):
         scoring_cli.find_checkpoints(tmp_path)
+
+
+# ------------------------------------------------------------------------------------ end to end
+
+
+def _solution_resnet34():
+    root = Path(__file__).resolve().parent.parent
+    path = root / "solutions" / scoring_cli.LESSON / f"{scoring_cli.LESSON}.ipynb"
+    if not path.is_file():
+        pytest.skip("lesson 05 source not present")
+    return scoring_cli.load_reference(path), path
+
+
+@pytest.mark.slow
+def test_forged_resnet34_scores_through_the_real_class(tmp_path, fake_root):
+    resnet34, _ = _solution_resnet34()
+    good = forge_resnet34_checkpoint(resnet34, tmp_path / "good.pt", fake_root)
+    bad = forge_resnet34_checkpoint(resnet34, tmp_path / "bad.pt", fake_root, good=False)
+    score = scoring.score_checkpoint(resnet34, good, root=fake_root, n=100)
+    assert score.ok and score.accuracy >= 0.94 and score.num_params == 21_282_122
+    assert scoring.score_checkpoint(resnet34, bad, root=fake_root, n=100).accuracy < 0.2
+
+
+@pytest.mark.slow
+def test_notebook_grade_cells_score_the_saved_model(tmp_path):
+    """The solution notebook's checkpoint cells pass with a good ResNet-34 checkpoint beside it and
+    fail (with the grader's message, nothing else broken) with a bad one."""
+    import shutil
+
+    from course import notebooks
+
+    resnet34, source = _solution_resnet34()
+    root = tmp_path / "data"
+    data.make_fake_cifar10(root, n_train=1000, n_test=200, seed=1)
+    expected = {}
+    for kind in ("good", "bad"):
+        lesson_dir = tmp_path / kind
+        shutil.copytree(source.parent, lesson_dir, ignore=shutil.ignore_patterns("data", "*.pt"))
+        forge_resnet34_checkpoint(
+            resnet34, lesson_dir / scoring.CHECKPOINT_PATH, root, good=kind == "good"
+        )
+        nb = notebooks.read(lesson_dir / source.name)
+        env = notebooks.execution_env(extra={scoring.DATA_ENV: str(root), scoring.N_ENV: "100"})
+        executed = notebooks.execute(nb, cwd=lesson_dir, timeout=600, env=env)
+        expected[kind] = {r.grade_id: r for r in notebooks.results(executed)}
+    good, bad = expected["good"], expected["bad"]
+    assert all(r.passed for r in good.values()), [
+        (g, r.message) for g, r in good.items() if not r.passed
+    ]
+    bands = [f"checkpoint__{b}" for b in scoring.BANDS]
+    assert all(not bad[g].passed and "below this band" in bad[g].message for g in bands)
+    assert all(r.passed for g, r in bad.items() if g not in bands)

@@ -33,6 +33,16 @@ class TinyNet(nn.Module):
         return self.fc(self.avgpool(x).flatten(1))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a small shared CPU, more threads oversubscribe the cores and
+    make these tiny workloads many times slower. Restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")

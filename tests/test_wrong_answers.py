@@ -9,7 +9,7 @@ make at least one test of its exercise fail, while every test of other exercises
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, all_lessons
+from conftest import ROOT, all_lessons, scratch_copy
 
 from course import notebooks
 from course.demo import load_catalogue
@@ -43,8 +43,8 @@ def test_catalogue_covers_every_exercise():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson, wrong", CASES)
-def test_wrong_answer_is_caught(lesson, wrong):
-    path = notebooks.source_path(lesson, ROOT)
+def test_wrong_answer_is_caught(lesson, wrong, tmp_path):
+    path = scratch_copy("solutions", lesson, tmp_path / lesson, artifacts=False)
     src = notebooks.read(path)
     ex = wrong["exercise"]
     nb = notebooks.fill_release(src, src, exercises={ex: wrong["source"]})
