@@ -254,12 +254,13 @@ def main(argv=None) -> int:
 
     device = runtime.get_device(args.device)
     if args.data == "fake":
-        tmp = tempfile.mkdtemp(prefix="throughput-")
-        data.make_fake_cifar10(tmp, n_train=args.n_images, n_test=10)
-        root = tmp
+        with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
+            data.make_fake_cifar10(tmp, n_train=args.n_images, n_test=10)
+            images, labels = data.load_cifar10(tmp, "train")
+        dataset = data.SYNTHETIC_NAME
     else:
-        root = args.data
-    images, labels = data.load_cifar10(root, "train")
+        images, labels = data.load_cifar10(args.data, "train")
+        dataset = data.dataset_name(args.data)
     device_name, peak = bf16_peak_tflops(device)
     fwd_gflop = forward_gflop_per_image(args.width)
     train_gflop = 3 * fwd_gflop
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
 
     print(
         f"ResNet-34 (CIFAR, width {args.width}, {train_gflop:.3g} GFLOP/train image), "
-        f"{len(images):,} {data.dataset_name(root)} images, batch {args.batch_size}, "
+        f"{len(images):,} {dataset} images, batch {args.batch_size}, "
         f"{args.warmup} warm-up + {args.steps} timed steps\n"
         f"device: {device} ({device_name}), torch {torch.__version__}, "
         f"{torch.get_num_threads()} CPU thread(s), {args.num_workers} DataLoader workers"
@@ -298,7 +299,7 @@ def main(argv=None) -> int:
         "device_name": device_name,
         "bf16_dense_peak_tflops": peak,
         "torch": torch.__version__,
-        "data": data.dataset_name(root),
+        "data": dataset,
         "n_images": len(images),
         "model": f"ResNet-34 CIFAR, width {args.width}",
         "train_gflop_per_image": train_gflop,
