@@ -23,6 +23,7 @@ SUBCOMMANDS = [
     "course.demo",
     "course.grade",
     "course.data_cli",
+    "course.scoring_cli",
 ]
 
 

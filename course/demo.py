@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import notebooks
+from course import data, notebooks
 
 STUDENTS = {
     "solution": "every answer correct",
@@ -56,11 +56,28 @@ def make_submission(kind: str, release_nb, source_nb, catalogue: list[dict]):
     return notebooks.fill_release(release_nb, source_nb, exercises=overrides, solved=half)
 
 
+def artifact_cells(source_nb) -> dict[str, float]:
+    """Test cells that grade a file the student produces (lesson 05's trained checkpoint), with
+    their points. The sample students submit no such file, so these cells score 0 for all of them:
+    a model trained for hours on a GPU cannot be part of an offline demo."""
+    return {
+        notebooks.grade_id(c): notebooks.points(c)
+        for c in source_nb.cells
+        if notebooks.is_test(c) and "score_checkpoint(" in c.source
+    }
+
+
 def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
     from nbgrader.api import Gradebook, MissingEntry
 
     rows = []
     db = f"sqlite:///{course_dir / 'gradebook.db'}"
+    artifacts = {
+        lesson: artifact_cells(
+            notebooks.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
+        )
+        for lesson in lesson_ids
+    }
     with Gradebook(db) as gb:
         for student in STUDENTS:
             for lesson in lesson_ids:
@@ -81,6 +98,7 @@ def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
                         "manual_max": manual_max,
                         "max_score": sub.max_score,
                         "needs_manual": sub.needs_manual_grade,
+                        "artifact_max": sum(artifacts[lesson].values()),
                     }
                 )
     return rows
@@ -99,6 +117,7 @@ def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
             else:
                 cells.append(
                     f"{r['score']:g}/{r['auto_max']:g}"
+                    + ("*" if r["artifact_max"] else "")
                     + (f" +{r['manual_max']:g}?" if r["manual_max"] else "")
                 )
         lines.append(f"{student:<10}" + "".join(f"  {c:>{width}}" for c in cells))
@@ -107,7 +126,30 @@ def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
         "score/auto-graded points; '+N?' = written answers worth N points, awaiting "
         "manual grading in the formgrader."
     )
+    with_artifacts = sorted({r["lesson"] for r in rows if r.get("artifact_max")})
+    if with_artifacts:
+        pts = {r["lesson"]: r["artifact_max"] for r in rows if r.get("artifact_max")}
+        lines.append(
+            "* includes "
+            + ", ".join(f"{pts[lesson]:g} points in {lesson}" for lesson in with_artifacts)
+            + " for a trained model (a checkpoint file saved by the notebook). No sample student "
+            "submits one (training takes a GPU), so nobody earns them here; those cells fail "
+            "with a message saying so. `course score-checkpoints` scores a class's checkpoints."
+        )
     return "\n".join(lines)
+
+
+def demo_data(course_dir: Path, log=print) -> Path:
+    """CIFAR-10 for the lessons that use it: the user's copy if there is one (``$COURSE_DATA``,
+    ``./data``, ``~/.cache/course``), else a small synthetic stand-in inside the class folder."""
+    root = data.data_root()
+    if (root / data.FOLDER_NAME / "test_batch").is_file():
+        log(f"      data: {data.dataset_name(root)} at {root}")
+        return root.resolve()
+    root = course_dir / "data"
+    data.make_fake_cifar10(root, n_train=2000, n_test=500, seed=0)
+    log(f"      data: no CIFAR-10 found, using a {data.SYNTHETIC_NAME} at {root}")
+    return root
 
 
 def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
@@ -133,13 +175,11 @@ def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
             )
             (folder / "timestamp.txt").write_text("2026-01-15 09:00:00.000000 UTC\n")
             log(f"      {student:<9} {lesson}: {what}")
+    data_root = demo_data(course_dir, log)
+    env = notebooks.execution_env("autograde", extra={data.DATA_ENV: str(data_root)})
     for lesson in lesson_ids:
         log(f"[4/5] nbgrader autograde {lesson} (each notebook runs in a fresh kernel) ...")
-        notebooks._nbgrader(
-            ["autograde", lesson, "--create", "--force"],
-            cwd=course_dir,
-            env=notebooks.execution_env("autograde"),
-        )
+        notebooks._nbgrader(["autograde", lesson, "--create", "--force"], cwd=course_dir, env=env)
         log(f"      nbgrader generate_feedback {lesson}")
         notebooks._nbgrader(["generate_feedback", lesson, "--force"], cwd=course_dir)
     rows = gradebook_rows(course_dir, lesson_ids)

@@ -99,5 +99,5 @@ def test_cli_help(capsys):
         cli.main(["--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for command in ("release", "check", "demo"):
+    for command in ("release", "check", "demo", "grade", "data", "score-checkpoints"):
         assert command in out
