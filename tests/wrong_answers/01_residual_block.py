@@ -1,0 +1,428 @@
+"""Plausible wrong answers for lesson 01 (the residual block); each must be caught by its tests."""
+
+_SIG = {
+    "plain_block": "def plain_block(a, W1, b1, W2, b2):\n",
+    "residual_block": "def residual_block(a, W1, b1, W2, b2):\n",
+    "residual_block_backward": "def residual_block_backward(a, W1, b1, W2, b2, da_out):\n",
+}
+
+# A correct backward pass, with placeholders for the lines a wrong answer changes.
+_BACKWARD = """    z1 = W1 @ a + b1
+    a1 = torch.relu(z1)
+    z2 = W2 @ a1 + b2
+    delta2 = {delta2}
+    dW2 = {dW2}
+    db2 = {db2}
+    delta1 = {delta1}
+    dW1 = {dW1}
+    db1 = {db1}
+    da = {da}
+    return {{"da": da, "dW1": dW1, "db1": db1, "dW2": dW2, "db2": db2}}
+"""
+_BACKWARD_OK = {
+    "delta2": "da_out * (z2 + a > 0)",
+    "dW2": "delta2 @ a1.T",
+    "db2": "delta2.sum(dim=1, keepdim=True)",
+    "delta1": "(W2.T @ delta2) * (z1 > 0)",
+    "dW1": "delta1 @ a.T",
+    "db1": "delta1.sum(dim=1, keepdim=True)",
+    "da": "W1.T @ delta1 + delta2",
+}
+
+
+def _fn(exercise: str, body: str) -> str:
+    return _SIG[exercise] + body
+
+
+def _backward(**changes: str) -> str:
+    unknown = set(changes) - set(_BACKWARD_OK)
+    assert not unknown, unknown
+    return _fn("residual_block_backward", _BACKWARD.format(**{**_BACKWARD_OK, **changes}))
+
+
+# A correct ResidualBlock, with placeholders for what a wrong answer changes.
+_BLOCK = """class ResidualBlock(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+{init}
+    def forward(self, x):
+{forward}
+"""
+_INIT_OK = """        self.conv1 = nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(channels, channels, kernel_size=3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+"""
+_FORWARD_OK = """        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        out = out + identity
+        return self.relu(out)
+"""
+
+
+def _block(init: str = _INIT_OK, forward: str = _FORWARD_OK) -> str:
+    return _BLOCK.format(init=init, forward=forward)
+
+
+WRONG_ANSWERS = [
+    # ------------------------------------------------------------------ plain_block
+    {
+        "exercise": "plain_block",
+        "name": "missing_inner_relu",
+        "why": "g(W2 (W1 a + b1) + b2): no ReLU after the first layer",
+        "source": _fn("plain_block", "    return torch.relu(W2 @ (W1 @ a + b1) + b2)\n"),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "missing_outer_relu",
+        "why": "W2 g(W1 a + b1) + b2: no ReLU after the second layer",
+        "source": _fn("plain_block", "    return W2 @ torch.relu(W1 @ a + b1) + b2\n"),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "elementwise_product",
+        "why": "W * a instead of W @ a",
+        "source": _fn("plain_block", "    return torch.relu(W2 * torch.relu(W1 * a + b1) + b2)\n"),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "transposed_weights",
+        "why": "row-vector habit: W.T @ a (only runs when the matrices are square)",
+        "source": _fn(
+            "plain_block", "    return torch.relu(W2.T @ torch.relu(W1.T @ a + b1) + b2)\n"
+        ),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "bias_flattened",
+        "why": "b1[:, 0] broadcasts along the examples axis (runs only when m equals h)",
+        "source": _fn(
+            "plain_block", "    return torch.relu(W2 @ torch.relu(W1 @ a + b1[:, 0]) + b2[:, 0])\n"
+        ),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "bias_after_relu",
+        "why": "g(W2 a1) + b2: the bias added after the ReLU",
+        "source": _fn("plain_block", "    return torch.relu(W2 @ torch.relu(W1 @ a) + b1) + b2\n"),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "returns_float32",
+        "why": "converts to float32, losing float64 inputs' precision",
+        "source": _fn(
+            "plain_block",
+            "    a, W1, b1, W2, b2 = (t.float() for t in (a, W1, b1, W2, b2))\n"
+            "    return torch.relu(W2 @ torch.relu(W1 @ a + b1) + b2)\n",
+        ),
+    },
+    # ------------------------------------------------------------------ residual_block
+    {
+        "exercise": "residual_block",
+        "name": "relu_before_skip",
+        "why": "g(z2) + a: the ReLU applied before the shortcut is added",
+        "source": _fn(
+            "residual_block",
+            "    z2 = W2 @ torch.relu(W1 @ a + b1) + b2\n    return torch.relu(z2) + a\n",
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "relu_twice",
+        "why": "g(g(z2) + a): a ReLU on both sides of the addition",
+        "source": _fn(
+            "residual_block",
+            "    z2 = W2 @ torch.relu(W1 @ a + b1) + b2\n    return torch.relu(torch.relu(z2) + a)\n",
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "missing_final_relu",
+        "why": "z2 + a: no ReLU at the end",
+        "source": _fn("residual_block", "    return W2 @ torch.relu(W1 @ a + b1) + b2 + a\n"),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "skip_into_z1",
+        "why": "the shortcut added to the first layer's pre-activation: g(W1 a + b1 + a)",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1 + a)\n    return torch.relu(W2 @ a1 + b2)\n",
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "skip_into_a1",
+        "why": "the shortcut added to the hidden activation: W2 (a1 + a)",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n    return torch.relu(W2 @ (a1 + a) + b2)\n",
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "no_skip",
+        "why": "g(z2): the plain block, shortcut forgotten",
+        "source": _fn(
+            "residual_block", "    return torch.relu(W2 @ torch.relu(W1 @ a + b1) + b2)\n"
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "skip_subtracted",
+        "why": "g(z2 - a)",
+        "source": _fn(
+            "residual_block", "    return torch.relu(W2 @ torch.relu(W1 @ a + b1) + b2 - a)\n"
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "missing_inner_relu",
+        "why": "g(W2 (W1 a + b1) + b2 + a): no ReLU after the first layer",
+        "source": _fn("residual_block", "    return torch.relu(W2 @ (W1 @ a + b1) + b2 + a)\n"),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "skip_is_relu_of_z1",
+        "why": "adds the first layer's output instead of the block's input (wrong source of the shortcut)",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n    return torch.relu(W2 @ a1 + b2 + a1)\n",
+        ),
+    },
+    # ------------------------------------------------------------------ residual_block_backward
+    {
+        "exercise": "residual_block_backward",
+        "name": "no_identity_gradient",
+        "why": "da = W1.T @ delta1 only: the shortcut's +delta2 is missing",
+        "source": _backward(da="W1.T @ delta1"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "identity_gradient_unmasked",
+        "why": "da = W1.T @ delta1 + da_out: the shortcut's gradient skips the last ReLU's mask",
+        "source": _backward(da="W1.T @ delta1 + da_out"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "output_mask_from_z2",
+        "why": "delta2 masked by 1[z2 > 0], ignoring that the last ReLU's input is z2 + a",
+        "source": _backward(delta2="da_out * (z2 > 0)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "output_mask_from_a",
+        "why": "delta2 masked by 1[a > 0]: the mask taken from the wrong tensor",
+        "source": _backward(delta2="da_out * (a > 0)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "no_output_mask",
+        "why": "delta2 = da_out: the derivative of the last ReLU forgotten",
+        "source": _backward(delta2="da_out"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "hidden_mask_from_input",
+        "why": "delta1 masked by 1[a > 0] (the input layer) instead of 1[z1 > 0]",
+        "source": _backward(delta1="(W2.T @ delta2) * (a > 0)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "hidden_mask_from_output",
+        "why": "delta1 masked by the output layer's mask 1[z2 + a > 0]",
+        "source": _backward(delta1="(W2.T @ delta2) * (z2 + a > 0)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "no_hidden_mask",
+        "why": "delta1 = W2.T @ delta2: the first ReLU's derivative forgotten",
+        "source": _backward(delta1="W2.T @ delta2"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "bias_grad_mean",
+        "why": "db = mean of delta over the examples instead of the sum",
+        "source": _backward(
+            db1="delta1.mean(dim=1, keepdim=True)", db2="delta2.mean(dim=1, keepdim=True)"
+        ),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "bias_grad_wrong_axis",
+        "why": "db summed over the features (dim=0) instead of the examples",
+        "source": _backward(
+            db1="delta1.sum(dim=0, keepdim=True)", db2="delta2.sum(dim=0, keepdim=True)"
+        ),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "bias_grad_flat",
+        "why": "db = delta.sum(dim=1): shape (n,) instead of (n, 1)",
+        "source": _backward(db1="delta1.sum(dim=1)", db2="delta2.sum(dim=1)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "bias_grad_unsummed",
+        "why": "db = delta: per-example gradients, not summed",
+        "source": _backward(db1="delta1", db2="delta2"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "dW_transposed",
+        "why": "dW = x @ delta.T: the transpose of the weight gradient",
+        "source": _backward(dW1="a @ delta1.T", dW2="a1 @ delta2.T"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "dW2_uses_input",
+        "why": "dW2 = delta2 @ a.T: the activation two layers back instead of a1 (the skip rule on the normal path)",
+        "source": _backward(dW2="delta2 @ a.T"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "grads_averaged",
+        "why": "weight gradients divided by m (a mean loss) although da_out already carries the scale",
+        "source": _backward(dW1="delta1 @ a.T / a.shape[1]", dW2="delta2 @ a1.T / a.shape[1]"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "no_W2_transpose",
+        "why": "delta1 from W2 @ delta2 (only runs for square W2)",
+        "source": _backward(delta1="(W2 @ delta2) * (z1 > 0)"),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "uses_autograd",
+        "why": "asks torch.autograd instead of applying the chain rule by hand",
+        "source": _fn(
+            "residual_block_backward",
+            "    leaves = [t.detach().clone().requires_grad_() for t in (a, W1, b1, W2, b2)]\n"
+            "    x, V1, c1, V2, c2 = leaves\n"
+            "    with torch.enable_grad():\n"
+            "        out = torch.relu(V2 @ torch.relu(V1 @ x + c1) + c2 + x)\n"
+            "        grads = torch.autograd.grad(out, leaves, grad_outputs=da_out)\n"
+            "    return dict(zip(['da', 'dW1', 'db1', 'dW2', 'db2'], grads))\n",
+        ),
+        "caught_by": ["residual_block_backward__by_hand"],
+    },
+    # ------------------------------------------------------------------ ResidualBlock
+    {
+        "exercise": "ResidualBlock",
+        "name": "relu_before_add",
+        "why": "relu(bn2(...)) + x: the ReLU applied before the shortcut is added",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)))\n"
+            "        out = self.relu(self.bn2(self.conv2(out)))\n"
+            "        return out + x\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "no_padding",
+        "why": "3x3 convolutions without padding: H and W shrink by 2 each (and the addition fails)",
+        "source": _block(init=_INIT_OK.replace("padding=1", "padding=0")),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "no_batchnorm",
+        "why": "conv -> relu -> conv, + x, relu: no batch norm at all",
+        "source": _block(
+            init=_INIT_OK.replace("nn.BatchNorm2d(channels)", "nn.Identity()"),
+            forward=_FORWARD_OK,
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "batchnorm_unused",
+        "why": "creates bn1/bn2 but never calls them in forward",
+        "source": _block(
+            forward="        out = self.relu(self.conv1(x))\n"
+            "        out = self.conv2(out)\n"
+            "        return self.relu(out + x)\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "bn1_used_twice",
+        "why": "the first batch norm reused after conv2 (bn2 created but unused)",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)))\n"
+            "        out = self.bn1(self.conv2(out))\n"
+            "        return self.relu(out + x)\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "no_skip",
+        "why": "plain block: the input is never added",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)))\n"
+            "        return self.relu(self.bn2(self.conv2(out)))\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "missing_final_relu",
+        "why": "returns bn2(...) + x without the last ReLU",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)))\n"
+            "        return self.bn2(self.conv2(out)) + x\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "skip_after_first_layer",
+        "why": "the input added after bn1 instead of after bn2",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)) + x)\n"
+            "        return self.relu(self.bn2(self.conv2(out)))\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "conv_bias",
+        "why": "convolutions with bias=True: redundant before batch norm, wrong parameter count",
+        "source": _block(init=_INIT_OK.replace("bias=False", "bias=True")),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "kernel_5x5",
+        "why": "5x5 kernels with padding 2: shapes preserved, but not the 3x3 block",
+        "source": _block(
+            init=_INIT_OK.replace("kernel_size=3", "kernel_size=5").replace(
+                "padding=1", "padding=2"
+            )
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "stride_2",
+        "why": "first convolution with stride 2: halves H and W",
+        "source": _block(init=_INIT_OK.replace("stride=1", "stride=2", 1)),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "torchvision_names_missing",
+        "why": "layers kept in an nn.Sequential called body: no conv1/bn1/... attributes",
+        "source": _block(
+            init="        self.body = nn.Sequential(\n"
+            "            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),\n"
+            "            nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1, bias=False),\n"
+            "            nn.BatchNorm2d(channels))\n",
+            forward="        return torch.relu(self.body(x) + x)\n",
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "relu_on_input",
+        "why": "applies the in-place ReLU to x first: both paths see relu(x), wrong for negative inputs",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(self.relu(x))))\n"
+            "        out = self.bn2(self.conv2(out))\n"
+            "        return self.relu(out + x)\n"
+        ),
+    },
+]
