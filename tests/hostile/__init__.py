@@ -1,0 +1,1 @@
+"""Hostile and broken submissions for ``course grade``, generated in code (see fixtures.py)."""

@@ -1,0 +1,350 @@
+"""A toy course and the hostile/broken submissions ``tests/test_grade.py`` grades.
+
+The toy lesson is built with :mod:`course.authoring`, so the grader's tests do not depend on the
+real lessons. Two exercises, ``double`` (3 points over two tests) and ``square`` (3 points), plus a
+written answer. Each entry of :data:`CASES` is one student: how the submission is produced from the
+release, and the points it must get (``None``: anything, the test checks something else).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course import notebooks as nbs
+from course.authoring import code, md, notebook, solution, tests, written
+
+LESSON = "toy"
+HIDDEN_MARK = "SECRET_HIDDEN_LINE"  # appears only inside the hidden tests of the toy lesson
+DOUBLE = "def double(x):\n    return 2 * x"
+SQUARE = "def square(x):\n    return x * x"
+MAX = 6.0
+
+
+def toy_source():
+    """The nbgrader source of the toy lesson (solutions + hidden tests)."""
+    return notebook(
+        [
+            md("# Toy lesson\nTwo tiny exercises for testing the grader."),
+            code(
+                "import numpy as np\nimport torch\n\nfrom course.checks import check_close, check_shape",
+                locked=True,
+                grade_id="imports",
+            ),
+            md("**Exercise 1 (3 points).** Write `double(x)`, returning `2 * x`."),
+            solution(
+                "double",
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            ),
+            code("double(torch.ones(2))"),
+            tests(
+                "double__values",
+                2,
+                "x = torch.arange(3.0)\ncheck_close(double(x), x + x, 'double(x)')\n"
+                "### BEGIN HIDDEN TESTS\ny = torch.randn(4, 5)\n"
+                f"check_close(double(y), y + y, 'double(y) {HIDDEN_MARK}')\n"
+                "### END HIDDEN TESTS",
+            ),
+            tests(
+                "double__shape",
+                1,
+                "check_shape(double(torch.ones(2, 3)), (2, 3), 'double(ones(2, 3))')",
+            ),
+            md("**Exercise 2 (3 points).** Write `square(x)`, returning `x * x`."),
+            solution(
+                "square",
+                "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION",
+            ),
+            tests(
+                "square__values",
+                3,
+                "x = torch.arange(4.0)\nassert torch.allclose(square(x), x ** 2), 'square(x) is wrong'\n"
+                "### BEGIN HIDDEN TESTS\nz = np.arange(5.0) - 2\n"
+                f"np.testing.assert_allclose(square(z), z * z, err_msg='{HIDDEN_MARK}')\n"
+                "### END HIDDEN TESTS",
+            ),
+            written("why_square", 2),
+        ]
+    )
+
+
+def make_toy_course(dest: Path, repo_root: Path) -> Path:
+    """A course checkout at ``dest``: the repo's nbgrader_config.py and solutions/toy/."""
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(repo_root / "nbgrader_config.py", dest / "nbgrader_config.py")
+    nbs.write(nbs.normalize(toy_source()), dest / "solutions" / LESSON / f"{LESSON}.ipynb")
+    (dest / "solutions" / LESSON / "notes.txt").write_text("a file released with the lesson\n")
+    return dest
+
+
+# --------------------------------------------------------------------------- submissions
+def answered(release, **answers: str):
+    """The release with answer cells replaced (``double=..., square=...``)."""
+    nb = json.loads(json.dumps(release))
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            cell["source"] = answers[gid]
+    return nb
+
+
+def correct(release):
+    return answered(release, double=DOUBLE, square=SQUARE)
+
+
+def _cells(nb, gid):
+    return [
+        c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid
+    ]
+
+
+def _index(nb, gid):
+    return next(
+        i
+        for i, c in enumerate(nb["cells"])
+        if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == gid
+    )
+
+
+@dataclass
+class Case:
+    student: str
+    make: Callable  # release dict -> notebook dict, bytes/str (written as is) or None (no file)
+    points: float | None  # expected autograded points (None: not checked)
+    status: str = "graded"
+    flags: list[str] = field(default_factory=list)  # substrings expected among the flags
+    reason: str = ""  # substring expected in the reason
+    filename: str = f"{LESSON}.ipynb"
+    slow: bool = False
+
+
+def _wrong_square_with(prefix: str):
+    """``square`` wrong (returns x) after ``prefix`` ran in the answer cell: 3 points only."""
+    return lambda rel: answered(
+        rel, double=DOUBLE, square=prefix + "\n" + "def square(x):\n    return x"
+    )
+
+
+def _edit_test(rel):
+    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    _cells(nb, "square__values")[0]["source"] = "pass  # test removed by the student"
+    return nb
+
+
+def _delete_test(rel):
+    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    del nb["cells"][_index(nb, "square__values")]
+    return nb
+
+
+def _duplicate_test(rel):
+    nb = correct(rel)
+    i = _index(nb, "double__values")
+    copy = json.loads(json.dumps(nb["cells"][i]))
+    copy["id"] = "copied-cell"
+    nb["cells"].insert(i + 1, copy)
+    return nb
+
+
+def _duplicate_answer(rel):
+    """JupyterLab's copy-paste of the answer cell: two cells with grade id ``square``."""
+    nb = answered(rel, double=DOUBLE)
+    i = _index(nb, "square")
+    copy = json.loads(json.dumps(nb["cells"][i]))
+    copy["id"] = "copied-answer"
+    copy["source"] = SQUARE
+    nb["cells"].insert(i + 1, copy)
+    return nb
+
+
+def _points(rel):
+    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    _cells(nb, "double__values")[0]["metadata"]["nbgrader"]["points"] = 100
+    _cells(nb, "double__shape")[0]["metadata"]["nbgrader"]["points"] = 100
+    return nb
+
+
+def _huge_outputs(rel):
+    nb = correct(rel)
+    blob = "x" * 1_000_000
+    for c in nb["cells"]:
+        if c["cell_type"] == "code":
+            c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": blob}] * 3
+    return nb
+
+
+CASES = [
+    Case("ok_full", correct, MAX),
+    Case("ok_blank", lambda rel: rel, 0.0),
+    Case("ok_half", lambda rel: answered(rel, double=DOUBLE), 3.0),
+    Case(
+        "invalid_json",
+        lambda rel: '{"cells": [ this is not json',
+        0.0,
+        "unreadable",
+        reason="unreadable notebook",
+    ),
+    Case("renamed", correct, MAX, flags=["renamed"], filename="toy (1).ipynb"),
+    Case("missing", lambda rel: None, 0.0, "missing"),
+    Case(
+        "infinite_loop",
+        lambda rel: answered(rel, double="while True:\n    pass", square=SQUARE),
+        3.0,
+    ),
+    Case(
+        "sys_exit", lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE), 3.0
+    ),
+    Case(
+        "os_exit",
+        lambda rel: answered(
+            rel, double=DOUBLE, square="import os\ndef square(x):\n    os._exit(0)"
+        ),
+        3.0,
+        flags=["exits or signals"],
+        reason="kernel died",
+    ),
+    Case(
+        "segfault",
+        lambda rel: answered(
+            rel, double=DOUBLE, square="import ctypes\nctypes.string_at(0)\n" + SQUARE
+        ),
+        3.0,
+        reason="kernel died",
+    ),
+    Case(
+        "memory_bomb",
+        lambda rel: answered(
+            rel, double="blob = bytearray(64 * 1024**3)\n" + DOUBLE, square=SQUARE
+        ),
+        3.0,
+    ),
+    Case(
+        "patch_allclose",
+        _wrong_square_with(
+            "import torch\ntorch.allclose = lambda *a, **k: True\nimport numpy\nnumpy.testing.assert_allclose = lambda *a, **k: None"
+        ),
+        3.0,
+        flags=["tamper: before square__values: torch.allclose replaced"],
+    ),
+    Case(
+        "patch_assertion_error",
+        _wrong_square_with(
+            "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet"
+        ),
+        3.0,
+        flags=["builtins.AssertionError replaced"],
+    ),
+    Case(
+        "patch_import",
+        _wrong_square_with(
+            "import builtins\n_real = builtins.__import__\nbuiltins.__import__ = lambda *a, **k: _real(*a, **k)"
+        ),
+        3.0,
+        flags=["builtins.__import__ replaced"],
+    ),
+    Case(
+        "patch_checks",
+        lambda rel: answered(
+            rel,
+            double="import course.checks\ncourse.checks.check_close = lambda *a, **k: None\ncheck_close = lambda *a, **k: None\ndef double(x):\n    return x",
+            square=SQUARE,
+        ),
+        4.0,  # double__shape (1) passes: the shape of x is right
+        flags=["check_close"],
+    ),
+    Case(
+        "custom_exc",
+        _wrong_square_with("get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
+        3.0,
+        flags=["custom exception handler"],
+    ),
+    Case(
+        "excepthook",
+        _wrong_square_with("import sys\nsys.excepthook = lambda *a: None"),
+        3.0,
+        flags=["IPython machinery"],
+    ),
+    Case(
+        "patch_run_cell",
+        _wrong_square_with(
+            "ip = get_ipython()\n_rc = ip.run_cell\nip.run_cell = lambda cell, *a, **k: _rc('pass', *a, **k) if 'square' in cell else _rc(cell, *a, **k)"
+        ),
+        3.0,
+        flags=["run_cell overridden"],
+    ),
+    Case(
+        "settrace_in_test",
+        lambda rel: answered(
+            rel,
+            double=DOUBLE,
+            square="import sys\ndef square(x):\n    sys.settrace(lambda *a: None)\n    return x * x",
+        ),
+        3.0,  # square would pass, but it installed a tracer while the test ran: void
+        flags=["sys.settrace active"],
+    ),
+    Case(
+        "patch_during_test",
+        lambda rel: answered(
+            rel,
+            double=DOUBLE,
+            square="import torch\ndef square(x):\n    torch.allclose = lambda *a, **k: True\n    return x",
+        ),
+        3.0,
+        flags=["changed while the test ran"],
+    ),
+    Case("edit_test", _edit_test, 3.0, flags=["locked cell square__values edited"]),
+    Case("delete_test", _delete_test, 3.0, flags=["test cell square__values deleted"]),
+    Case("duplicate_test", _duplicate_test, MAX, flags=["duplicate grade id double__values"]),
+    Case("duplicate_answer", _duplicate_answer, MAX, flags=["duplicate grade id square"]),
+    Case("change_points", _points, 3.0, flags=["points of double__values changed"]),
+    Case("huge_outputs", _huge_outputs, MAX, flags=["huge outputs"]),
+    Case(
+        "write_gradebook",
+        lambda rel: answered(
+            rel,
+            double="import glob, sqlite3\nfor db in glob.glob('../../../*.db') + glob.glob('/**/gradebook.db', recursive=False):\n    con = sqlite3.connect(db)\n    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()\n"
+            + DOUBLE,
+            square="def square(x):\n    return x",
+        ),
+        3.0,
+        flags=["file system"],
+    ),
+    Case(
+        "write_other_students",
+        lambda rel: answered(
+            rel,
+            double="import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n    p.write_text('{}')\n"
+            + DOUBLE,
+            square=SQUARE,
+        ),
+        MAX,
+        flags=["file system"],
+    ),
+    Case(
+        "daemon",
+        lambda rel: answered(
+            rel,
+            double="import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n    os._exit(0)\n"
+            + DOUBLE,
+            square=SQUARE,
+        ),
+        MAX,
+        flags=["killed"],
+    ),
+]
+
+
+def write_submissions(subdir: Path, release, cases=CASES) -> None:
+    """``subdir/<student>/toy/<file>`` for every case (nbgrader's submitted/ layout)."""
+    for case in cases:
+        folder = subdir / case.student / LESSON
+        folder.mkdir(parents=True, exist_ok=True)
+        content = case.make(json.loads(json.dumps(release)))
+        if content is None:
+            continue
+        if isinstance(content, dict):
+            content = json.dumps(content, indent=1)
+        (folder / case.filename).write_text(content, encoding="utf-8")
