@@ -1,32 +1,33 @@
 """``course grade SUBMISSIONS``: autograde a whole class with nbgrader, robustly.
 
-SUBMISSIONS is nbgrader's ``submitted/`` layout: ``<student>/<lesson>/<lesson>.ipynb``. Each
-(student, lesson) is graded on its own:
+SUBMISSIONS is nbgrader's ``submitted/`` layout, ``<student>/<lesson>/<lesson>.ipynb``.
 
-1. **Sanitise** the submission outside any kernel (:func:`sanitize`): unreadable JSON scores 0
-   ("unreadable notebook"); a renamed notebook is graded (flag); every locked/test cell is put back
-   from the course source by ``grade_id`` (source, points, metadata); duplicated grade ids keep the
-   first cell (nbgrader #1083 would otherwise fail the whole notebook); deleted test cells are
-   re-inserted where they belong; outputs are stripped; the kernelspec is reset.
-2. **Scan** the student's code for cheating tools (:func:`scan`): flags only, never points.
-3. **Autograde** in a private nbgrader course folder (a copy of the gradebook, no solutions in
-   reach, its own HOME), one ``nbgrader autograde`` per notebook under :mod:`course.sandbox`
-   (wall-clock timeout, memory limit, every process killed afterwards), with
-   :class:`course.guard.GuardedExecute` in place of nbgrader's ``Execute``.
-4. **Score** from the autograded notebook with the points of the course source (nothing the
-   student's code could have written to), and collect the guard's tamper report.
+1. **Prepare** (instructor errors stop here, exit 2): ``nbgrader generate_assignment`` for each
+   lesson in a template course folder, then the *reference check*: the release filled with the
+   reference answers is graded like a student; if it hits a limit (timeout, memory) or crashes,
+   the limits or the environment are wrong for this course, and grading the class would give
+   everyone zeros.
+2. **Stage**: every submission is copied (and hashed) before any student's code runs, so a
+   notebook that rewrites classmates' files in ``submitted/`` changes nothing that is graded;
+   the originals are checked again at the end and changes are flagged.
+3. **Grade** each (student, lesson) on its own (:func:`grade_one`), ``--jobs`` at a time:
+   :func:`course.submission.sanitize` repairs the notebook against the source and
+   :func:`course.submission.scan` flags suspicious code; then :mod:`course.grade_job` runs
+   nbgrader autograde (and feedback) in a private one-student course folder, under
+   :mod:`course.sandbox` (wall-clock timeout, memory watchdog, every process killed after)
+   with :class:`course.guard.GuardedExecute` in the kernel. A student's failure is that
+   student's result: it never stops the batch.
+4. **Report**: a student × lesson table, what was not graded and why, what is flagged for
+   manual review; ``grades.csv``, ``scores.png``, ``summary.txt``, the autograded notebooks,
+   feedback HTML (``--feedback``) and one log per notebook, all under ``--out``.
 
-One student's failure never stops the batch. The command prints a student × lesson table, the
-failures with their reason and the submissions flagged for manual review, and writes
-``grades.csv``, ``scores.png`` and the autograded notebooks (plus feedback HTML with
-``--feedback``) to ``--out``. It exits non-zero only for instructor errors (no submissions folder,
-unknown lesson, a course source that nbgrader rejects). See docs/GRADING.md.
+Exit status: 0 once the class is graded (whatever the students did), 2 for instructor errors.
+See docs/GRADING.md for what this guarantees and what it does not.
 """
 
 from __future__ import annotations
 
-import copy
-import csv
+import hashlib
 import json
 import os
 import re
@@ -41,329 +42,115 @@ from pathlib import Path
 
 import nbformat
 
+from course import grade_job
 from course import notebooks as nbs
-from course.guard import REPORT_ENV
+from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
 from course.sandbox import run as sandboxed
+from course.submission import find_notebook, sanitize, scan
 
-INTERNAL_STUDENT = "student"  # the one student of each private course folder
-MAX_NOTEBOOK_MB = 100  # larger files are not parsed at all
-HUGE_OUTPUT_MB = 1.0  # outputs larger than this are flagged (they are always stripped)
-MAX_EXTRA_FILE_MB = 200  # other files in a submission folder (checkpoints, data)
-STATUSES = ("graded", "missing", "unreadable", "timeout", "crashed")
+MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
+MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
+REFERENCE = "reference-solution"  # the pseudo-student of the reference check
 
 
 class InstructorError(Exception):
-    """A problem with the course or the command line, not with a student's work."""
+    """A problem with the course, its configuration or the command line, not a student's."""
 
 
-@dataclass
-class Result:
-    student: str
-    lesson: str
-    score: float = 0.0
-    max_score: float = 0.0
-    status: str = "graded"
-    reason: str = ""
-    flags: list[str] = field(default_factory=list)
-    manual_max: float = 0.0  # points of written answers, left to the instructor
-    seconds: float = 0.0
-    tests: dict[str, float] = field(default_factory=dict)  # grade_id -> points earned
-
-    @property
-    def review(self) -> bool:
-        return bool(self.flags) or self.status not in ("graded", "missing")
-
-
-# --------------------------------------------------------------------------- sanitising
-def _nbmeta(cell) -> dict:
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta if isinstance(meta, dict) else {}
-
-
-def _plain(cell):
-    """A cell with its nbgrader metadata removed (so nbgrader treats it as ordinary)."""
-    cell = copy.deepcopy(cell)
-    cell.get("metadata", {}).pop("nbgrader", None)
-    for key in ("editable", "deletable"):
-        cell.get("metadata", {}).pop(key, None)
-    return cell
-
-
-def _clean(cell):
-    """Outputs and execution counts stripped; returns the byte size of what was stripped."""
-    size = 0
-    if cell.get("cell_type") == "code":
-        size = len(json.dumps(cell.get("outputs", []), default=str))
-        cell["outputs"] = []
-        cell["execution_count"] = None
-    return size
-
-
-def _fresh(cell):
-    cell = copy.deepcopy(cell)
-    _clean(cell)
-    return cell
-
-
-def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
-    """Repair a student's notebook against the course ``source`` (with hidden tests) and its
-    ``release``; returns the notebook to grade and the flags raised on the way.
-
-    Locked and test cells always come from ``source``; answer cells keep the student's text with
-    the source's metadata; unknown grade ids lose their nbgrader metadata; a duplicated grade id
-    keeps its first cell (later answer copies stay as plain code, later test copies are dropped);
-    deleted graded or locked cells are re-inserted after the cell that precedes them in the
-    source (answer cells blank, as released).
-    """
-    flags: list[str] = []
-    src = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
-    rel = {nbs.grade_id(c): c for c in release.cells if nbs.grade_id(c)}
-    order = [nbs.grade_id(c) for c in source.cells if nbs.grade_id(c)]
-    out, seen, stripped = [], set(), 0
-    for cell in sub.cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
-            flags.append("malformed cell dropped")
-            continue
-        stripped += _clean(cell)
-        raw_meta = cell.get("metadata", {}).get("nbgrader")
-        meta = _nbmeta(cell)
-        gid = meta.get("grade_id")
-        if raw_meta is not None and not isinstance(raw_meta, dict):
-            flags.append("malformed nbgrader metadata removed")
-            out.append(_plain(cell))
-            continue
-        if not gid or not isinstance(gid, str):
-            if meta.get("grade") or meta.get("solution") or meta.get("locked"):
-                flags.append("nbgrader cell without grade id made ordinary")
-            out.append(_plain(cell) if meta else cell)
-            continue
-        if gid not in src:
-            flags.append(f"unknown grade id {gid} made ordinary")
-            out.append(_plain(cell))
-            continue
-        ref = src[gid]
-        if gid in seen:
-            flags.append(f"duplicate grade id {gid} (first cell kept)")
-            if nbs.is_solution(ref) and cell.get("cell_type") == "code":
-                out.append(_plain(cell))  # the student's copy still runs, ungraded
-            continue
-        seen.add(gid)
-        if nbs.is_solution(ref):
-            new = copy.deepcopy(cell)
-            if new.get("cell_type") != ref.cell_type:
-                flags.append(f"cell type of {gid} changed back to {ref.cell_type}")
-                new = nbformat.from_dict(
-                    {
-                        "cell_type": ref.cell_type,
-                        "metadata": new.get("metadata", {}),
-                        "source": new.get("source", ""),
-                        **(
-                            {"outputs": [], "execution_count": None}
-                            if ref.cell_type == "code"
-                            else {}
-                        ),
-                    }
-                )
-            new.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
-            if meta.get("points") is not None and meta.get("points") != ref.metadata[
-                "nbgrader"
-            ].get("points"):
-                flags.append(f"points of {gid} changed (restored)")
-            out.append(new)
-        else:
-            shown = rel.get(gid, ref)
-            if str(cell.get("source", "")).rstrip() != str(shown.source).rstrip():
-                flags.append(f"locked cell {gid} edited (restored)")
-            if nbs.is_test(ref) and meta.get("points") != ref.metadata["nbgrader"].get("points"):
-                flags.append(f"points of {gid} changed (restored)")
-            out.append(_fresh(ref))
-    # re-insert deleted cells after their predecessor in the source
-    for i, gid in enumerate(order):
-        if gid in seen:
-            continue
-        ref = src[gid]
-        if nbs.is_solution(ref):
-            new = _fresh(rel.get(gid, ref))
-            flags.append(f"answer cell {gid} deleted (blank one re-inserted)")
-        else:
-            new = _fresh(ref)
-            kind = "test" if nbs.is_test(ref) else "locked"
-            flags.append(f"{kind} cell {gid} deleted (re-inserted)")
-        where = {nbs.grade_id(c): k for k, c in enumerate(out) if nbs.grade_id(c)}
-        before = [where[g] for g in order[:i] if g in where]
-        after = [where[g] for g in order[i + 1 :] if g in where]
-        pos = max(before) + 1 if before else (min(after) if after else len(out))
-        out.insert(pos, new)
-        seen.add(gid)
-    present = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
-    if present != [g for g in order if g in present]:
-        flags.append("graded cells reordered")
-    if stripped > HUGE_OUTPUT_MB * 1e6:
-        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata = copy.deepcopy(source.metadata)
-    ks = (sub.get("metadata", {}) or {}).get("kernelspec", {}) or {}
-    if isinstance(ks, dict) and ks.get("name") not in (None, source.metadata["kernelspec"]["name"]):
-        flags.append(
-            f"kernel {ks.get('name')!r} replaced by {source.metadata['kernelspec']['name']}"
-        )
-    for k, cell in enumerate(out):
-        cell["id"] = f"cell-{k}"
-        cell.pop("attachments", None) if cell.get("cell_type") == "code" else None
-    nb.cells = [nbformat.from_dict(c) for c in out]
-    return nb, flags
-
-
-# --------------------------------------------------------------------------- static scan
-SUSPICIOUS = [
-    (r"\bbuiltins\b|__builtins__", "touches builtins"),
-    (
-        r"get_ipython|InteractiveShell|ipykernel|set_custom_exc|run_cell|showtraceback|excepthook",
-        "touches the IPython machinery",
-    ),
-    (r"settrace|setprofile|_getframe|f_lineno|f_back|f_globals|f_locals|f_trace", "frame tricks"),
-    (r"os\._exit|sys\.exit|\bexit\(|\bquit\(|os\.kill|\bsignal\.", "exits or signals"),
-    (r"ctypes|cffi", "ctypes"),
-    (
-        r"\b(exec|eval|compile)\s*\(|__import__|importlib|marshal|base64|codecs|pickle\.loads",
-        "dynamic code",
-    ),
-    (
-        r"\b(torch|np|numpy|math|checks|nn|F|testing|Tensor)(\.\w+)+\s*=(?!=)|setattr\(|delattr\(",
-        "replaces a library attribute",
-    ),
-    (
-        r"__class__|__dict__|__globals__|__closure__|__code__|__subclasses__|\bgc\.|\binspect\b|sys\.modules",
-        "introspection",
-    ),
-    (
-        r"\bcheck\w*\s*=(?!=)|def\s+check\w*|AssertionError\s*=(?!=)|class\s+AssertionError",
-        "redefines a test helper",
-    ),
-    (
-        r"gradebook|sqlite|nbgrader|\.\./|os\.walk|listdir|scandir|\bglob\b|shutil|subprocess|os\.system|Popen|\bfork\b",
-        "file system or processes",
-    ),
-    (r"\bthreading\b|multiprocessing|_thread\b", "threads"),
-]
-
-
-def scan(nb) -> list[str]:
-    """Static flags for the code a student could edit (answer and unlocked cells)."""
-    found: list[str] = []
-    for cell in nb.cells:
-        meta = _nbmeta(cell)
-        if cell.cell_type != "code" or (meta.get("locked") and not meta.get("solution")):
-            continue
-        code = "\n".join(
-            line for line in cell.source.splitlines() if not line.lstrip().startswith("#")
-        )
-        where = meta.get("grade_id") or "an unlocked cell"
-        for pattern, label in SUSPICIOUS:
-            if re.search(pattern, code):
-                found.append(f"code {label} ({where})")
-    return sorted(set(found), key=found.index)
-
-
-# --------------------------------------------------------------------------- one submission
 @dataclass
 class Course:
     """Everything a grading job needs, prepared once for the class."""
 
     root: Path  # the course checkout (solutions/, nbgrader_config.py)
-    template: Path  # nbgrader course folder with the assignments generated
+    template: Path  # nbgrader course folder with the assignments generated, no solutions
     lessons: list[str]
     limits: Limits
     cell_timeout: int | None
     out: Path
+    work: Path  # scratch space: template, staged files, job folders
     feedback: bool = False
     jobs: int = 1
-    sources: dict = field(default_factory=dict)  # lesson -> source notebook
+    sources: dict = field(default_factory=dict)  # lesson -> source notebook (in memory only)
     releases: dict = field(default_factory=dict)  # lesson -> released notebook
+    specs: dict = field(default_factory=dict)  # lesson -> grade_job spec
 
 
-def find_notebook(folder: Path, lesson: str) -> tuple[Path | None, list[str], str]:
-    """The notebook to grade in a student's lesson folder: (path, flags, reason if none)."""
-    if not folder.is_dir():
-        return None, [], "no submission"
-    exact = folder / f"{lesson}.ipynb"
-    if exact.is_file() and not exact.is_symlink():
-        return exact, [], ""
-    others = sorted(
-        p
-        for p in folder.glob("*.ipynb")
-        if p.is_file() and not p.is_symlink() and p.name != f"{lesson}.ipynb"
-    )
-    if len(others) == 1:
-        return others[0], [f"renamed notebook {others[0].name!r} graded"], ""
-    if others:
-        names = ", ".join(p.name for p in others)
-        return (
-            None,
-            [f"{len(others)} notebooks, none named {lesson}.ipynb: {names}"],
-            (f"no {lesson}.ipynb and several other notebooks"),
+@dataclass
+class Staged:
+    """A submission copied before grading: its notebook and extra files, with their digests."""
+
+    student: str
+    lesson: str
+    origin: Path  # submitted/<student>/<lesson>
+    folder: Path  # the copy
+    notebook: str | None = None  # file name of the notebook graded (in ``origin``)
+    nb: object = None  # the sanitised notebook, in memory (nothing can rewrite it)
+    digests: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""  # why there is nothing to grade
+    status: str = "graded"
+
+
+# --------------------------------------------------------------------------- preparing
+def prepare(
+    root: Path,
+    lessons: list[str],
+    work: Path,
+    limits: Limits,
+    cell_timeout: int | None,
+    out: Path,
+    feedback: bool,
+    jobs: int,
+) -> Course:
+    """Generate every assignment once in ``work/template``; course errors raise."""
+    template = nbs.make_course_dir(work / "template", lessons, root)
+    course = Course(root, template, lessons, limits, cell_timeout, out, work, feedback, jobs)
+    for lesson in lessons:
+        try:
+            course.sources[lesson] = nbs.read(nbs.source_path(lesson, root))
+            release_dir = nbs.generate_assignment(template, lesson)
+            course.releases[lesson] = nbs.read(release_dir / f"{lesson}.ipynb")
+        except Exception as exc:  # noqa: BLE001 - anything wrong with the course source
+            raise InstructorError(f"cannot prepare lesson {lesson}: {exc}") from exc
+        course.specs[lesson] = grade_job.make_spec(
+            lesson, course.sources[lesson], course.releases[lesson], feedback
         )
-    return None, [], f"no {lesson}.ipynb in the submission"
+        # the solutions stay in memory only: nothing a student's code could find on disk
+        for path in (template / "solutions" / lesson).rglob("*.ipynb"):
+            path.unlink()
+    return course
 
 
 def _private_course(course: Course, lesson: str, job: Path) -> Path:
-    """A one-student nbgrader course folder: config, gradebook copy, no solution notebooks."""
+    """A one-student nbgrader course folder: config, gradebook copy, lesson files, no solutions."""
     cdir = job / "course"
     cdir.mkdir(parents=True)
     shutil.copy2(course.template / "gradebook.db", cdir / "gradebook.db")
-    src = cdir / "solutions" / lesson
-    shutil.copytree(
-        course.template / "solutions" / lesson,
-        src,
-        ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"),
-    )
-    config = (course.template / "nbgrader_config.py").read_text(encoding="utf-8")
-    config += "\n# --- added by course grade for this private folder\n"
-    config += "c.Autograde.autograde_preprocessors = [\n"
-    for pp in [
+    shutil.copytree(course.template / "solutions" / lesson, cdir / "solutions" / lesson)
+    preprocessors = [
         "course.guard.GuardedExecute",
         "nbgrader.preprocessors.IgnorePattern",
         "nbconvert.preprocessors.ClearMetadataPreprocessor",
         "nbgrader.preprocessors.LimitOutput",
-        "nbgrader.preprocessors.SaveAutoGrades",
-        "nbgrader.preprocessors.AssignLatePenalties",
         "nbgrader.preprocessors.CheckCellMetadata",
-    ]:
-        config += f"    {pp!r},\n"
-    config += "]\n"
+    ]  # no SaveAutoGrades: scores come from course.grade_job.score_notebook
+    feedback = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    config = (course.template / "nbgrader_config.py").read_text(encoding="utf-8")
+    config += "\n\n# --- added by `course grade` for this private course folder\n"
+    config += f"c.Autograde.autograde_preprocessors = {preprocessors!r}\n"
+    config += f"c.GenerateFeedback.preprocessors = {feedback!r}\n"
     if course.cell_timeout:
         config += f"c.Execute.timeout = {int(course.cell_timeout)}\n"
     config += f"c.GuardedExecute.memory_mb = {course.limits.memory_mb or None}\n"
+    if course.cell_timeout:  # a guard call takes milliseconds: longer than a cell means stuck
+        config += f"c.GuardedExecute.guard_timeout = {min(20, int(course.cell_timeout))}\n"
     (cdir / "nbgrader_config.py").write_text(config, encoding="utf-8")
     return cdir
-
-
-def _copy_extras(src_folder: Path, dest: Path, notebook: Path, flags: list[str]) -> None:
-    """Other regular files of the submission (checkpoints, data), without symlinks."""
-    for path in sorted(src_folder.rglob("*")):
-        rel = path.relative_to(src_folder)
-        if ".ipynb_checkpoints" in rel.parts or path == notebook or path.suffix == ".ipynb":
-            continue
-        if path.is_symlink():
-            flags.append(f"symlink {rel} ignored")
-            continue
-        if not path.is_file():
-            continue
-        if rel.name == "timestamp.txt" and len(rel.parts) == 1:
-            try:
-                from nbgrader.utils import parse_utc
-
-                parse_utc(path.read_text(encoding="utf-8", errors="replace").strip())
-            except Exception:  # noqa: BLE001 - any unparsable timestamp
-                flags.append("unreadable timestamp.txt ignored")
-                continue
-        if path.stat().st_size > MAX_EXTRA_FILE_MB * 1e6:
-            flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB ignored")
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
 
 
 def _job_env(job: Path, course: Course) -> dict:
@@ -371,8 +158,9 @@ def _job_env(job: Path, course: Course) -> dict:
     code cannot leave a startup file for the next kernel), no user site-packages."""
     env = nbs.execution_env("autograde")
     home = job / "home"
-    for sub in ("", ".ipython", ".jupyter", "tmp", ".config/matplotlib", ".local/share/jupyter"):
+    for sub in (".ipython", ".jupyter", "tmp", ".config/matplotlib", ".local/share/jupyter"):
         (home / sub).mkdir(parents=True, exist_ok=True)
+    threads = str(max(1, (os.cpu_count() or 1) // max(course.jobs, 1)))
     env.update(
         HOME=str(home),
         IPYTHONDIR=str(home / ".ipython"),
@@ -384,167 +172,200 @@ def _job_env(job: Path, course: Course) -> dict:
         PYTHONNOUSERSITE="1",
         PYTHONDONTWRITEBYTECODE="1",
         MPLBACKEND="Agg",
+        OMP_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+        MALLOC_ARENA_MAX="2",  # each arena reserves 64 MB of address space (the memory cap)
     )
-    threads = str(max(1, (os.cpu_count() or 1) // max(course.jobs, 1)))
-    # few malloc arenas: each reserves 64 MB of address space, counted by the memory cap
-    env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, MALLOC_ARENA_MAX="2")
-    env[REPORT_ENV] = str(job / "guard.json")
     for key in ("PYTHONSTARTUP", "PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH"):
         env.pop(key, None)
     return env
 
 
-def _last_error(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", ln) or "[AutogradeApp | ERROR]" in ln:
-            return ln[:200]
-    return lines[-1][:200] if lines else "no output"
+# --------------------------------------------------------------------------- staging
+def _copy_hashed(src: Path, dest: Path) -> str:
+    """Copy ``src`` to ``dest`` reading it once; returns the sha256 of what was copied."""
+    h = hashlib.sha256()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            h.update(chunk)
+            fout.write(chunk)
+    return h.hexdigest()
 
 
-def score_notebook(executed, source) -> tuple[float, float, float, dict[str, float], list[str]]:
-    """(score, max_score, manual_max, per-test points, flags) with the source's points.
-
-    A test earns its points exactly when nbgrader would give them (no error output, nothing on
-    stderr); the points come from the course source, never from the graded file.
-    """
-    from nbgrader.utils import determine_grade
-
-    cells = {}
-    for c in executed.cells:
-        cells.setdefault(nbs.grade_id(c), c)
-    score = max_score = manual = 0.0
-    tests: dict[str, float] = {}
-    flags: list[str] = []
-    stubbed = {
-        nbs.grade_id(c)
-        for c in executed.cells
-        if nbs.is_solution(c) and c.cell_type == "code" and "raise NotImplementedError" in c.source
-    }
-    for ref in source.cells:
-        gid = nbs.grade_id(ref)
-        if nbs.is_manual(ref):
-            manual += nbs.points(ref)
-            continue
-        if not nbs.is_test(ref):
-            continue
-        pts = nbs.points(ref)
-        max_score += pts
-        cell = cells.get(gid)
-        earned = 0.0
-        if cell is not None and cell.cell_type == "code":
-            probe = copy.deepcopy(cell)
-            probe.metadata["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
-            got, _ = determine_grade(probe)
-            earned = float(got or 0.0)
-        tests[gid] = earned
-        score += earned
-        if earned and nbs.exercise_of(gid) in stubbed:
-            flags.append(f"{gid} passed while the answer still raises NotImplementedError")
-    return score, max_score, manual, tests, flags
+def _sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
 
 
-def grade_one(course: Course, student: str, lesson: str, submissions: Path) -> Result:
-    """Grade one student's lesson; never raises for anything the student did."""
-    start = time.monotonic()
-    res = Result(student, lesson)
-    source = course.sources[lesson]
-    res.max_score = sum(nbs.points(c) for c in source.cells if nbs.is_test(c))
-    res.manual_max = sum(nbs.points(c) for c in source.cells if nbs.is_manual(c))
-    folder = submissions / student / lesson
-    path, flags, why = find_notebook(folder, lesson)
-    res.flags += flags
+def stage(course: Course, submissions: Path, student: str, lesson: str, dest: Path) -> Staged:
+    """Take a submission in before any student's code runs: the notebook is read, sanitised
+    and scanned (kept in memory), the other regular files are copied to ``dest`` with their
+    digests (no links, no other notebooks, none over :data:`MAX_EXTRA_FILE_MB`)."""
+    origin = submissions / student / lesson
+    st = Staged(student, lesson, origin, dest)
+    path, flags, why = find_notebook(origin, lesson)
+    st.flags += flags
     if path is None:
-        res.status, res.reason = "missing", why
-        return res
-    size = path.stat().st_size
-    if size > MAX_NOTEBOOK_MB * 1e6:
-        res.status = "unreadable"
-        res.reason = f"notebook is {size / 1e6:.0f} MB (limit {MAX_NOTEBOOK_MB} MB)"
-        return res
+        st.status, st.reason = "missing", why
+        return st
+    st.notebook = path.name
+    data = path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_MB * 1e6 else None
+    if data is None:
+        st.status, st.reason = "unreadable", f"notebook over {MAX_NOTEBOOK_MB} MB"
+        return st
+    st.digests[path.name] = hashlib.sha256(data).hexdigest()
     try:
-        sub = nbformat.reads(path.read_text(encoding="utf-8"), as_version=nbs.NB_VERSION)
+        sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
         if not isinstance(sub.get("cells"), list):
-            raise ValueError("no cell list")
+            raise ValueError("no list of cells")
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema errors alike
-        res.status = "unreadable"
-        res.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
-        return res
+        st.status = "unreadable"
+        st.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
+        return st
     try:
-        nb, flags = sanitize(sub, source, course.releases[lesson])
-    except Exception as exc:  # noqa: BLE001
-        res.status, res.reason = "unreadable", f"unreadable notebook ({type(exc).__name__}: {exc})"
-        return res
-    res.flags += flags + scan(nb)
-
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
-        job = Path(tmp)
-        cdir = _private_course(course, lesson, job)
-        dest = cdir / "submitted" / INTERNAL_STUDENT / lesson
-        dest.mkdir(parents=True)
-        nbs.write(nb, dest / f"{lesson}.ipynb")
-        _copy_extras(folder, dest, path, res.flags)
-        env = _job_env(job, course)
-        cmd = [sys.executable, "-m", "nbgrader", "autograde", lesson]
-        cmd += ["--student", INTERNAL_STUDENT, "--force", "--create"]
-        outcome = sandboxed(cmd, course.limits, cwd=cdir, env=env)
-        _save_log(course, student, lesson, outcome.stdout + outcome.stderr)
-        graded = cdir / "autograded" / INTERNAL_STUDENT / lesson / f"{lesson}.ipynb"
-        report = {}
-        if (job / "guard.json").is_file():
-            try:
-                report = json.loads((job / "guard.json").read_text(encoding="utf-8"))
-            except ValueError:
-                res.flags.append("guard report unreadable")
-        if outcome.timed_out:
-            res.status = "timeout"
-            res.reason = f"did not finish within {course.limits.timeout_s:g} s (whole notebook)"
-        elif outcome.returncode != 0 or not graded.is_file():
-            res.status = "crashed"
-            died = f" ({outcome.signal})" if outcome.signal else ""
-            res.reason = f"nbgrader autograde failed{died}: {_last_error(outcome.stderr)}"
-        else:
-            try:
-                executed = nbs.read(graded)
-            except Exception as exc:  # noqa: BLE001
-                res.status, res.reason = "crashed", f"autograded notebook unreadable: {exc}"
+        st.nb, flags = sanitize(sub, course.sources[lesson], course.releases[lesson])
+    except Exception as exc:  # noqa: BLE001 - a structure sanitize did not foresee
+        st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
+        return st
+    st.flags += flags + scan(st.nb)
+    for extra in sorted(origin.rglob("*")):
+        rel = extra.relative_to(origin)
+        if ".ipynb_checkpoints" in rel.parts or extra.suffix == ".ipynb":
+            continue
+        if extra.is_symlink():
+            st.flags.append(f"symbolic link {rel} left out")
+        elif extra.is_file():
+            if extra.stat().st_size > MAX_EXTRA_FILE_MB * 1e6:
+                st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
             else:
-                res.score, res.max_score, res.manual_max, res.tests, more = score_notebook(
-                    executed, source
-                )
-                res.flags += more
-                keep = course.out / "autograded" / student / lesson
-                keep.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(graded, keep / f"{lesson}.ipynb")
-                if course.feedback:
-                    _feedback(course, cdir, student, lesson, env, res)
-        if report.get("kernel"):
-            res.reason = (res.reason + "; " if res.reason else "") + report["kernel"]
-        res.flags += [f"tamper: {t}" for t in report.get("tamper", [])]
-        res.flags += [f"grader: {t}" for t in report.get("notes", [])]
-        for k in outcome.memory_killed:
-            what = "the kernel" if "ipykernel" in k["cmd"] else repr(k["cmd"][:60])
-            note = f"memory limit: {what} killed at {k['rss_mb']} MB resident"
-            res.reason = (res.reason + "; " if res.reason else "") + note
-        if outcome.leftovers:
-            res.flags.append(f"{outcome.leftovers} leftover process(es) killed")
+                st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
+    return st
+
+
+def changed_files(folder: Path, digests: dict[str, str]) -> list[str]:
+    """Files of ``folder`` whose content is no longer what ``digests`` recorded."""
+    return [rel for rel, d in digests.items() if _sha256(folder / rel) != d]
+
+
+def _timestamp_ok(path: Path) -> bool:
+    from nbgrader.utils import parse_utc
+
+    try:
+        parse_utc(path.read_text(encoding="utf-8", errors="replace").strip())
+    except Exception:  # noqa: BLE001 - any unparsable timestamp
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- one submission
+def grade_one(course: Course, st: Staged) -> Result:
+    """Grade one staged submission; never raises for anything the student did."""
+    start = time.monotonic()
+    spec = course.specs[st.lesson]
+    res = Result(st.student, st.lesson, flags=list(st.flags))
+    res.max_score = sum(spec["tests"].values())
+    res.manual_max = sum(spec["manual"].values())
+    if st.nb is None:
+        res.status, res.reason = st.status, st.reason
+        return res
+    extras = {rel: d for rel, d in st.digests.items() if rel != st.notebook}
+    changed = changed_files(st.folder, extras)
+    if changed:  # another notebook's code got at the copy: take the original again if intact
+        res.flags.append(f"staged files changed before grading: {', '.join(changed)}")
+        if not changed_files(st.origin, {rel: extras[rel] for rel in changed}):
+            for rel in changed:
+                shutil.copyfile(st.origin / rel, st.folder / rel)
+    with tempfile.TemporaryDirectory(prefix="job-", dir=course.work) as tmp:
+        _run_job(course, st, Path(tmp), res)
     if res.status != "graded":
-        res.score = 0.0
+        res.score, res.tests = 0.0, {}
     res.seconds = time.monotonic() - start
     return res
 
 
-def _feedback(course: Course, cdir: Path, student: str, lesson: str, env: dict, res) -> None:
-    cmd = [sys.executable, "-m", "nbgrader", "generate_feedback", lesson]
-    cmd += ["--student", INTERNAL_STUDENT, "--force"]
-    outcome = sandboxed(cmd, course.limits, cwd=cdir, env=env)
-    html = cdir / "feedback" / INTERNAL_STUDENT / lesson / f"{lesson}.html"
-    if outcome.returncode != 0 or not html.is_file():
-        res.flags.append(f"feedback failed: {_last_error(outcome.stderr)}")
+def _run_job(course: Course, st: Staged, job: Path, res: Result) -> None:
+    lesson = st.lesson
+    cdir = _private_course(course, lesson, job)
+    dest = cdir / "submitted" / grade_job.STUDENT / lesson
+    for rel in st.digests:
+        if rel == st.notebook:
+            continue
+        if rel == "timestamp.txt" and not _timestamp_ok(st.folder / rel):
+            res.flags.append("unreadable timestamp.txt ignored")
+            continue
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(st.folder / rel, dest / rel)
+    nbs.write(st.nb, dest / f"{lesson}.ipynb")
+    (job / "spec.json").write_text(json.dumps(course.specs[lesson]), encoding="utf-8")
+    cmd = [sys.executable, "-m", "course.grade_job", str(job)]
+    outcome = sandboxed(cmd, course.limits, cwd=job, env=_job_env(job, course))
+    _save_log(course, st.student, lesson, outcome.stdout + outcome.stderr)
+    result_file = job / "out" / "result.json"
+    result = {}
+    if result_file.is_file() and not result_file.is_symlink() and not outcome.timed_out:
+        try:
+            result = json.loads(result_file.read_text(encoding="utf-8"))
+        except ValueError:
+            result = {}
+    guard = result.get("guard") or {}
+    if outcome.timed_out:
+        res.status = "timeout"
+        res.reason = f"did not finish within {course.limits.timeout_s:g} s (whole notebook)"
+    elif outcome.returncode != 0 or not result.get("autograded"):
+        res.status = "crashed"
+        died = f" ({outcome.signal})" if outcome.signal else ""
+        why = result.get("error") or _last_error(outcome.stderr)
+        res.reason = f"grading job failed{died}: {why}"
+    else:
+        res.score, res.tests = float(result["score"]), result["tests"]
+        res.flags += result.get("flags", [])
+        _explain(result.get("errors", {}), course, res)
+        keep = course.out / "autograded" / st.student / lesson
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(job / "out" / "autograded.ipynb", keep / f"{lesson}.ipynb")
+        _keep_feedback(course, st, job, result.get("feedback"), res)
+    if guard.get("kernel"):
+        res.note(guard["kernel"])
+    for k in outcome.memory_killed:
+        what = "the kernel" if "ipykernel" in k["cmd"] else repr(k["cmd"][:60])
+        res.note(f"memory limit: {what} killed at {k['rss_mb']} MB resident")
+    res.flags += [f"tamper: {t}" for t in guard.get("tamper", [])]
+    res.flags += [f"grader: {t}" for t in guard.get("notes", [])]
+    if outcome.leftovers:
+        res.flags.append(f"{outcome.leftovers} leftover process(es) killed after grading")
+
+
+def _explain(errors: dict[str, str], course: Course, res: Result) -> None:
+    """Reasons for cells that hit a limit: they scored 0 (or broke what followed)."""
+    for where, ename in errors.items():
+        if ename == "CellTimeoutError":
+            limit = f" ({course.cell_timeout} s per cell)" if course.cell_timeout else ""
+            res.note(f"{where} timed out{limit}")
+        else:
+            res.note(f"{where} ran out of memory ({course.limits.memory_mb} MB)")
+
+
+def _keep_feedback(course: Course, st: Staged, job: Path, fb: dict | None, res: Result) -> None:
+    if not course.feedback:
         return
-    dest = course.out / "feedback" / student / lesson
+    if not fb or "error" in fb or not (job / "out" / "feedback.html").is_file():
+        res.flags.append(f"grader: feedback failed ({(fb or {}).get('error', 'no page')})")
+        return
+    if fb.get("redacted"):
+        res.flags.append(f"hidden-test lines printed by the notebook ({fb['redacted']}) removed")
+    if fb.get("leaked"):  # never expected: the page is not kept
+        res.flags.append(f"grader: feedback withheld, {fb['leaked']} hidden-test line(s) in it")
+        return
+    dest = course.out / "feedback" / st.student / st.lesson
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(html, dest / f"{lesson}.html")
+    shutil.copyfile(job / "out" / "feedback.html", dest / f"{st.lesson}.html")
 
 
 _log_lock = threading.Lock()
@@ -557,36 +378,43 @@ def _save_log(course: Course, student: str, lesson: str, text: str) -> None:
     (logs / f"{student}__{lesson}.log").write_text(text, encoding="utf-8", errors="replace")
 
 
+def _last_error(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if re.match(r"^[A-Za-z_.]+(Error|Exception)\b", ln) or "| ERROR]" in ln:
+            return ln[:200]
+    return lines[-1][:200] if lines else "no output"
+
+
 # --------------------------------------------------------------------------- the class
-def prepare(
-    root: Path,
-    lessons: list[str],
-    workdir: Path,
-    limits: Limits,
-    cell_timeout: int | None,
-    out: Path,
-    feedback: bool,
-    jobs: int,
-) -> Course:
-    """Generate every assignment once in a template course folder (instructor errors raise)."""
-    template = nbs.make_course_dir(workdir / "template", lessons, root)
-    course = Course(root, template, lessons, limits, cell_timeout, out, feedback, jobs)
-    for lesson in lessons:
-        try:
-            course.sources[lesson] = nbs.read(nbs.source_path(lesson, root))
-            release_dir = nbs.generate_assignment(template, lesson)
-            course.releases[lesson] = nbs.read(release_dir / f"{lesson}.ipynb")
-        except Exception as exc:  # noqa: BLE001 - anything wrong with the course source
-            raise InstructorError(f"cannot prepare lesson {lesson}: {exc}") from exc
-    return course
-
-
 def students_in(submissions: Path) -> list[str]:
     return sorted(
         p.name
         for p in submissions.iterdir()
         if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
     )
+
+
+def check_reference(course: Course, work: Path, log) -> dict[str, Result]:
+    """Grade each lesson's reference answers like a student's (see the module docstring)."""
+    todo = []
+    for lesson in course.lessons:
+        folder = work / "reference" / REFERENCE / lesson
+        nb = nbs.fill_release(course.releases[lesson], course.sources[lesson])
+        nbs.write(nb, folder / f"{lesson}.ipynb")
+        todo.append(stage(course, work / "reference", REFERENCE, lesson, work / "ref" / lesson))
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        graded = pool.map(lambda st: grade_one(course, st), todo)
+        results = dict(zip(course.lessons, graded, strict=True))
+    for lesson, r in results.items():
+        if r.status != "graded" or r.reason:
+            raise InstructorError(
+                f"the reference solution of {lesson} cannot be graded under these limits: "
+                f"{r.status}: {r.reason} (see {course.out / 'logs'}); raise --timeout, "
+                "--cell-timeout or --memory, or fix the environment"
+            )
+        log(f"reference solution of {lesson}: {r.score:g}/{r.max_score:g} ({r.seconds:.0f} s)")
+    return results
 
 
 def grade_class(
@@ -600,130 +428,53 @@ def grade_class(
     cell_timeout: int | None = None,
     feedback: bool = False,
     students: list[str] | None = None,
+    work_dir: Path | None = None,
     log=print,
-) -> list[Result]:
-    """Grade every (student, lesson); returns the results in student, lesson order."""
+) -> tuple[list[Result], dict[str, Result]]:
+    """Grade every (student, lesson); returns the results in student, lesson order and the
+    reference check's results per lesson. Raises :class:`InstructorError` for course errors."""
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise InstructorError(f"no submissions folder {submissions}")
-    limits = limits or Limits()
-    out.mkdir(parents=True, exist_ok=True)
     names = students or students_in(submissions)
-    with tempfile.TemporaryDirectory(prefix="course-grade-template-") as tmp:
-        log(f"preparing {len(lessons)} lesson(s) with nbgrader generate_assignment ...")
-        course = prepare(root, lessons, Path(tmp), limits, cell_timeout, out, feedback, jobs)
-        todo = [(s, le) for s in names for le in lessons]
+    if not names:
+        raise InstructorError(f"no student folders in {submissions}")
+    out.mkdir(parents=True, exist_ok=True)
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
+        work = Path(tmp)
+        log(f"preparing {len(lessons)} lesson(s) (nbgrader generate_assignment) ...")
+        course = prepare(root, lessons, work, limits or Limits(), cell_timeout, out, feedback, jobs)
+        reference = check_reference(course, work, log)
+        todo = [
+            stage(course, submissions, s, le, work / "staged" / s / le)
+            for s in names
+            for le in lessons
+        ]
         log(f"grading {len(todo)} notebook(s) of {len(names)} student(s), {jobs} at a time ...")
         results: dict[tuple[str, str], Result] = {}
-        with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-            futures = {
-                pool.submit(grade_one, course, s, le, submissions): (s, le) for s, le in todo
-            }
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(grade_one, course, st): st for st in todo}
             for fut in as_completed(futures):
-                s, le = futures[fut]
+                st = futures[fut]
                 try:
                     r = fut.result()
                 except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the class
-                    r = Result(s, le, status="crashed", reason=f"grader error: {exc!r}")
-                    r.max_score = sum(
-                        nbs.points(c) for c in course.sources[le].cells if nbs.is_test(c)
-                    )
-                results[(s, le)] = r
-                log(f"  {s} / {le}: {r.status} {r.score:g}/{r.max_score:g} ({r.seconds:.0f} s)")
-    return [results[k] for k in todo]
-
-
-# --------------------------------------------------------------------------- reports
-CSV_FIELDS = ["student", "lesson", "score", "max_score", "status", "reason", "flags", "manual_max"]
-
-
-def write_csv(results: list[Result], path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(CSV_FIELDS)
-        for r in results:
-            w.writerow(
-                [r.student, r.lesson, f"{r.score:g}", f"{r.max_score:g}", r.status, r.reason,
-                 "; ".join(r.flags), f"{r.manual_max:g}"]
-            )  # fmt: skip
-
-
-def plot_scores(results: list[Result], lessons: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [*lessons, "total"] if len(lessons) > 1 else lessons
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
-    bins = [i * 10 for i in range(11)]
-    students = sorted({r.student for r in results})
-    for ax, panel in zip(axes[0], panels, strict=True):
-        if panel == "total":
-            vals = []
-            for s in students:
-                mine = [r for r in results if r.student == s]
-                top = sum(r.max_score for r in mine)
-                vals.append(100 * sum(r.score for r in mine) / top if top else 0.0)
-        else:
-            vals = [
-                100 * r.score / r.max_score if r.max_score else 0.0
-                for r in results
-                if r.lesson == panel
-            ]
-        ax.hist(vals, bins=bins, color="#4c72b0", edgecolor="white")
-        ax.set_title(panel, fontsize=9)
-        ax.set_xlabel("autograded score (%)")
-        ax.set_xlim(0, 100)
-    axes[0][0].set_ylabel("students")
-    fig.suptitle(f"Score distribution ({len(students)} students)", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def summary(results: list[Result], lessons: list[str]) -> str:
-    students = sorted({r.student for r in results})
-    by = {(r.student, r.lesson): r for r in results}
-    w = max([len("student"), *(len(s) for s in students)])
-    cols = [max(len(le), 9) for le in lessons]
-    lines = [
-        "  ".join(
-            [
-                f"{'student':<{w}}",
-                *(f"{le:>{c}}" for le, c in zip(lessons, cols, strict=True)),
-                "    total",
-            ]
-        )
-    ]
-    for s in students:
-        cells, tot, top = [], 0.0, 0.0
-        for le, c in zip(lessons, cols, strict=True):
-            r = by[(s, le)]
-            mark = (
-                ""
-                if r.status == "graded"
-                else {"missing": "-", "timeout": "T", "crashed": "X", "unreadable": "U"}[r.status]
-            )
-            mark += "!" if r.flags else ""
-            cells.append(f"{f'{r.score:g}/{r.max_score:g}{mark}':>{c}}")
-            tot, top = tot + r.score, top + r.max_score
-        lines.append("  ".join([f"{s:<{w}}", *cells, f"{tot:g}/{top:g}".rjust(9)]))
-    lines.append("(- missing, T timeout, X crashed, U unreadable, ! flagged for review)")
-    failures = [r for r in results if r.status not in ("graded", "missing") or r.reason]
-    if failures:
-        lines += ["", "Failures:"]
-        lines += [f"  {r.student} / {r.lesson}: {r.status}: {r.reason}" for r in failures]
-    review = [r for r in results if r.flags]
-    if review:
-        lines += ["", "Flagged for manual review:"]
-        for r in review:
-            lines.append(f"  {r.student} / {r.lesson}:")
-            lines += [f"    - {f}" for f in r.flags]
-    manual = sum(r.manual_max for r in results if r.status == "graded")
-    if manual:
-        lines += ["", f"Written answers to grade by hand: {manual:g} points in total (formgrader)."]
-    return "\n".join(lines)
+                    r = Result(st.student, st.lesson, status="crashed", flags=st.flags)
+                    r.reason = f"grader error: {exc!r}"
+                    r.max_score = sum(course.specs[st.lesson]["tests"].values())
+                results[(st.student, st.lesson)] = r
+                log(f"  {r.student} / {r.lesson}: {r.status} {r.score:g}/{r.max_score:g} "
+                    f"({r.seconds:.0f} s)")  # fmt: skip
+        for st in todo:  # did anything rewrite the submissions while the class was graded?
+            moved = changed_files(st.origin, st.digests)
+            if moved:
+                results[(st.student, st.lesson)].flags.append(
+                    f"submitted files changed while the class was graded: {', '.join(moved)} "
+                    "(graded from the copy taken before)"
+                )
+    return [results[(st.student, st.lesson)] for st in todo], reference
 
 
 # --------------------------------------------------------------------------- CLI
@@ -731,9 +482,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser(
         "grade",
         help="autograde a whole class robustly (timeouts, memory limits, tamper checks)",
-        description=__doc__.split("\n\n")[0]
+        description=__doc__.split("\n\n")[0].replace("``", "")
         + " Each notebook runs in its own process under a wall-clock timeout and a memory "
-        "limit; hostile or broken submissions are scored on what they earned and flagged. "
+        "limit; hostile or broken submissions get the points they earned and are flagged for "
+        "review. Exit status 0 once the class is graded, 2 for instructor errors. "
         "See docs/GRADING.md.",
     )
     p.add_argument("submissions", type=Path, help="nbgrader submitted/ folder: <student>/<lesson>/")
@@ -742,53 +494,61 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--students", nargs="+", default=None, help="only these students")
     p.add_argument(
-        "--course-dir", type=Path, default=None, help="course checkout (default: this repository)"
-    )
-    p.add_argument(
         "--jobs",
         "-j",
         type=int,
         default=max(1, (os.cpu_count() or 2) // 2),
-        help="notebooks graded at once",
+        help="notebooks graded at once (default: half the CPU cores)",
     )
     p.add_argument(
-        "--timeout", type=float, default=1200, help="wall-clock seconds per notebook (default 1200)"
+        "--timeout",
+        type=float,
+        default=1200,
+        help="wall-clock seconds per notebook, start-up included (default 1200)",
     )
     p.add_argument(
         "--cell-timeout",
         type=int,
         default=None,
-        help="seconds per cell (default: nbgrader_config.py, 120)",
+        help="seconds per cell (default: the course's nbgrader_config.py)",
     )
     p.add_argument(
         "--memory",
         type=int,
         default=4096,
-        help="MB of address space per process (default 4096; 0: none)",
+        help="MB a notebook may allocate on top of its start-up (default 4096; 0: no limit)",
     )
-    p.add_argument(
-        "--out", type=Path, default=Path("grades"), help="output folder (default ./grades)"
-    )
+    p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (./grades)")
     p.add_argument(
         "--feedback", action="store_true", help="also write feedback HTML (hidden tests removed)"
+    )
+    p.add_argument(
+        "--course-dir", type=Path, default=None, help="course checkout (default: this one)"
+    )
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="scratch folder for copies and job folders (default: the system's temporary one)",
     )
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        if args.course_dir is not None and not (args.course_dir / "solutions").is_dir():
-            raise InstructorError(f"{args.course_dir} has no solutions/ folder")
-        if args.course_dir is not None and not (args.course_dir / "nbgrader_config.py").is_file():
-            raise InstructorError(f"{args.course_dir} has no nbgrader_config.py")
+        if args.jobs < 1 or args.timeout <= 0 or (args.cell_timeout or 1) < 1 or args.memory < 0:
+            raise InstructorError("--jobs, --timeout and --cell-timeout must be positive")
+        if args.course_dir is not None:
+            for need in ("solutions", "nbgrader_config.py"):
+                if not (args.course_dir / need).exists():
+                    raise InstructorError(f"{args.course_dir} has no {need}")
         root = nbs.repo_root(args.course_dir)
         lessons = nbs.resolve_lessons(args.lessons, root)
         if not lessons:
             raise InstructorError(f"no lessons in {root / 'solutions'}")
-        if args.jobs < 1 or args.timeout <= 0:
-            raise InstructorError("--jobs and --timeout must be positive")
         limits = Limits(timeout_s=args.timeout, memory_mb=args.memory or None)
-        results = grade_class(
+        results, reference = grade_class(
             args.submissions,
             root,
             lessons,
@@ -798,23 +558,18 @@ def run(args) -> int:
             cell_timeout=args.cell_timeout,
             feedback=args.feedback,
             students=args.students,
-            log=lambda msg: print(msg, file=sys.stderr, flush=True),
+            work_dir=args.work_dir,
+            log=log,
         )
-    except (InstructorError, FileNotFoundError) as exc:
+    except (InstructorError, FileNotFoundError, SystemExit) as exc:  # SystemExit: bad lesson
         print(f"course grade: {exc}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # resolve_lessons: unknown lesson
-        print(f"course grade: {exc}", file=sys.stderr)
-        return 2
-    if not results:
-        print("course grade: no students found in the submissions folder", file=sys.stderr)
         return 2
     write_csv(results, args.out / "grades.csv")
     plot_scores(results, lessons, args.out / "scores.png")
     text = summary(results, lessons)
+    short = [f"{le} {r.score:g}/{r.max_score:g}" for le, r in reference.items()]
+    text += "\n\nReference solution under the same limits: " + ", ".join(short)
     (args.out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
-    print(
-        f"\nwrote {args.out / 'grades.csv'}, {args.out / 'scores.png'}, {args.out / 'summary.txt'}"
-    )
+    print(f"\nwrote {args.out / 'grades.csv'}, {args.out / 'scores.png'}, summary.txt, logs/")
     return 0

@@ -43,6 +43,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
 REPORT_ENV = "COURSE_GUARD_REPORT"
+MINIMAL_TRACEBACKS = "--InteractiveShell.xmode=Minimal"
 MARK = "<<course-guard "
 
 # Source executed in the kernel once, before any notebook cell. ``__cg_install`` builds the guard
@@ -195,10 +196,10 @@ def __cg_install(name, out_mark):
         stdout.write(out_mark + nonce + " " + _repr(payload) + ">>\n")
         stdout.flush()
 
-    def guard(op, nonce):
+    def guard(op, nonce, *value):
         if op == "done":
             done.add(nonce)
-            return None
+            return value[0] if value else None
         if op == "before_locked":
             before.clear()
             before.update({k: _id(v) for k, v in ns.items()})
@@ -223,6 +224,40 @@ def __cg_install(name, out_mark):
 
 
 """
+
+
+def _write_new(path: str, text: str) -> None:
+    """Write ``text`` to a new file at ``path`` (never through a link planted there)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def with_completion(source: str, call: str) -> str:
+    """``source`` followed by ``call``, which must run last. When the source ends in an
+    expression its value stays the cell's result (nbgrader reads a numeric result as partial
+    credit): ``expr`` becomes ``call_with(expr)``, ``call`` taking the value as a last argument
+    and returning it. ``call`` is a call expression ending in ``)``.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython syntax (magics): the value, if any, is lost
+        return source + "\n" + call
+    last = tree.body[-1] if tree.body else None
+    if not isinstance(last, ast.Expr):
+        return source + "\n" + call
+    lines = source.split("\n")
+    first = lines[last.lineno - 1].encode()  # ast offsets count UTF-8 bytes
+    end = lines[last.end_lineno - 1].encode()
+    before = first[: last.col_offset].decode()
+    tail = end[last.end_col_offset :].decode()
+    expr = ast.get_source_segment(source, last)
+    wrapped = before + call[:-1] + ", (\n" + expr + "\n))" + tail
+    return "\n".join([*lines[: last.lineno - 1], wrapped, *lines[last.end_lineno :]])
 
 
 def _parse(cell, nonce: str):
@@ -279,6 +314,8 @@ class GuardedExecute(Execute):
         "allocation beyond raises MemoryError in the cell that made it",
     ).tag(config=True)
 
+    last_report: dict | None = None  # the report of the latest run in this process
+
     def preprocess(self, nb, resources=None, km=None):
         from nbclient import NotebookClient
 
@@ -286,7 +323,11 @@ class GuardedExecute(Execute):
 
         report_path = os.environ.pop(REPORT_ENV, None)  # the kernel does not see where it goes
         self.report = {"tamper": [], "cells": {}, "kernel": None, "notes": []}
+        type(self).last_report = self.report
         _become_subreaper()  # processes the kernel leaves behind stay ours, to be killed below
+        if MINIMAL_TRACEBACKS not in self.extra_arguments:
+            # tracebacks would echo the lines of hidden tests into the feedback
+            self.extra_arguments = [*self.extra_arguments, MINIMAL_TRACEBACKS]
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
@@ -316,11 +357,27 @@ class GuardedExecute(Execute):
                 self.report["tamper"].append(
                     f"{left} process(es) started by the notebook were still running; killed"
                 )
+            self._remove_links(resources)
             if report_path:
-                with open(report_path, "w", encoding="utf-8") as fh:
-                    json.dump(self.report, fh, indent=1)
+                _write_new(report_path, json.dumps(self.report, indent=1))
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _remove_links(self, resources) -> None:
+        """Symbolic links the notebook left where nbgrader is about to write (nbgrader would
+        write the autograded notebook through them, onto any file of this user)."""
+        folder = ((resources or {}).get("metadata") or {}).get("path")
+        if not folder or not os.path.isdir(folder):
+            return
+        for root, dirs, files in os.walk(folder):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                if os.path.islink(path):
+                    os.unlink(path)
+                    rel = os.path.relpath(path, folder)
+                    self.report["tamper"].append(
+                        f"symbolic link {rel} left by the notebook removed"
+                    )
 
     # ----------------------------------------------------------------------------- helpers
     def _died(self, cell, index: int, exc: Exception) -> str:
@@ -404,7 +461,7 @@ class GuardedExecute(Execute):
                 self.report["tamper"].append(f"before {gid}: " + "; ".join(pre[0]))
             token = secrets.token_hex(8)
             original = cell.source
-            cell.source = original + f"\n{self._name}('done', {token!r})"
+            cell.source = with_completion(original, f"{self._name}('done', {token!r})")
             try:
                 self.preprocess_cell(cell, resources, index)
             finally:

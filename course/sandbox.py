@@ -35,13 +35,13 @@ import resource
 import signal
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 TIMEOUT_EXIT = 124  # the exit status of coreutils `timeout`, for the same reason
-STARTUP_ALLOWANCE_MB = 1024  # resident memory of a kernel with torch imported, and then some
 WATCH_INTERVAL_S = 0.05  # how often the supervisor samples the memory of its descendants
 
 
@@ -54,13 +54,14 @@ class Limits:
     cpu_s: int | None = None  # CPU seconds per process (RLIMIT_CPU); default from timeout
     file_mb: int | None = 1024  # largest file a process may write (RLIMIT_FSIZE)
     extra_procs: int | None = 4096  # tasks this user may add (RLIMIT_NPROC = current + this)
+    startup_mb: int = 1024  # resident memory of a kernel with torch imported, and then some
 
     @property
     def rss_kill_mb(self) -> int | None:
         """Resident memory at which the supervisor kills a process outright: the kernel's own
         limit (:mod:`course.guard` caps its address space at start-up size + ``memory_mb``, so
         an allocation beyond fails with ``MemoryError``) plus room for that start-up size."""
-        return self.memory_mb + STARTUP_ALLOWANCE_MB if self.memory_mb else None
+        return self.memory_mb + self.startup_mb if self.memory_mb else None
 
 
 @dataclass
@@ -271,6 +272,15 @@ def supervise(cmd: list[str], limits: Limits, cwd: str | None = None) -> int:
     return proc.returncode
 
 
+LOG_TAIL = 200_000  # characters of the command's output kept (a flood goes to a file, not RAM)
+
+
+def _tail(fh) -> str:
+    fh.seek(0, os.SEEK_END)
+    fh.seek(max(0, fh.tell() - LOG_TAIL))
+    return fh.read().decode("utf-8", "replace")
+
+
 def run(
     cmd: list[str],
     limits: Limits,
@@ -280,44 +290,22 @@ def run(
 ) -> Outcome:
     """Run ``cmd`` under ``limits`` through a supervisor process; never raises for the command's
     own failures (a crash, a timeout and a kill all come back as an :class:`Outcome`)."""
-    sup = [
-        sys.executable,
-        "-m",
-        "course.sandbox",
-        "--timeout",
-        str(limits.timeout_s),
-        "--memory",
-        str(limits.memory_mb or 0),
-        "--cpu",
-        str(limits.cpu_s or 0),
-        "--file-mb",
-        str(limits.file_mb or 0),
-        "--extra-procs",
-        str(limits.extra_procs or 0),
-        "--",
-        *cmd,
-    ]
+    sup = [sys.executable, "-m", "course.sandbox", "--limits", json.dumps(asdict(limits)), "--"]
     start = time.monotonic()
-    # the supervisor never outlives its own limit by much; the slack covers its start-up
-    proc = subprocess.Popen(
-        sup,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        errors="replace",
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=limits.timeout_s + 60)
-    except subprocess.TimeoutExpired:  # the supervisor itself hung: kill its whole tree
-        kill_descendants(proc.pid)
-        proc.kill()
-        out, err = proc.communicate()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [*sup, *cmd], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
+        )
+        try:  # the supervisor enforces the limit; the slack covers its own start and sweep
+            proc.wait(timeout=limits.timeout_s + 60)
+        except subprocess.TimeoutExpired:  # the supervisor itself hung: kill its whole tree
+            kill_descendants(proc.pid)
+            proc.kill()
+            proc.wait()
+        stdout, stderr = _tail(out), _tail(err)
     info: dict = {}
     kept = []
-    for line in err.splitlines():
+    for line in stderr.splitlines():
         if line.startswith("course-sandbox:"):
             try:
                 info = json.loads(line.split(":", 1)[1])
@@ -337,7 +325,7 @@ def run(
         timed_out=bool(info.get("timed_out", proc.returncode == TIMEOUT_EXIT)),
         signal=sig,
         seconds=time.monotonic() - start,
-        stdout=out,
+        stdout=stdout,
         stderr="\n".join(kept),
         leftovers=int(info.get("leftovers", 0)),
         memory_killed=list(info.get("memory_killed", [])),
@@ -346,24 +334,13 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m course.sandbox", description=__doc__)
-    p.add_argument("--timeout", type=float, default=1200.0)
-    p.add_argument("--memory", type=int, default=4096, help="MB a kernel may add; 0: no limit")
-    p.add_argument("--cpu", type=int, default=0, help="CPU seconds; 0: from the timeout")
-    p.add_argument("--file-mb", type=int, default=1024)
-    p.add_argument("--extra-procs", type=int, default=4096)
+    p.add_argument("--limits", default="{}", help="JSON of the Limits fields to set")
     p.add_argument("cmd", nargs=argparse.REMAINDER)
     args = p.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
     if not cmd:
         p.error("no command given")
-    limits = Limits(
-        timeout_s=args.timeout,
-        memory_mb=args.memory or None,
-        cpu_s=args.cpu or None,
-        file_mb=args.file_mb or None,
-        extra_procs=args.extra_procs or None,
-    )
-    return supervise(cmd, limits)
+    return supervise(cmd, Limits(**json.loads(args.limits)))
 
 
 if __name__ == "__main__":

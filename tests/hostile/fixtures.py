@@ -18,7 +18,7 @@ from course import notebooks as nbs
 from course.authoring import code, md, notebook, solution, tests, written
 
 LESSON = "toy"
-HIDDEN_MARK = "SECRET_HIDDEN_LINE"  # appears only inside the hidden tests of the toy lesson
+HIDDEN_MARK = "secret_hidden"  # appears only in the source of the toy lesson's hidden tests
 DOUBLE = "def double(x):\n    return 2 * x"
 SQUARE = "def square(x):\n    return x * x"
 MAX = 6.0
@@ -44,8 +44,9 @@ def toy_source():
                 "double__values",
                 2,
                 "x = torch.arange(3.0)\ncheck_close(double(x), x + x, 'double(x)')\n"
-                "### BEGIN HIDDEN TESTS\ny = torch.randn(4, 5)\n"
-                f"check_close(double(y), y + y, 'double(y) {HIDDEN_MARK}')\n"
+                "### BEGIN HIDDEN TESTS\n"
+                f"{HIDDEN_MARK}_y = torch.randn(4, 5)\n"
+                f"check_close(double({HIDDEN_MARK}_y), {HIDDEN_MARK}_y * 2, 'double(y)')\n"
                 "### END HIDDEN TESTS",
             ),
             tests(
@@ -63,7 +64,7 @@ def toy_source():
                 3,
                 "x = torch.arange(4.0)\nassert torch.allclose(square(x), x ** 2), 'square(x) is wrong'\n"
                 "### BEGIN HIDDEN TESTS\nz = np.arange(5.0) - 2\n"
-                f"np.testing.assert_allclose(square(z), z * z, err_msg='{HIDDEN_MARK}')\n"
+                f"np.testing.assert_allclose(square(z), z * z, err_msg='square(z)')  # {HIDDEN_MARK}\n"
                 "### END HIDDEN TESTS",
             ),
             written("why_square", 2),

@@ -1,0 +1,143 @@
+"""What ``course grade`` reports: one :class:`Result` per (student, lesson), the summary table,
+``grades.csv`` and the score-distribution plot."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# graded: the notebook ran (its points may still be partial: see ``reason``);
+# the others score 0: missing / unreadable notebook, whole-notebook timeout, grader crash.
+MARKS = {"graded": "", "missing": "-", "unreadable": "U", "timeout": "T", "crashed": "X"}
+
+
+@dataclass
+class Result:
+    student: str
+    lesson: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"
+    reason: str = ""  # why points were lost to the grader's limits (timeouts, memory, crash)
+    flags: list[str] = field(default_factory=list)  # what a human should look at
+    manual_max: float = 0.0  # points of written answers, left to the instructor
+    seconds: float = 0.0
+    tests: dict[str, float] = field(default_factory=dict)  # test grade id -> points earned
+
+    @property
+    def review(self) -> bool:
+        """Needs a human: flagged, or not graded for a reason other than a missing notebook."""
+        return bool(self.flags) or self.status not in ("graded", "missing")
+
+    def note(self, text: str) -> None:
+        self.reason = f"{self.reason}; {text}" if self.reason else text
+
+
+CSV_FIELDS = [
+    "student",
+    "lesson",
+    "score",
+    "max_score",
+    "status",
+    "review",
+    "reason",
+    "flags",
+    "manual_max",
+]
+
+
+def write_csv(results: list[Result], path: Path) -> None:
+    """One row per (student, lesson); ``flags`` joined with ``; ``."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(CSV_FIELDS)
+        for r in results:
+            w.writerow(
+                [
+                    r.student,
+                    r.lesson,
+                    f"{r.score:g}",
+                    f"{r.max_score:g}",
+                    r.status,
+                    "yes" if r.review else "no",
+                    r.reason,
+                    "; ".join(r.flags),
+                    f"{r.manual_max:g}",
+                ]
+            )
+
+
+def _percent(score: float, top: float) -> float:
+    return 100.0 * score / top if top else 0.0
+
+
+def plot_scores(results: list[Result], lessons: list[str], path: Path) -> None:
+    """Histogram of autograded scores (%) per lesson, plus the total when there are several."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [*lessons, "total"] if len(lessons) > 1 else list(lessons)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
+    students = sorted({r.student for r in results})
+    for ax, panel in zip(axes[0], panels, strict=True):
+        if panel == "total":
+            mine = [[r for r in results if r.student == s] for s in students]
+            values = [
+                _percent(sum(r.score for r in rs), sum(r.max_score for r in rs)) for rs in mine
+            ]
+        else:
+            values = [_percent(r.score, r.max_score) for r in results if r.lesson == panel]
+        ax.hist(values, bins=range(0, 101, 10), color="#4c72b0", edgecolor="white")
+        ax.set_title(panel, fontsize=9)
+        ax.set_xlabel("autograded score (%)")
+        ax.set_xlim(0, 100)
+    axes[0][0].set_ylabel("students")
+    fig.suptitle(f"Score distribution ({len(students)} students)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def summary(results: list[Result], lessons: list[str]) -> str:
+    """The student × lesson table, then what was not graded, what lost points to the grader's
+    limits, and what is flagged for manual review (each with its reason)."""
+    students = sorted({r.student for r in results})
+    by = {(r.student, r.lesson): r for r in results}
+    w = max([len("student"), *(len(s) for s in students)])
+    cols = [max(len(lesson), 9) for lesson in lessons]
+    head = [f"{'student':<{w}}", *(f"{le:>{c}}" for le, c in zip(lessons, cols, strict=True))]
+    lines = ["  ".join([*head, f"{'total':>9}"])]
+    for s in students:
+        cells, total, top = [], 0.0, 0.0
+        for lesson, c in zip(lessons, cols, strict=True):
+            r = by[(s, lesson)]
+            mark = MARKS[r.status] + ("!" if r.review else "")
+            cells.append(f"{f'{r.score:g}/{r.max_score:g}{mark}':>{c}}")
+            total, top = total + r.score, top + r.max_score
+        lines.append("  ".join([f"{s:<{w}}", *cells, f"{f'{total:g}/{top:g}':>9}"]))
+    lines.append("(- missing, U unreadable, T timed out, X grader crash, ! flagged for review)")
+    sections = [
+        ("Not graded (0 points):", [r for r in results if r.status != "graded"]),
+        (
+            "Graded, with points lost to a limit or a dead kernel:",
+            [r for r in results if r.status == "graded" and r.reason],
+        ),
+    ]
+    for title, rows in sections:
+        if rows:
+            lines += ["", title]
+            lines += [f"  {r.student} / {r.lesson}: {r.status}: {r.reason}" for r in rows]
+    review = [r for r in results if r.flags]
+    if review:
+        lines += ["", "Flagged for manual review (the score above stands until you change it):"]
+        for r in review:
+            lines.append(f"  {r.student} / {r.lesson}:")
+            lines += [f"    - {f}" for f in r.flags]
+    manual = {r.lesson: r.manual_max for r in results if r.manual_max}
+    if manual:
+        per = ", ".join(f"{lesson} {pts:g}" for lesson, pts in manual.items())
+        lines += ["", f"Not included above: written answers, graded by hand ({per} points)."]
+    return "\n".join(lines)

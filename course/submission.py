@@ -1,0 +1,275 @@
+"""A student's submission before it reaches a kernel: find it, repair it, scan it.
+
+Everything here reads the student's files as data (JSON), outside any kernel, so it is safe to
+run in the grader's own process:
+
+* :func:`find_notebook` picks the notebook to grade in ``submitted/<student>/<lesson>/`` (a
+  renamed copy is graded and flagged);
+* :func:`sanitize` rebuilds the notebook against the course source: locked and test cells come
+  from the source (edits, deletions, copies and changed points undone), answer cells keep the
+  student's text, duplicated grade ids (nbgrader #1083) no longer make the notebook ungradable;
+* :func:`scan` flags code in the cells a student can edit that uses the tools of cheating
+  (monkeypatching, frame tricks, the file system, processes). A flag costs no points: it sends
+  the submission to a human.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import nbformat
+
+from course import notebooks as nbs
+
+HUGE_OUTPUT_MB = 1.0  # stripped outputs larger than this are flagged
+
+
+# --------------------------------------------------------------------------- finding it
+def find_notebook(folder: Path, lesson: str) -> tuple[Path | None, list[str], str]:
+    """The notebook to grade in a student's lesson folder: ``(path, flags, reason if none)``."""
+    if not folder.is_dir():
+        return None, [], "no submission"
+    exact = folder / f"{lesson}.ipynb"
+    if exact.is_symlink():
+        return None, ["the notebook is a symbolic link"], f"{lesson}.ipynb is a symbolic link"
+    if exact.is_file():
+        return exact, [], ""
+    others = sorted(p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink())
+    if len(others) == 1:
+        return others[0], [f"renamed notebook {others[0].name!r} graded"], ""
+    if others:
+        names = ", ".join(p.name for p in others)
+        return (
+            None,
+            [f"{len(others)} notebooks, none named {lesson}.ipynb: {names}"],
+            f"no {lesson}.ipynb and several other notebooks",
+        )
+    return None, [], f"no {lesson}.ipynb in the submission"
+
+
+# --------------------------------------------------------------------------- repairing it
+def _nbmeta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _text(cell) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _plain(cell):
+    """The cell without nbgrader metadata: nbgrader treats it as ordinary lesson code/text."""
+    cell = copy.deepcopy(cell)
+    for key in ("nbgrader", "editable", "deletable"):
+        cell.get("metadata", {}).pop(key, None)
+    return cell
+
+
+def _strip(cell) -> int:
+    """Remove outputs and execution count in place; returns the JSON size of what went."""
+    if cell.get("cell_type") != "code":
+        return 0
+    size = len(json.dumps(cell.get("outputs", []), default=str))
+    cell["outputs"], cell["execution_count"] = [], None
+    return size
+
+
+def _fresh(cell):
+    cell = copy.deepcopy(cell)
+    _strip(cell)
+    return cell
+
+
+def _as_type(cell, cell_type: str):
+    """The student's text in a cell of ``cell_type`` (a student may change an answer's type)."""
+    new = {"cell_type": cell_type, "metadata": cell.get("metadata", {}), "source": _text(cell)}
+    if cell_type == "code":
+        new.update(outputs=[], execution_count=None)
+    return new
+
+
+def _chosen(cells, src: dict, rel: dict) -> dict[str, int]:
+    """For each known grade id, the index of the submitted cell that counts.
+
+    Normally the only one. With copies (JupyterLab copy-paste keeps the metadata): for an
+    answer, the first copy the student changed from the release; otherwise the first copy.
+    """
+    where: dict[str, list[int]] = {}
+    for i, cell in enumerate(cells):
+        gid = _nbmeta(cell).get("grade_id") if isinstance(cell, dict) else None
+        if isinstance(gid, str) and gid in src:
+            where.setdefault(gid, []).append(i)
+    chosen = {}
+    for gid, idx in where.items():
+        blank = _text(rel[gid]).strip() if gid in rel else None
+        changed = [i for i in idx if _text(cells[i]).strip() != blank]
+        answer = nbs.is_solution(src[gid])
+        chosen[gid] = changed[0] if answer and changed else idx[0]
+    return chosen
+
+
+def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
+    """Rebuild a student's notebook ``sub`` against the course ``source`` (hidden tests
+    included) and its ``release``; returns the notebook to grade and the flags raised.
+
+    * locked and test cells are the source's (edits and changed points are undone, flagged);
+    * answer cells keep the student's text under the source's metadata and cell type;
+    * a grade id the course does not have loses its nbgrader metadata (flagged);
+    * a duplicated grade id keeps one cell (see :func:`_chosen`); other copies of an answer
+      stay as plain code, so what the student wrote still runs; other copies of a locked or
+      test cell are dropped;
+    * a deleted answer, locked or test cell is put back after the cell that precedes it in
+      the source (an answer as released, blank);
+    * outputs are stripped, cell ids renumbered, the kernelspec reset to the course's.
+    """
+    flags: list[str] = []
+    src = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
+    rel = {nbs.grade_id(c): c for c in release.cells if nbs.grade_id(c)}
+    order = list(src)
+    cells = list(sub.get("cells", []))
+    chosen = _chosen(cells, src, rel)
+    out, stripped = [], 0
+    for i, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
+            flags.append("malformed cell dropped")
+            continue
+        cell = copy.deepcopy(cell)
+        stripped += _strip(cell)
+        raw = cell.get("metadata", {}).get("nbgrader")
+        meta = _nbmeta(cell)
+        gid = meta.get("grade_id")
+        if raw is not None and not isinstance(raw, dict):
+            flags.append("malformed nbgrader metadata removed")
+            out.append(_plain(cell))
+        elif not isinstance(gid, str) or not gid:
+            if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+                flags.append("nbgrader cell without grade id made ordinary")
+            out.append(_plain(cell) if raw is not None else cell)
+        elif gid not in src:
+            flags.append(f"unknown grade id {gid} made ordinary")
+            out.append(_plain(cell))
+        elif chosen[gid] != i:
+            ref = src[gid]
+            flags.append(f"duplicate grade id {gid} (one copy graded)")
+            if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
+                out.append(_plain(cell))  # the student's copy still runs, ungraded
+        else:
+            out.append(_restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags))
+    present = {nbs.grade_id(c) for c in out if nbs.grade_id(c)}
+    for k, gid in enumerate(order):
+        if gid in present:
+            continue
+        ref = src[gid]
+        if nbs.is_solution(ref):
+            new = _fresh(rel.get(gid, ref))
+            flags.append(f"answer cell {gid} deleted (blank one re-inserted)")
+        else:
+            new = _fresh(ref)
+            flags.append(
+                f"{'test' if nbs.is_test(ref) else 'locked'} cell {gid} deleted (re-inserted)"
+            )
+        where = {nbs.grade_id(c): j for j, c in enumerate(out) if nbs.grade_id(c)}
+        before = [where[g] for g in order[:k] if g in where]
+        after = [where[g] for g in order[k + 1 :] if g in where]
+        out.insert(max(before) + 1 if before else min(after, default=len(out)), new)
+        present.add(gid)
+    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
+    if graded != [g for g in order if g in graded]:
+        flags.append("graded cells reordered")
+    if stripped > HUGE_OUTPUT_MB * 1e6:
+        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
+    kernel = source.metadata["kernelspec"]["name"]
+    ks = (sub.get("metadata") or {}).get("kernelspec") or {}
+    if isinstance(ks, dict) and ks.get("name") not in (None, kernel):
+        flags.append(f"kernel {ks.get('name')!r} replaced by {kernel}")
+    nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source.metadata))
+    for k, cell in enumerate(out):
+        cell["id"] = f"cell-{k}"
+        if cell["cell_type"] == "code":
+            cell.pop("attachments", None)
+    nb.cells = [nbformat.from_dict(c) for c in out]
+    return nb, flags
+
+
+def _restore(cell, meta: dict, ref, shown, flags: list[str]):
+    """The graded cell ``cell`` as it must be graded: see :func:`sanitize`."""
+    gid = nbs.grade_id(ref)
+    points = ref.metadata["nbgrader"].get("points")
+    if (nbs.is_test(ref) or nbs.is_manual(ref)) and meta.get("points") != points:
+        flags.append(f"points of {gid} changed (restored)")
+    if not nbs.is_solution(ref):
+        if _text(cell).rstrip() != shown.source.rstrip():
+            flags.append(f"locked cell {gid} edited (restored)")
+        return _fresh(ref)
+    if cell["cell_type"] != ref.cell_type:
+        flags.append(f"cell type of {gid} changed back to {ref.cell_type}")
+        cell = _as_type(cell, ref.cell_type)
+    cell.setdefault("metadata", {})["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+    return cell
+
+
+# --------------------------------------------------------------------------- scanning it
+# (pattern, what it means); matched against the code of cells a student can edit, comments
+# removed. Each is a tool of a cheat that the kernel guard may not see, or a sign of one.
+SUSPICIOUS = [
+    (r"\bbuiltins\b|__builtins__", "touches builtins"),
+    (
+        r"get_ipython|InteractiveShell|ipykernel|set_custom_exc|run_cell|showtraceback|excepthook",
+        "touches the IPython machinery",
+    ),
+    (
+        r"settrace|setprofile|_getframe|\.f_(back|globals|locals|code|lineno|trace)\b",
+        "frame tricks",
+    ),
+    (r"os\._exit|sys\.exit|(?<![\w.])(exit|quit)\(|os\.kill|\bsignal\.", "exits or signals"),
+    (r"\bctypes\b|\bcffi\b", "ctypes"),
+    (
+        r"(?<![\w.])(exec|eval|compile)\s*\(|__import__|importlib|\bmarshal\b|\bbase64\b|"
+        r"\bcodecs\b|pickle\.loads",
+        "dynamic code",
+    ),
+    (
+        r"\b(torch|np|numpy|math|checks|nn|F|testing|Tensor)(\.\w+)+\s*=(?!=)|"
+        r"(?<![\w.])setattr\(\s*(?!self\b)|(?<![\w.])delattr\(",
+        "replaces a library attribute",
+    ),
+    (
+        r"__class__\s*=|__dict__|__globals__|__closure__|__code__|__subclasses__|\bgc\.|"
+        r"\binspect\b|sys\.modules",
+        "introspection",
+    ),
+    (
+        r"\bcheck(_\w+)?\s*=(?!=)|\bdef\s+check(_\w+)?\s*\(|\bAssertionError\s*=(?!=)|"
+        r"\bclass\s+AssertionError\b",
+        "redefines a test helper",
+    ),
+    (
+        r"gradebook|sqlite|nbgrader|\.\./|os\.walk|listdir|scandir|\bglob\b|rglob|shutil|"
+        r"subprocess|os\.system|Popen|\bfork\b|os\.(remove|unlink|rename|replace|chmod)",
+        "file system or processes",
+    ),
+    (r"\bthreading\b|multiprocessing|_thread\b", "threads"),
+]
+
+
+def _code(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+
+
+def scan(nb) -> list[str]:
+    """Flags for suspicious code in the cells a student can edit (answers, unlocked cells)."""
+    found: list[str] = []
+    for cell in nb.cells:
+        meta = _nbmeta(cell)
+        if cell.cell_type != "code" or (meta.get("locked") and not meta.get("solution")):
+            continue
+        code = _code(cell.source)
+        where = meta.get("grade_id") or "an unlocked cell"
+        for pattern, label in SUSPICIOUS:
+            if re.search(pattern, code):
+                found.append(f"code {label} ({where})")
+    return list(dict.fromkeys(found))
