@@ -406,11 +406,20 @@ def require_accuracy(score: Score, threshold: float) -> None:
     if not score.ok:
         raise AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
     if score.accuracy < threshold:
+        if score.dataset == data.SYNTHETIC_NAME:
+            hint = (
+                "these test images are the SYNTHETIC stand-in (no CIFAR-10 was found), on which "
+                "a model trained on CIFAR-10 scores at chance: put CIFAR-10 where "
+                f"${DATA_ENV} (or ./data) points and run the grade cells again."
+            )
+        else:
+            hint = (
+                "train with the full recipe on a GPU (Part 4); check the normalisation saved "
+                "with the model equals the one it was trained with."
+            )
         raise AssertionError(
             f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
-            f"images is below this band's {threshold:.0%}.\n  Hint: train with the full recipe "
-            "on a GPU (Part 4); check the normalisation saved with the model equals the one it "
-            "was trained with."
+            f"images is below this band's {threshold:.0%}.\n  Hint: {hint}"
         )
 
 
