@@ -1,0 +1,252 @@
+"""Reference figures of lessons 03 and 04, checked against independent computations.
+
+Each published figure (the lecture's 28×28×192 bottleneck example in lesson 03 and COURSE_SPEC;
+GoogLeNet's inception (3a), Szegedy et al. 2014, Table 1, in lesson 04) is computed here twice:
+
+- without any course formula: multiply-adds from ``torch.utils.flop_counter.FlopCounterMode`` (which
+  counts 2 FLOPs per multiply-add, checked below on a plain matrix product) run on layers built
+  with plain ``torch.nn`` in this file, and parameters by counting those layers' tensors;
+- with the lessons' reference solutions (``conv_mults``/``conv_params`` of lesson 03,
+  ``InceptionModule``/``NaiveInception`` of lesson 04, read from ``solutions/``).
+
+Both must equal the figure, and the figure must be the one the lesson's text states.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from lesson_code import answers
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from course import notebooks
+
+L03 = "03_one_by_one_convolutions"
+L04 = "04_inception"
+
+# The lecture's example (COURSE_SPEC, lesson 03): 28×28×192 -> 5×5 "same" conv to 32 channels.
+DIRECT_MULTS = 120_422_400
+REDUCE_MULTS, EXPAND_MULTS = 2_408_448, 10_035_200  # 1×1 to 16, then 5×5 to 32
+BOTTLENECK_MULTS = 12_443_648
+DIRECT_WEIGHTS, BOTTLENECK_WEIGHTS = 153_600, 15_872
+
+# GoogLeNet inception (3a), Szegedy et al. 2014, Table 1: (in_ch, #1×1, #3×3 reduce, #3×3,
+# #5×5 reduce, #5×5, pool proj) on 28×28; output 28×28×256, "159K" params, "128M" ops.
+INCEPTION_3A = (192, 64, 96, 128, 16, 32, 32)
+WEIGHTS_3A, MULT_ADDS_3A = 163_328, 128_049_152
+TABLE1_PARAMS_K, TABLE1_OPS_M = 159, 128
+
+
+def mult_adds(module: nn.Module, shape: tuple[int, ...]) -> tuple[int, torch.Size]:
+    """(FlopCounterMode FLOPs // 2, output shape) of ``module`` on a meta tensor of ``shape``."""
+    module = module.to("meta")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        out = module(torch.empty(shape, device="meta"))
+    flops = counter.get_total_flops()
+    assert flops % 2 == 0
+    return flops // 2, out.shape
+
+
+def weights(module: nn.Module) -> int:
+    """Elements of the conv/linear weights (parameters with more than one dimension)."""
+    return sum(p.numel() for p in module.parameters() if p.dim() > 1)
+
+
+def params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def lesson_text(lesson: str) -> str:
+    """All markdown of a lesson's source notebook."""
+    nb = notebooks.read(notebooks.source_path(lesson))
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+# --------------------------------------------------------------------------------------------
+# the counter itself
+# --------------------------------------------------------------------------------------------
+
+
+def test_flop_counter_counts_two_flops_per_multiply_add():
+    """(1×7) @ (7×5) has 35 multiplications (and 35 additions): the counter says 70 FLOPs."""
+    with FlopCounterMode(display=False) as counter:
+        torch.ones(1, 7) @ torch.ones(7, 5)
+    assert counter.get_total_flops() == 2 * 7 * 5
+
+
+def test_conv_is_counted_as_its_im2col_matrix_product():
+    """A conv costs what the matrix product of its unfolded input costs (no hidden extras)."""
+    conv = nn.Conv2d(6, 4, 3, padding=1, bias=False)
+    x = torch.randn(1, 6, 5, 7)
+    with FlopCounterMode(display=False) as conv_count:
+        direct = conv(x)
+    cols = nn.functional.unfold(x, 3, padding=1)  # (1, 6·3·3, 5·7)
+    with FlopCounterMode(display=False) as mm_count:
+        product = conv.weight.reshape(4, -1) @ cols[0]  # (4, 54) @ (54, 35)
+    torch.testing.assert_close(product.reshape(1, 4, 5, 7), direct)
+    assert conv_count.get_total_flops() == mm_count.get_total_flops() == 2 * 4 * 54 * 35
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 03: the 28×28×192 example
+# --------------------------------------------------------------------------------------------
+
+
+def _direct() -> nn.Module:
+    return nn.Conv2d(192, 32, 5, padding=2, bias=False)
+
+
+def _bottleneck() -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(192, 16, 1, bias=False), nn.ReLU(), nn.Conv2d(16, 32, 5, padding=2, bias=False)
+    )
+
+
+def test_lecture_example_multiplications_by_flop_counter():
+    direct, out = mult_adds(_direct(), (1, 192, 28, 28))
+    assert out == (1, 32, 28, 28)
+    assert direct == DIRECT_MULTS
+    reduce, mid = mult_adds(nn.Conv2d(192, 16, 1, bias=False), (1, 192, 28, 28))
+    expand, _ = mult_adds(nn.Conv2d(16, 32, 5, padding=2, bias=False), tuple(mid))
+    assert (reduce, expand) == (REDUCE_MULTS, EXPAND_MULTS)
+    total, out = mult_adds(_bottleneck(), (1, 192, 28, 28))
+    assert out == (1, 32, 28, 28)
+    assert total == reduce + expand == BOTTLENECK_MULTS
+    assert round(direct / total, 1) == 9.7  # "≈ 9.7× fewer"
+
+
+def test_lecture_example_weights_by_parameter_count():
+    assert params(_direct()) == DIRECT_WEIGHTS
+    assert params(_bottleneck()) == BOTTLENECK_WEIGHTS == 192 * 16 + 12_800
+    # with biases: one per filter
+    biased = nn.Sequential(nn.Conv2d(192, 16, 1), nn.Conv2d(16, 32, 5, padding=2))
+    assert params(biased) == BOTTLENECK_WEIGHTS + 16 + 32
+
+
+def test_lesson03_solution_reproduces_the_example():
+    ns = answers(L03, "conv_params", "conv_mults")
+    conv_mults, conv_params = ns["conv_mults"], ns["conv_params"]
+    assert conv_mults(28, 28, 192, 32, 5) == DIRECT_MULTS
+    assert conv_mults(28, 28, 192, 16, 1) == REDUCE_MULTS
+    assert conv_mults(28, 28, 16, 32, 5) == EXPAND_MULTS
+    assert conv_params(192, 32, 5, bias=False) == DIRECT_WEIGHTS
+    assert conv_params(192, 16, 1, bias=False) + conv_params(16, 32, 5, bias=False) == (
+        BOTTLENECK_WEIGHTS
+    )
+
+
+@pytest.mark.parametrize(
+    "figure", ["120,422,400", "12,443,648", "2,408,448", "10,035,200", "153,600", "15,872"]
+)
+def test_lesson03_text_states_the_checked_figures(figure):
+    assert figure in lesson_text(L03)
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 04: inception (3a)
+# --------------------------------------------------------------------------------------------
+
+
+class PlainInception(nn.Module):
+    """Fig. 2b written out with plain layers, independently of the lesson: six biased convs."""
+
+    def __init__(self, in_ch, c1, c3r, c3, c5r, c5, cp):
+        super().__init__()
+        self.b1 = nn.Conv2d(in_ch, c1, 1)
+        self.b2r, self.b2 = nn.Conv2d(in_ch, c3r, 1), nn.Conv2d(c3r, c3, 3, padding=1)
+        self.b3r, self.b3 = nn.Conv2d(in_ch, c5r, 1), nn.Conv2d(c5r, c5, 5, padding=2)
+        self.b4 = nn.Conv2d(in_ch, cp, 1)
+
+    def forward(self, x):
+        relu = torch.relu
+        pooled = nn.functional.max_pool2d(x, 3, stride=1, padding=1)
+        return torch.cat(
+            [
+                relu(self.b1(x)),
+                relu(self.b2(relu(self.b2r(x)))),
+                relu(self.b3(relu(self.b3r(x)))),
+                relu(self.b4(pooled)),
+            ],
+            dim=1,
+        )
+
+
+class PlainNaive(nn.Module):
+    """Fig. 2a with plain layers: 1×1, 3×3, 5×5 convs and a 3×3 max-pool, side by side."""
+
+    def __init__(self, in_ch, c1, c3, c5):
+        super().__init__()
+        self.b1 = nn.Conv2d(in_ch, c1, 1)
+        self.b2 = nn.Conv2d(in_ch, c3, 3, padding=1)
+        self.b3 = nn.Conv2d(in_ch, c5, 5, padding=2)
+
+    def forward(self, x):
+        pooled = nn.functional.max_pool2d(x, 3, stride=1, padding=1)
+        return torch.cat(
+            [torch.relu(self.b1(x)), torch.relu(self.b2(x)), torch.relu(self.b3(x)), pooled], 1
+        )
+
+
+def test_inception_3a_by_flop_counter_and_parameter_count():
+    module = PlainInception(*INCEPTION_3A)
+    assert weights(module) == WEIGHTS_3A
+    assert params(module) == WEIGHTS_3A + 64 + 96 + 128 + 16 + 32 + 32  # one bias per filter
+    macs, out = mult_adds(module, (1, 192, 28, 28))
+    assert out == (1, 256, 28, 28)  # Table 1: 28×28×256
+    assert macs == MULT_ADDS_3A
+
+
+def test_table1_units_for_inception_3a():
+    """Table 1 says 159K params and 128M ops: K = 1024, but M = 10⁶."""
+    assert WEIGHTS_3A // 1024 == TABLE1_PARAMS_K  # 159.5
+    assert round(WEIGHTS_3A / 1000) != TABLE1_PARAMS_K  # 163 with K = 1000
+    assert (WEIGHTS_3A + 368) // 1024 == TABLE1_PARAMS_K  # biases do not change it
+    assert round(MULT_ADDS_3A / 1e6) == TABLE1_OPS_M
+    assert round(MULT_ADDS_3A / 2**20) != TABLE1_OPS_M  # 122 with M = 2^20
+
+
+def test_naive_3a_costs_more_and_grows_wider():
+    naive_macs, naive_out = mult_adds(PlainNaive(192, 64, 128, 32), (1, 192, 28, 28))
+    assert naive_out == (1, 64 + 128 + 32 + 192, 28, 28)  # 416: the pool keeps all 192
+    assert naive_macs == weights(PlainNaive(192, 64, 128, 32)) * 28 * 28 == 303_464_448
+    assert round(naive_macs / MULT_ADDS_3A, 1) == 2.4  # "about 2.4" in the lesson
+
+
+def test_lesson04_solution_reproduces_inception_3a():
+    ns = answers(L04, "NaiveInception", "InceptionModule")
+    module = ns["InceptionModule"](*INCEPTION_3A)
+    assert weights(module) == WEIGHTS_3A
+    assert params(module) == params(PlainInception(*INCEPTION_3A))
+    macs, out = mult_adds(module, (1, 192, 28, 28))
+    assert (macs, tuple(out)) == (MULT_ADDS_3A, (1, 256, 28, 28))
+    naive_macs, naive_out = mult_adds(ns["NaiveInception"](192, 64, 128, 32), (1, 192, 28, 28))
+    plain_macs, plain_out = mult_adds(PlainNaive(192, 64, 128, 32), (1, 192, 28, 28))
+    assert (naive_macs, naive_out) == (plain_macs, plain_out)
+
+
+def test_lesson04_solution_computes_what_the_plain_module_computes():
+    """Same weights in, same numbers out: the solution's (3a) is Fig. 2b, not just the right size."""
+    ns = answers(L04, "InceptionModule")
+    torch.manual_seed(0)
+    module = ns["InceptionModule"](8, 4, 3, 6, 2, 5, 7).double()
+    plain = PlainInception(8, 4, 3, 6, 2, 5, 7).double()
+    convs = [
+        m
+        for name in ("branch1", "branch2", "branch3", "branch4")
+        for m in getattr(module, name).modules()
+        if isinstance(m, nn.Conv2d)
+    ]
+    with torch.no_grad():
+        for src, dst in zip(
+            convs, [plain.b1, plain.b2r, plain.b2, plain.b3r, plain.b3, plain.b4], strict=True
+        ):
+            dst.weight.copy_(src.weight)
+            dst.bias.copy_(src.bias)
+        x = torch.randn(2, 8, 9, 6, dtype=torch.float64)
+        torch.testing.assert_close(module(x), plain(x))
+
+
+@pytest.mark.parametrize("figure", ["163,328", "159K", "128M", "28×28×256", "128,049,152"])
+def test_lesson04_text_states_the_checked_figures(figure):
+    assert figure in lesson_text(L04)
