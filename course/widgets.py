@@ -201,10 +201,10 @@ def cost_explorer(
 def inception_branch_costs(module, in_ch: int, size: int = 28) -> list[dict]:
     """Measure each branch ``module.branch1..branch4`` on a (1, in_ch, size, size) input.
 
-    One dict per branch: ``branch``, ``out_channels``, ``weights`` (elements of parameters with
-    more than one dimension, i.e. conv/linear weights), ``params`` (all parameters) and
-    ``mult_adds`` (``FlopCounterMode`` FLOPs // 2). Runs on the ``meta`` device when the module's
-    parameters live there (no arithmetic is done, so any size is instant), else on CPU.
+    One dict per branch: ``branch``, ``out_channels``, ``out_size`` (H, W of the branch output),
+    ``weights`` (elements of parameters with more than one dimension, i.e. conv/linear weights),
+    ``params`` (all parameters) and ``mult_adds`` (``FlopCounterMode`` FLOPs // 2). Runs where the
+    module's parameters live: on the ``meta`` device no arithmetic is done, so any size is instant.
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -252,13 +252,16 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
     def table(rows, names, title):
         out = [
             f"<b>{title}</b><table style='font-family:monospace'><tr><th>branch</th>"
-            "<th style='text-align:right'>out ch.</th><th style='text-align:right'>weights</th>"
+            "<th style='text-align:right'>out ch.</th><th style='text-align:right'>out H×W</th>"
+            "<th style='text-align:right'>weights</th>"
             "<th style='text-align:right'>mult-adds</th></tr>"
         ]
         for row, name in zip(rows, names, strict=True):
+            h, w = row["out_size"]
             out.append(
                 f"<tr><td>{row['branch']} ({name})</td><td style='text-align:right'>"
-                f"{row['out_channels']}</td><td style='text-align:right'>{row['weights']:,}</td>"
+                f"{row['out_channels']}</td><td style='text-align:right'>{h}×{w}</td>"
+                f"<td style='text-align:right'>{row['weights']:,}</td>"
                 f"<td style='text-align:right'>{row['mult_adds']:,}</td></tr>"
             )
         tot_c = sum(x["out_channels"] for x in rows)
@@ -266,7 +269,7 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
         tot_m = sum(x["mult_adds"] for x in rows)
         out.append(
             f"<tr><td><b>concatenated</b></td><td style='text-align:right'><b>{tot_c}</b></td>"
-            f"<td style='text-align:right'><b>{tot_w:,}</b></td><td style='text-align:right'>"
+            f"<td></td><td style='text-align:right'><b>{tot_w:,}</b></td><td style='text-align:right'>"
             f"<b>{tot_m:,}</b></td></tr></table>"
         )
         return "".join(out)
@@ -275,6 +278,12 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
     html = table(r["inception"], _BRANCH_NAMES, f"Inception module, {size}×{size} input")
     if r.get("naive"):
         html += table(r["naive"], _NAIVE_NAMES, "Naive module (no 1×1 reductions)")
+    rows = r["inception"] + (r.get("naive") or [])
+    if any(tuple(row["out_size"]) != (size, size) for row in rows):
+        html += (
+            f"<p style='color:#b00'>Some branch changes H×W ({size}×{size} in): branch outputs of "
+            "different sizes cannot be concatenated. Check the padding and the pool's stride.</p>"
+        )
     fig = _figure(8, 2.8)
     kinds = [("inception", r["inception"])] + ([("naive", r["naive"])] if r.get("naive") else [])
     for col, (key, label) in enumerate(
@@ -291,7 +300,7 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
                     val,
                     bottom=bottom,
                     color=_BRANCH_COLOURS[i],
-                    label=_BRANCH_NAMES[i] if k == 0 else None,
+                    label=f"branch{i + 1}" if k == 0 else None,
                 )
                 bottom += val
             ax.text(k, bottom, f"{bottom:.3g}", ha="center", va="bottom", fontsize=9)
