@@ -155,6 +155,7 @@ def _render_bottleneck(r: dict) -> tuple[str, bytes]:
         vals = [r[f"direct_{key}"] / scale, r[f"bottleneck_{key}"] / scale]
         bars = ax.bar(["direct", "bottleneck"], vals, color=[_DIRECT, _BOTTLENECK])
         ax.bar_label(bars, fmt="%.3g")
+        ax.set_ylim(0, 1.15 * max(*vals, 1e-9))  # room for the labels above the bars
         ax.set_title(label, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
     return html, _png(fig)
@@ -291,6 +292,7 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
     ):
         ax = fig.add_subplot(1, 2, col + 1)
         scale = 1e6 if key == "mult_adds" else 1
+        tops = [1e-9]
         for k, (_kind, rows) in enumerate(kinds):
             bottom = 0.0
             for i, row in enumerate(rows):
@@ -304,10 +306,13 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
                 )
                 bottom += val
             ax.text(k, bottom, f"{bottom:.3g}", ha="center", va="bottom", fontsize=9)
+            tops.append(bottom)
         ax.set_xticks(range(len(kinds)), [kind for kind, _ in kinds])
         ax.set_title(label, fontsize=10)
+        ax.set_ylim(0, 1.15 * max(tops))  # room for the totals above the bars
         ax.spines[["top", "right"]].set_visible(False)
-    fig.axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return html, _png(fig)
 
 
