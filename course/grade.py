@@ -42,11 +42,10 @@ from pathlib import Path
 
 import nbformat
 
-from course import grade_job
+from course import grade_job, sandbox
 from course import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
-from course.sandbox import run as sandboxed
 from course.submission import find_notebook, sanitize, scan
 
 MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
@@ -304,9 +303,11 @@ def _run_job(course: Course, st: Staged, job: Path, res: Result) -> None:
         shutil.copyfile(st.folder / rel, dest / rel)
     nbs.write(st.nb, dest / f"{lesson}.ipynb")
     (job / "spec.json").write_text(json.dumps(course.specs[lesson]), encoding="utf-8")
-    cmd = [sys.executable, "-m", "course.grade_job", str(job)]
-    outcome = sandboxed(cmd, course.limits, cwd=job, env=_job_env(job, course))
-    _save_log(course, st.student, lesson, outcome.stdout + outcome.stderr)
+    env = _job_env(job, course)
+    outcome = sandbox.call(
+        "course.grade_job", "main", ([str(job)],), course.limits, cwd=job, env=env
+    )
+    _save_log(course, st.student, lesson, outcome.output)
     result_file = job / "out" / "result.json"
     result = {}
     if result_file.is_file() and not result_file.is_symlink() and not outcome.timed_out:
@@ -321,7 +322,7 @@ def _run_job(course: Course, st: Staged, job: Path, res: Result) -> None:
     elif outcome.returncode != 0 or not result.get("autograded"):
         res.status = "crashed"
         died = f" ({outcome.signal})" if outcome.signal else ""
-        why = result.get("error") or _last_error(outcome.stderr)
+        why = result.get("error") or _last_error(outcome.output)
         res.reason = f"grading job failed{died}: {why}"
     else:
         res.score, res.tests = float(result["score"]), result["tests"]
@@ -564,6 +565,10 @@ def run(args) -> int:
     except (InstructorError, FileNotFoundError, SystemExit) as exc:  # SystemExit: bad lesson
         print(f"course grade: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        sandbox.stop_all()
+        print("course grade: interrupted; nothing written", file=sys.stderr)
+        return 130
     write_csv(results, args.out / "grades.csv")
     plot_scores(results, lessons, args.out / "scores.png")
     text = summary(results, lessons)

@@ -410,8 +410,11 @@ class GuardedExecute(Execute):
         return _parse(tmp, nonce)
 
     def _install(self) -> None:
+        # no student code has run yet: importing torch may take its time on a busy machine
         tmp = self._hidden(
-            KERNEL_GUARD + f"__cg_install({self._name!r}, {MARK!r})\ndel __cg_install\n", 0
+            KERNEL_GUARD + f"__cg_install({self._name!r}, {MARK!r})\ndel __cg_install\n",
+            0,
+            max(self.timeout or 0, 120),
         )
         errors = [o for o in tmp.outputs if o.get("output_type") == "error"]
         if errors:

@@ -1,55 +1,66 @@
-"""Run one untrusted command under resource limits, and leave nothing of it behind.
+"""Run untrusted work under resource limits, and leave nothing of it behind.
 
-``course grade`` runs each submission's ``nbgrader autograde`` through :func:`run`, which starts
-this module as a small supervisor process (``python -m course.sandbox``)::
+``course grade`` grades each submission through :func:`call` (a Python function, here
+:func:`course.grade_job.run_job`); :func:`run` does the same for a command line. Either way a
+*supervisor* process watches a *job* process::
 
-    course grade  ──>  supervisor (child subreaper)  ──>  nbgrader autograde  ──>  kernel
-                                                           (own session)         (own session)
+    course grade ──> fork server ──> supervisor (own session, child subreaper) ──> job ──> kernel
+                     (nbgrader imported once)                                (own session)
 
+Both are forked from a fork server, a Python process started once that has imported the heavy
+modules (:data:`PRELOAD`: nbgrader takes seconds to import), so a job starts in milliseconds.
 The supervisor
 
-* applies the limits in the child before ``exec`` (``RLIMIT_CPU``, ``RLIMIT_NPROC`` fork-bomb
+* applies the limits in the job before it starts (``RLIMIT_CPU``, ``RLIMIT_NPROC`` fork-bomb
   cap, ``RLIMIT_FSIZE``, no core files); the kernel inherits them;
 * watches memory: any descendant whose resident set passes :attr:`Limits.rss_kill_mb` is killed.
   This is the backstop; the first line is the kernel's own address-space cap, which
-  :class:`course.guard.GuardedExecute` sets once torch is loaded (an ``RLIMIT_AS`` here, before
-  ``exec``, would have to leave room for torch's large mappings and would mean little);
-* becomes a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so every process the student
+  :class:`course.guard.GuardedExecute` sets once torch is loaded (an ``RLIMIT_AS`` on the job
+  would have to leave room for torch's large mappings and would mean little);
+* is a *child subreaper* (``prctl(PR_SET_CHILD_SUBREAPER)``), so every process the student
   starts, even one that double-forks into a new session the way daemons do, stays its
   descendant instead of escaping to ``init``;
-* enforces the wall-clock limit: SIGKILL to the whole process group, then to every remaining
+* enforces the wall-clock limit: SIGKILL to the job's process group, then to every remaining
   descendant (Jupyter starts kernels in a session of their own, so the group alone is not enough);
-* sweeps descendants again when the command exits normally, so a background process cannot outlive
-  its grading and tamper with files afterwards.
+* sweeps descendants again when the job ends, so a background process cannot outlive its
+  grading and tamper with files afterwards; only then does it write its report.
 
-This is process hygiene, not a security boundary: the command still runs as the same Unix user,
+This is process hygiene, not a security boundary: the job still runs as the same Unix user,
 with that user's files. See docs/GRADING.md for running the grader in a container.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import json
 import os
+import pickle
 import resource
+import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
-TIMEOUT_EXIT = 124  # the exit status of coreutils `timeout`, for the same reason
 WATCH_INTERVAL_S = 0.05  # how often the supervisor samples the memory of its descendants
+LOG_TAIL = 200_000  # characters of the job's output kept (a flood goes to a file, not RAM)
+PRELOAD = ["course.grade_job", "course.guard", "nbgrader.converters", "nbgrader.api"]
+SERVER = "import socket, sys; from course.sandbox import serve; serve(socket.socket(fileno=int(sys.argv[1])))"
 
 
 @dataclass
 class Limits:
-    """Resource limits for one sandboxed command (``None``: no limit of that kind)."""
+    """Resource limits for one sandboxed job (``None``: no limit of that kind)."""
 
-    timeout_s: float = 1200.0  # wall clock, whole command
+    timeout_s: float = 1200.0  # wall clock, whole job
     memory_mb: int | None = 4096  # memory a grading kernel may add after start-up (see below)
     cpu_s: int | None = None  # CPU seconds per process (RLIMIT_CPU); default from timeout
     file_mb: int | None = 1024  # largest file a process may write (RLIMIT_FSIZE)
@@ -66,13 +77,12 @@ class Limits:
 
 @dataclass
 class Outcome:
-    returncode: int
+    returncode: int  # the job's exit status, or -N when signal N killed it
     timed_out: bool
-    signal: str | None  # "SIGKILL", "SIGSEGV", ... when the command died of a signal
+    signal: str | None  # "SIGKILL", "SIGSEGV", ... when the job died of a signal
     seconds: float
-    stdout: str
-    stderr: str
-    leftovers: int  # descendants still alive after the command ended (all killed)
+    output: str  # the tail of the job's stdout and stderr
+    leftovers: int  # descendants still alive after the job ended (all killed)
     memory_killed: list = field(default_factory=list)  # {pid, rss_mb, cmd} over the memory limit
 
 
@@ -174,21 +184,19 @@ def _limit(kind: int, value: int) -> None:
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    resource.setrlimit(kind, (value, hard if hard != resource.RLIM_INFINITY else value))
+    resource.setrlimit(kind, (value, value))  # the hard limit too: no raising it again
 
 
-def _preexec(limits: Limits, nproc: int | None):
-    def apply() -> None:  # runs in the child, between fork and exec
-        mb = 1024 * 1024
-        cpu = limits.cpu_s or int(limits.timeout_s * max(os.cpu_count() or 1, 1) + 60)
-        _limit(resource.RLIMIT_CPU, cpu)
-        if limits.file_mb:
-            _limit(resource.RLIMIT_FSIZE, limits.file_mb * mb)
-        if nproc:
-            _limit(resource.RLIMIT_NPROC, nproc)
-        _limit(resource.RLIMIT_CORE, 0)
-
-    return apply
+def _apply_limits(limits: Limits, nproc: int | None) -> None:
+    """Limits of this process and its future children (soft = hard: no way back up)."""
+    mb = 1024 * 1024
+    cpu = limits.cpu_s or int(limits.timeout_s * max(os.cpu_count() or 1, 1) + 60)
+    _limit(resource.RLIMIT_CPU, cpu)
+    if limits.file_mb:
+        _limit(resource.RLIMIT_FSIZE, limits.file_mb * mb)
+    if nproc:
+        _limit(resource.RLIMIT_NPROC, nproc)
+    _limit(resource.RLIMIT_CORE, 0)
 
 
 def rss_mb(pid: int) -> float:
@@ -225,123 +233,231 @@ def _watch_memory(limit_mb: float) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- supervisor
-def supervise(cmd: list[str], limits: Limits, cwd: str | None = None) -> int:
-    """Body of the supervisor process: run ``cmd`` with ``limits``; returns the exit status.
+def _job(work, limits: Limits, nproc: int | None, cwd: str, env: dict, log: str) -> int:
+    """Body of the job process: limits, then ``work`` (a command line, or ``(module,
+    function, args)``); returns the exit status (a command replaces this process)."""
+    os.setsid()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = None  # TMPDIR may have changed
+    _apply_limits(limits, nproc)
+    if isinstance(work, list):
+        os.execvpe(work[0], work, env)
+    module, function, args = work
+    result = getattr(importlib.import_module(module), function)(*args)
+    return result if isinstance(result, int) else 0
 
-    Exit status: the command's own, ``128 + signal`` when a signal killed it, or 124 on timeout.
-    While the command runs, any descendant whose resident memory passes
-    :attr:`Limits.rss_kill_mb` is killed (a memory bomb the kernel's own limit did not stop).
-    """
+
+def _supervise(work, limits: Limits, cwd: str, env: dict, log: str, report: int) -> None:
+    """Body of the supervisor process (see the module docstring). Writes its pid, then at the
+    end a JSON summary, to the pipe ``report``."""
     _become_subreaper()
+    os.setsid()  # a Ctrl-C meant for course grade does not orphan the job
+    for sig in (signal.SIGINT, signal.SIGCHLD, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    os.write(report, f"{os.getpid()}\n".encode())
     nproc = _user_tasks() + limits.extra_procs if limits.extra_procs else None
     start = time.monotonic()
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, preexec_fn=_preexec(limits, nproc), start_new_session=True
-    )
-    timed_out, memory_killed = False, []
-    deadline = start + limits.timeout_s
-    while True:
+    pid = os.fork()
+    if pid == 0:
+        code = 1
         try:
-            proc.wait(timeout=WATCH_INTERVAL_S)
+            os.close(report)
+            code = _job(work, limits, nproc, cwd, env, log)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - reported in the log, exit status 1
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    timed_out, memory_killed, status = False, [], None
+    deadline = start + limits.timeout_s
+    while status is None:
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = os.waitstatus_to_exitcode(st)
             break
-        except subprocess.TimeoutExpired:
-            pass
         if limits.rss_kill_mb:
             memory_killed += _watch_memory(limits.rss_kill_mb)
         if time.monotonic() > deadline:
             timed_out = True
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            proc.wait()
+            status = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
             break
+        time.sleep(WATCH_INTERVAL_S)
     leftovers = kill_descendants(os.getpid())
     summary = {
-        "returncode": proc.returncode,
+        "returncode": status,
         "timed_out": timed_out,
         "seconds": round(time.monotonic() - start, 3),
         "leftovers": leftovers,
         "memory_killed": memory_killed,
     }
-    print("course-sandbox:" + json.dumps(summary), file=sys.stderr, flush=True)
-    if timed_out:
-        return TIMEOUT_EXIT
-    if proc.returncode < 0:
-        return 128 - proc.returncode
-    return proc.returncode
+    os.write(report, json.dumps(summary).encode())
 
 
-LOG_TAIL = 200_000  # characters of the command's output kept (a flood goes to a file, not RAM)
-
-
-def _tail(fh) -> str:
-    fh.seek(0, os.SEEK_END)
-    fh.seek(max(0, fh.tell() - LOG_TAIL))
-    return fh.read().decode("utf-8", "replace")
-
-
-def run(
-    cmd: list[str],
-    limits: Limits,
-    *,
-    cwd: Path | str | None = None,
-    env: dict | None = None,
-) -> Outcome:
-    """Run ``cmd`` under ``limits`` through a supervisor process; never raises for the command's
-    own failures (a crash, a timeout and a kill all come back as an :class:`Outcome`)."""
-    sup = [sys.executable, "-m", "course.sandbox", "--limits", json.dumps(asdict(limits)), "--"]
-    start = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [*sup, *cmd], cwd=cwd, env=env, stdout=out, stderr=err, start_new_session=True
-        )
-        try:  # the supervisor enforces the limit; the slack covers its own start and sweep
-            proc.wait(timeout=limits.timeout_s + 60)
-        except subprocess.TimeoutExpired:  # the supervisor itself hung: kill its whole tree
-            kill_descendants(proc.pid)
-            proc.kill()
-            proc.wait()
-        stdout, stderr = _tail(out), _tail(err)
-    info: dict = {}
-    kept = []
-    for line in stderr.splitlines():
-        if line.startswith("course-sandbox:"):
+# --------------------------------------------------------------------------- fork server
+def serve(sock: socket.socket) -> None:
+    """The fork server's loop: each request (a length-prefixed pickle and the write end of a
+    report pipe) forks a supervisor. Ends when the requesting process closes its socket."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for course grade to handle
+    for name in PRELOAD:
+        importlib.import_module(name)
+    while True:
+        try:
+            head, fds, _, _ = socket.recv_fds(sock, 8, 1)
+        except OSError:
+            return
+        if len(head) < 8 or not fds:
+            return
+        size = int.from_bytes(head, "big")
+        payload = b""
+        while len(payload) < size:
+            chunk = sock.recv(size - len(payload))
+            if not chunk:
+                return
+            payload += chunk
+        if os.fork() == 0:
+            sock.close()
             try:
-                info = json.loads(line.split(":", 1)[1])
-            except ValueError:
-                pass
-        else:
-            kept.append(line)
-    rc = info.get("returncode", proc.returncode)
+                _supervise(*pickle.loads(payload), report=fds[0])
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+        while True:  # reap supervisors that have finished
+            try:
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    break
+            except ChildProcessError:
+                break
+
+
+_server_lock = threading.Lock()
+_server: tuple | None = None  # (Popen, socket) of the fork server
+_running: dict[int, float] = {}  # supervisor pid -> start, for stop_all()
+
+
+def _send(work, limits: Limits, cwd: str, env: dict, log: str) -> int:
+    """Ask the fork server for a supervisor; returns the read end of its report pipe."""
+    global _server
+    payload = pickle.dumps((work, limits, cwd, env, log))
+    rfd, wfd = os.pipe()
+    try:
+        with _server_lock:
+            if _server is None or _server[0].poll() is not None:
+                ours, theirs = socket.socketpair()
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", SERVER, str(theirs.fileno())],
+                    pass_fds=[theirs.fileno()],
+                    stdin=subprocess.DEVNULL,
+                )
+                theirs.close()
+                _server = (proc, ours)
+            socket.send_fds(_server[1], [len(payload).to_bytes(8, "big") + payload], [wfd])
+    except BaseException:
+        os.close(rfd)
+        raise
+    finally:
+        os.close(wfd)
+    return rfd
+
+
+def _read_report(rfd: int, limit_s: float) -> tuple[int | None, bytes]:
+    """The supervisor's pid and summary from its pipe (EOF when it is done or dead)."""
+    data, pid, deadline = b"", None, time.monotonic() + limit_s
+    with os.fdopen(rfd, "rb", buffering=0) as fh:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fh], [], [], 1.0)
+            if not ready:
+                continue
+            chunk = fh.read(65536)
+            if not chunk:
+                break
+            data += chunk
+            if pid is None and b"\n" in data:
+                line, data = data.split(b"\n", 1)
+                pid = int(line)
+                _running[pid] = time.monotonic()
+        else:  # the supervisor itself hung: kill its whole tree
+            if pid is not None:
+                _kill_tree(pid)
+    if pid is not None:
+        _running.pop(pid, None)
+    return pid, data
+
+
+def _kill_tree(pid: int) -> None:
+    kill_descendants(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _launch(work, limits: Limits, cwd, env) -> Outcome:
+    scratch = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+    log = scratch / "output.log"
+    start = time.monotonic()
+    rfd = _send(
+        work, limits, str(cwd or os.getcwd()), dict(os.environ if env is None else env), str(log)
+    )
+    _, data = _read_report(rfd, limits.timeout_s + 60)
+    try:
+        info = json.loads(data.decode())
+    except ValueError:
+        info = {"returncode": -1, "timed_out": False}
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - LOG_TAIL))
+            output = fh.read().decode("utf-8", "replace")
+    except OSError:
+        output = ""
+    shutil.rmtree(scratch, ignore_errors=True)
+    rc = info.get("returncode")
+    rc = -1 if rc is None else int(rc)
     sig = None
-    if rc is not None and rc < 0:
+    if rc < 0 and not info.get("timed_out"):
         try:
             sig = signal.Signals(-rc).name
         except ValueError:
             sig = f"signal {-rc}"
     return Outcome(
-        returncode=rc if rc is not None else -1,
-        timed_out=bool(info.get("timed_out", proc.returncode == TIMEOUT_EXIT)),
+        returncode=rc,
+        timed_out=bool(info.get("timed_out")),
         signal=sig,
         seconds=time.monotonic() - start,
-        stdout=stdout,
-        stderr="\n".join(kept),
+        output=output,
         leftovers=int(info.get("leftovers", 0)),
         memory_killed=list(info.get("memory_killed", [])),
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m course.sandbox", description=__doc__)
-    p.add_argument("--limits", default="{}", help="JSON of the Limits fields to set")
-    p.add_argument("cmd", nargs=argparse.REMAINDER)
-    args = p.parse_args(argv)
-    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
-    if not cmd:
-        p.error("no command given")
-    return supervise(cmd, Limits(**json.loads(args.limits)))
+def run(cmd: list[str], limits: Limits, *, cwd=None, env: dict | None = None) -> Outcome:
+    """Run the command line ``cmd`` under ``limits``; never raises for the command's own
+    failures (a crash, a timeout and a kill all come back as an :class:`Outcome`)."""
+    return _launch(list(cmd), limits, cwd, env)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def call(
+    module: str, function: str, args: tuple, limits: Limits, *, cwd=None, env: dict | None = None
+) -> Outcome:
+    """Call ``module.function(*args)`` in a job process under ``limits`` (its exit status is
+    the function's int result); the module is best listed in :data:`PRELOAD`."""
+    return _launch((module, function, tuple(args)), limits, cwd, env)
+
+
+def stop_all() -> None:
+    """Kill every job this process started that is still running (e.g. on Ctrl-C)."""
+    for pid in list(_running):
+        _kill_tree(pid)

@@ -16,8 +16,10 @@ run in the grader's own process:
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -189,6 +191,7 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
     nb = nbformat.v4.new_notebook(metadata=copy.deepcopy(source.metadata))
     for k, cell in enumerate(out):
         cell["id"] = f"cell-{k}"
+        cell["source"] = _text(cell)
         if cell["cell_type"] == "code":
             cell.pop("attachments", None)
     nb.cells = [nbformat.from_dict(c) for c in out]
@@ -257,7 +260,17 @@ SUSPICIOUS = [
 
 
 def _code(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    """``source`` without its comments (tokenised; IPython syntax falls back to whole lines)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return "\n".join(ln for ln in source.splitlines() if not ln.lstrip().startswith("#"))
+    lines = source.split("\n")
+    for t in tokens:
+        if t.type == tokenize.COMMENT:
+            row, col = t.start
+            lines[row - 1] = lines[row - 1][:col]
+    return "\n".join(lines)
 
 
 def scan(nb) -> list[str]:

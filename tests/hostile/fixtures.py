@@ -112,59 +112,64 @@ def _index(nb, gid):
 
 @dataclass
 class Case:
+    """One student of the hostile class and what ``course grade`` must make of it."""
+
     student: str
-    make: Callable  # release dict -> notebook dict, bytes/str (written as is) or None (no file)
-    points: float | None  # expected autograded points (None: not checked)
+    make: Callable  # release dict -> notebook dict, str (written as is) or None (no file)
+    points: float  # the autograded points it must get
     status: str = "graded"
-    flags: list[str] = field(default_factory=list)  # substrings expected among the flags
+    flags: list[str] = field(default_factory=list)  # substrings each expected among the flags
     reason: str = ""  # substring expected in the reason
     filename: str = f"{LESSON}.ipynb"
-    slow: bool = False
+    extra: dict[str, str] = field(default_factory=dict)  # other files handed in
+
+    def expected_review(self) -> bool:
+        return bool(self.flags) or self.status not in ("graded", "missing")
+
+
+WRONG_SQUARE = "def square(x):\n    return x"
 
 
 def _wrong_square_with(prefix: str):
-    """``square`` wrong (returns x) after ``prefix`` ran in the answer cell: 3 points only."""
-    return lambda rel: answered(
-        rel, double=DOUBLE, square=prefix + "\n" + "def square(x):\n    return x"
-    )
+    """``square`` wrong (returns ``x``) after ``prefix`` ran in its answer cell: 3 points at
+    most, whatever ``prefix`` does to the tests."""
+    return lambda rel: answered(rel, double=DOUBLE, square=prefix + "\n" + WRONG_SQUARE)
 
 
 def _edit_test(rel):
-    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    nb = answered(rel, double=DOUBLE, square=WRONG_SQUARE)
     _cells(nb, "square__values")[0]["source"] = "pass  # test removed by the student"
     return nb
 
 
 def _delete_test(rel):
-    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    nb = answered(rel, double=DOUBLE, square=WRONG_SQUARE)
     del nb["cells"][_index(nb, "square__values")]
     return nb
 
 
-def _duplicate_test(rel):
-    nb = correct(rel)
-    i = _index(nb, "double__values")
+def _copy_cell(nb, gid, **changes):
+    i = _index(nb, gid)
     copy = json.loads(json.dumps(nb["cells"][i]))
-    copy["id"] = "copied-cell"
+    copy.update(id=f"copied-{gid}", **changes)
     nb["cells"].insert(i + 1, copy)
     return nb
+
+
+def _duplicate_test(rel):
+    """A copied test cell: its duplicate grade id made nbgrader fail the notebook (#1083)."""
+    return _copy_cell(correct(rel), "double__values")
 
 
 def _duplicate_answer(rel):
-    """JupyterLab's copy-paste of the answer cell: two cells with grade id ``square``."""
-    nb = answered(rel, double=DOUBLE)
-    i = _index(nb, "square")
-    copy = json.loads(json.dumps(nb["cells"][i]))
-    copy["id"] = "copied-answer"
-    copy["source"] = SQUARE
-    nb["cells"].insert(i + 1, copy)
-    return nb
+    """JupyterLab copy-paste of the answer cell, the answer written in the copy."""
+    return _copy_cell(answered(rel, double=DOUBLE), "square", source=SQUARE)
 
 
 def _points(rel):
-    nb = answered(rel, double=DOUBLE, square="def square(x):\n    return x")
+    nb = answered(rel, double=DOUBLE, square=WRONG_SQUARE)
     _cells(nb, "double__values")[0]["metadata"]["nbgrader"]["points"] = 100
-    _cells(nb, "double__shape")[0]["metadata"]["nbgrader"]["points"] = 100
+    _cells(nb, "square__values")[0]["metadata"]["nbgrader"]["points"] = 100
     return nb
 
 
@@ -177,6 +182,48 @@ def _huge_outputs(rel):
     return nb
 
 
+def _fake_test_cell(rel):
+    """A cell of the student's own claiming to be a 100-point test that passes."""
+    nb = answered(rel, double=DOUBLE, square=WRONG_SQUARE)
+    nb["cells"].append(
+        {
+            "cell_type": "code",
+            "id": "fake",
+            "metadata": {
+                "nbgrader": {
+                    "grade": True,
+                    "grade_id": "square__bonus",
+                    "locked": True,
+                    "points": 100,
+                    "schema_version": 3,
+                    "solution": False,
+                }
+            },
+            "source": "pass",
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
+    return nb
+
+
+# Attack code that knows where things are: @@SUBMISSIONS@@, @@WORK@@ and @@OUT@@ are replaced by
+# the paths of the test's submitted/ folder, --work-dir and --out (see write_submissions).
+OVERWRITE_CLASSMATE = (
+    """import glob, pathlib
+for p in glob.glob('@@SUBMISSIONS@@/victim/toy/*') + glob.glob('@@WORK@@/*/staged/victim/toy/*'):
+    pathlib.Path(p).write_text('{}')
+pathlib.Path('@@OUT@@/grades.csv').write_text('student,score\\nattacker,1000\\n')
+"""
+    + DOUBLE
+)
+
+LEAK_HIDDEN = """import linecache, sys
+def square(x):
+    caller = sys._getframe(1).f_code.co_filename
+    print(''.join(linecache.getlines(caller)))  # the test cell's source, hidden lines too
+    return x * x"""
+
 CASES = [
     Case("ok_full", correct, MAX),
     Case("ok_blank", lambda rel: rel, 0.0),
@@ -188,15 +235,31 @@ CASES = [
         "unreadable",
         reason="unreadable notebook",
     ),
-    Case("renamed", correct, MAX, flags=["renamed"], filename="toy (1).ipynb"),
-    Case("missing", lambda rel: None, 0.0, "missing"),
+    Case("renamed", correct, MAX, flags=["renamed notebook"], filename="toy (1).ipynb"),
+    Case("missing", lambda rel: None, 0.0, "missing", reason="no toy.ipynb"),
+    # infinite loops, exits, crashes, memory
     Case(
         "infinite_loop",
         lambda rel: answered(rel, double="while True:\n    pass", square=SQUARE),
         3.0,
+        reason="double timed out",
     ),
     Case(
-        "sys_exit", lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE), 3.0
+        "sigint_ignored",
+        lambda rel: answered(
+            rel,
+            double=DOUBLE,
+            square="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+        ),
+        3.0,
+        reason="stayed busy",
+        flags=["exits or signals"],
+    ),
+    Case(
+        "sys_exit",
+        lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE),
+        3.0,
+        flags=["exits or signals"],
     ),
     Case(
         "os_exit",
@@ -205,7 +268,7 @@ CASES = [
         ),
         3.0,
         flags=["exits or signals"],
-        reason="kernel died",
+        reason="kernel died while running square__values",
     ),
     Case(
         "segfault",
@@ -213,27 +276,34 @@ CASES = [
             rel, double=DOUBLE, square="import ctypes\nctypes.string_at(0)\n" + SQUARE
         ),
         3.0,
-        reason="kernel died",
+        flags=["ctypes"],
+        reason="kernel died while running square",
     ),
     Case(
         "memory_bomb",
         lambda rel: answered(
-            rel, double="blob = bytearray(64 * 1024**3)\n" + DOUBLE, square=SQUARE
+            rel,
+            double="hoard = []\nwhile True:\n    hoard.append(bytearray(2**26))\n" + DOUBLE,
+            square=SQUARE,
         ),
         3.0,
+        reason="double ran out of memory",
     ),
+    # monkeypatching what the tests rely on
     Case(
         "patch_allclose",
         _wrong_square_with(
-            "import torch\ntorch.allclose = lambda *a, **k: True\nimport numpy\nnumpy.testing.assert_allclose = lambda *a, **k: None"
+            "import torch, numpy\ntorch.allclose = lambda *a, **k: True\n"
+            "numpy.testing.assert_allclose = lambda *a, **k: None"
         ),
         3.0,
-        flags=["tamper: before square__values: torch.allclose replaced"],
+        flags=["torch.allclose replaced", "numpy.testing.assert_allclose replaced"],
     ),
     Case(
         "patch_assertion_error",
         _wrong_square_with(
-            "import builtins\nclass Quiet(Exception):\n    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet"
+            "import builtins\nclass Quiet(Exception):\n    pass\n"
+            "builtins.AssertionError = Quiet\nAssertionError = Quiet"
         ),
         3.0,
         flags=["builtins.AssertionError replaced"],
@@ -241,7 +311,8 @@ CASES = [
     Case(
         "patch_import",
         _wrong_square_with(
-            "import builtins\n_real = builtins.__import__\nbuiltins.__import__ = lambda *a, **k: _real(*a, **k)"
+            "import builtins\n_real = builtins.__import__\n"
+            "builtins.__import__ = lambda *a, **k: _real(*a, **k)"
         ),
         3.0,
         flags=["builtins.__import__ replaced"],
@@ -250,11 +321,12 @@ CASES = [
         "patch_checks",
         lambda rel: answered(
             rel,
-            double="import course.checks\ncourse.checks.check_close = lambda *a, **k: None\ncheck_close = lambda *a, **k: None\ndef double(x):\n    return x",
+            double="import course.checks\ncourse.checks.check_close = lambda *a, **k: None\n"
+            "check_close = lambda *a, **k: None\ndef double(x):\n    return x",
             square=SQUARE,
         ),
-        4.0,  # double__shape (1) passes: the shape of x is right
-        flags=["check_close"],
+        4.0,  # double__shape (1 point) passes: double(x) = x has the right shape
+        flags=["course.checks.check_close replaced"],
     ),
     Case(
         "custom_exc",
@@ -263,15 +335,10 @@ CASES = [
         flags=["custom exception handler"],
     ),
     Case(
-        "excepthook",
-        _wrong_square_with("import sys\nsys.excepthook = lambda *a: None"),
-        3.0,
-        flags=["IPython machinery"],
-    ),
-    Case(
         "patch_run_cell",
         _wrong_square_with(
-            "ip = get_ipython()\n_rc = ip.run_cell\nip.run_cell = lambda cell, *a, **k: _rc('pass', *a, **k) if 'square' in cell else _rc(cell, *a, **k)"
+            "ip = get_ipython()\n_rc = ip.run_cell\n"
+            "ip.run_cell = lambda cell, *a, **k: _rc('pass' if 'square' in cell else cell, *a, **k)"
         ),
         3.0,
         flags=["run_cell overridden"],
@@ -283,7 +350,7 @@ CASES = [
             double=DOUBLE,
             square="import sys\ndef square(x):\n    sys.settrace(lambda *a: None)\n    return x * x",
         ),
-        3.0,  # square would pass, but it installed a tracer while the test ran: void
+        3.0,  # square is right, but it installed a tracer while the test ran: the test is void
         flags=["sys.settrace active"],
     ),
     Case(
@@ -291,61 +358,91 @@ CASES = [
         lambda rel: answered(
             rel,
             double=DOUBLE,
-            square="import torch\ndef square(x):\n    torch.allclose = lambda *a, **k: True\n    return x",
+            square="import torch\ndef square(x):\n    torch.allclose = lambda *a, **k: True\n"
+            "    return x",
         ),
         3.0,
         flags=["changed while the test ran"],
     ),
+    # editing the notebook's structure
     Case("edit_test", _edit_test, 3.0, flags=["locked cell square__values edited"]),
     Case("delete_test", _delete_test, 3.0, flags=["test cell square__values deleted"]),
     Case("duplicate_test", _duplicate_test, MAX, flags=["duplicate grade id double__values"]),
     Case("duplicate_answer", _duplicate_answer, MAX, flags=["duplicate grade id square"]),
     Case("change_points", _points, 3.0, flags=["points of double__values changed"]),
+    Case("fake_test_cell", _fake_test_cell, 3.0, flags=["unknown grade id square__bonus"]),
     Case("huge_outputs", _huge_outputs, MAX, flags=["huge outputs"]),
+    # the file system and other processes
     Case(
         "write_gradebook",
         lambda rel: answered(
             rel,
-            double="import glob, sqlite3\nfor db in glob.glob('../../../*.db') + glob.glob('/**/gradebook.db', recursive=False):\n    con = sqlite3.connect(db)\n    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()\n"
+            double="import glob, sqlite3\nfor db in glob.glob('../../../*.db'):\n"
+            "    con = sqlite3.connect(db)\n"
+            "    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()\n"
             + DOUBLE,
-            square="def square(x):\n    return x",
+            square=WRONG_SQUARE,
         ),
         3.0,
         flags=["file system"],
     ),
     Case(
-        "write_other_students",
+        "write_private_folder",
         lambda rel: answered(
             rel,
-            double="import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n    p.write_text('{}')\n"
-            + DOUBLE,
+            double="import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n"
+            "    p.write_text('{}')\n" + DOUBLE,
             square=SQUARE,
         ),
         MAX,
         flags=["file system"],
     ),
     Case(
+        "attacker",
+        lambda rel: answered(rel, double=OVERWRITE_CLASSMATE, square=SQUARE),
+        MAX,
+        flags=["file system"],
+    ),
+    Case(
+        "victim",
+        correct,
+        MAX,
+        flags=["submitted files changed while the class was graded"],
+        extra={"weights.txt": "the victim's own file\n"},
+    ),
+    Case(
         "daemon",
         lambda rel: answered(
             rel,
-            double="import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(600)\n    os._exit(0)\n"
-            + DOUBLE,
+            double="import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+            "    time.sleep(600)\n    os._exit(0)\n" + DOUBLE,
             square=SQUARE,
         ),
         MAX,
-        flags=["killed"],
+        flags=["process(es) started by the notebook were still running; killed"],
+    ),
+    Case(
+        "leak_hidden",
+        lambda rel: answered(rel, double=DOUBLE, square=LEAK_HIDDEN),
+        MAX,
+        flags=["hidden-test lines"],
     ),
 ]
 
 
-def write_submissions(subdir: Path, release, cases=CASES) -> None:
-    """``subdir/<student>/toy/<file>`` for every case (nbgrader's submitted/ layout)."""
+def write_submissions(subdir: Path, release, paths: dict[str, Path], cases=CASES) -> None:
+    """``subdir/<student>/toy/<file>`` for every case (nbgrader's submitted/ layout);
+    ``paths`` fills the ``@@NAME@@`` placeholders of attack code."""
     for case in cases:
         folder = subdir / case.student / LESSON
         folder.mkdir(parents=True, exist_ok=True)
+        for name, text in case.extra.items():
+            (folder / name).write_text(text, encoding="utf-8")
         content = case.make(json.loads(json.dumps(release)))
         if content is None:
             continue
         if isinstance(content, dict):
             content = json.dumps(content, indent=1)
+        for name, path in paths.items():
+            content = content.replace(f"@@{name}@@", str(path))
         (folder / case.filename).write_text(content, encoding="utf-8")
