@@ -58,6 +58,7 @@ _CONFIG_KEYS = (
     "nesterov",
     "weight_decay",
     "label_smoothing",
+    "loss_fn",
     "schedule",
     "batch_size",
     "steps_per_epoch",
@@ -315,16 +316,23 @@ def train_step(
     X: torch.Tensor,
     y: torch.Tensor,
     label_smoothing: float = 0.0,
+    loss_fn: Callable | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch; returns ``(loss, logits)`` (not synced to the CPU).
 
     X: (B, 3, H, W) on the model's device, y: (B,) int64. This is exactly the step :func:`fit`
-    takes (``benchmarks/train_throughput.py`` times it too).
+    takes (``benchmarks/train_throughput.py`` times it too). ``loss_fn(outputs, y)`` replaces the
+    cross-entropy for a model whose training-mode output is a tuple ``(logits, *extra)`` (lesson
+    04's auxiliary heads); ``logits`` is then ``outputs[0]``.
     """
     # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
     with runtime.autocast(X.device):
-        logits = net(X)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        outputs = net(X)
+        logits = outputs[0] if isinstance(outputs, tuple | list) else outputs
+        if loss_fn is None:
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        else:
+            loss = loss_fn(outputs, y)
     # backward and update
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -394,6 +402,7 @@ def fit(
     progress: bool = True,
     max_steps: int | None = None,
     log: Callable[[str], object] | None = print,
+    loss_fn: Callable | None = None,
 ) -> list[dict]:
     """Train ``model`` for ``epochs`` passes over ``train_loader``; return the history.
 
@@ -443,6 +452,7 @@ def fit(
         "nesterov": nesterov,
         "weight_decay": weight_decay,
         "label_smoothing": label_smoothing,
+        "loss_fn": getattr(loss_fn, "__name__", None),
         "schedule": schedule,
         "batch_size": getattr(train_loader, "batch_size", None),
         "steps_per_epoch": steps_per_epoch,
@@ -520,7 +530,7 @@ def fit(
 
             # forward (autocast: bf16 on CUDA, fp32 on CPU), backward (DDP averages the
             # gradients across ranks here), optimizer update, then the per-step schedule
-            loss, logits = train_step(net, opt, X, y, label_smoothing)
+            loss, logits = train_step(net, opt, X, y, label_smoothing, loss_fn)
             sched.step()
             step += 1
 

@@ -104,6 +104,41 @@ def test_optimizer_groups_and_adamw(root):
         train.fit(model, train_loader, epochs=1, lr=0.1, optimizer="lion", progress=False)
 
 
+class AuxNet(TinyNet):
+    """Returns ``(logits, aux_logits)`` while training, plain logits in eval mode (GoogLeNet-style)."""
+
+    def __init__(self):
+        super().__init__()
+        self.aux = nn.Linear(3, 10)
+
+    def forward(self, x):
+        logits = super().forward(x)
+        if self.training:
+            return logits, self.aux(x.mean(dim=(2, 3)))
+        return logits
+
+
+def test_fit_with_a_loss_fn_for_auxiliary_heads(root):
+    runtime.seed_everything(0)
+    model = AuxNet()
+    calls = []
+
+    def main_plus_aux(outputs, y):
+        calls.append(len(outputs))
+        logits, aux = outputs
+        return nn.functional.cross_entropy(logits, y) + 0.3 * nn.functional.cross_entropy(aux, y)
+
+    train_loader, test_loader = loaders(root)
+    history = train.fit(
+        model, train_loader, test_loader, epochs=2, lr=0.2, loss_fn=main_plus_aux,
+        progress=False, log=None,
+    )  # fmt: skip
+    assert calls and set(calls) == {2}, "loss_fn gets the tuple of outputs"
+    assert model.aux.weight.grad is not None, "the auxiliary head is trained through loss_fn"
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert 0 <= history[-1]["train_acc"] <= 1 and history[-1]["val_acc"] is not None
+
+
 def test_evaluate_tta_and_predict(root):
     runtime.seed_everything(1)
     model = TinyNet().eval()
