@@ -34,12 +34,11 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
-from course import data
+from course import data, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -123,21 +122,19 @@ def save_model(
 ) -> Path:
     """Save ``model`` as the graded artifact: weights plus what it takes to use them.
 
-    The file (written atomically; the same layout as :func:`course.train.save_checkpoint`) holds
-    ``model`` (the state_dict, on the CPU), ``model_class``, ``arch``, ``stem``, ``num_classes``, ``mean``,
-    ``std`` (normalisation, pixel scale [0, 1]), ``classes``, ``epochs``, ``val_accuracy``,
-    ``torch_version``, ``date`` and any ``extra`` (e.g. ``recipe=dict(...)``): plain types only,
-    so it loads with ``torch.load(weights_only=True)``. ResNet-34 in float32 is about 85 MB,
-    under nbgrader's default 100 MB limit per submitted file.
+    Written (atomically) by :func:`course.train.save_checkpoint`, the file holds ``model`` (the
+    state_dict; the grader maps it to the CPU), ``model_class``, ``arch``, ``stem``,
+    ``num_classes``, ``mean``, ``std`` (normalisation, pixel scale [0, 1]), ``classes``,
+    ``epochs``, ``val_accuracy``, ``torch_version``, ``date`` and any ``extra`` (e.g.
+    ``recipe=dict(...)``): plain types only, so it loads with ``torch.load(weights_only=True)``.
+    ResNet-34 in float32 is about 85 MB, under nbgrader's default 100 MB limit per submitted file.
     """
-    model = getattr(model, "_orig_mod", model)  # a torch.compile wrapper: save the inner module
-    model = getattr(model, "module", model)  # DistributedDataParallel likewise
     std3 = _floats3(std, "std")
     if min(std3) <= 0:
         raise ScoringError(f"std must be positive, got {std3}.")
-    checkpoint = dict(
-        model={k: v.detach().to("cpu") for k, v in model.state_dict().items()},
-        model_class=type(model).__name__,
+    return train.save_checkpoint(  # atomic: a crash never leaves half a file at the graded path
+        path,
+        model,
         arch=str(arch),
         stem=str(stem),
         num_classes=len(classes),
@@ -146,19 +143,8 @@ def save_model(
         classes=[str(c) for c in classes],
         epochs=int(epochs),
         val_accuracy=None if val_accuracy is None else float(val_accuracy),
-        torch_version=str(torch.__version__),
-        date=datetime.now(UTC).isoformat(timespec="seconds"),
         **extra,
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:  # write then rename: a crash never leaves half a checkpoint at the graded path
-        torch.save(checkpoint, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -233,17 +219,6 @@ class Score:
 
 
 _CACHE: dict[tuple, Score] = {}
-
-
-def _strip_prefixes(state_dict: dict) -> dict:
-    """Keys of a compiled (``_orig_mod.``) or DDP (``module.``) model, made plain."""
-    out = {}
-    for key, value in state_dict.items():
-        for prefix in ("_orig_mod.", "module."):
-            while key.startswith(prefix):
-                key = key[len(prefix) :]
-        out[key] = value
-    return out
 
 
 def _mismatch_message(model: torch.nn.Module, state: dict, name: str) -> str | None:
@@ -377,7 +352,7 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
         )
     if not isinstance(model, torch.nn.Module):
         return Score(False, message=f"{name}(...) did not build an nn.Module.", **base)
-    state = _strip_prefixes(checkpoint["model"])
+    state = train._strip_prefixes(checkpoint["model"])  # compiled / DDP keys made plain
     problem = _mismatch_message(model, state, name)
     if problem:
         return Score(False, message=problem, **base)
