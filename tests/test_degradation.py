@@ -49,15 +49,15 @@ class TinyBlock(nn.Module):
 
 
 def tiny_net(n: int, residual: bool = True) -> nn.Module:
-    """Stands in for the student's cifar_net(n, residual): n blocks of width 4, then a head."""
+    """Stands in for the student's cifar_net(n, residual): n blocks of width 8, then a head."""
     return nn.Sequential(
-        nn.Conv2d(3, 4, 3, padding=1, bias=False),
-        nn.BatchNorm2d(4),
+        nn.Conv2d(3, 8, 3, padding=1, bias=False),
+        nn.BatchNorm2d(8),
         nn.ReLU(),
-        *[TinyBlock(4, residual) for _ in range(n)],
+        *[TinyBlock(8, residual) for _ in range(n)],
         nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Linear(4, 10),
+        nn.Linear(8, 10),
     )
 
 
@@ -202,8 +202,8 @@ def test_shape_walk_prints_every_weighted_layer(capsys):
     degradation.shape_walk(tiny_net(2), torch.randn(2, 3, 8, 8))
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 4 + 1  # 3 convs + 1 linear, then the total
-    assert "conv 3x3, 3->4, stride 1" in out[0] and out[0].endswith("(4, 8, 8)")
-    assert "linear 4->10" in out[3]
+    assert "conv 3x3, 3->8, stride 1" in out[0] and out[0].endswith("(8, 8, 8)")
+    assert "linear 8->10" in out[3]
     n_params = sum(p.numel() for p in tiny_net(2).parameters())
     assert out[-1] == f"4 weighted layers, {n_params:,} parameters"
 
@@ -211,17 +211,17 @@ def test_shape_walk_prints_every_weighted_layer(capsys):
 # -------------------------------------------------------------------------------- training
 
 
-def test_train_net_learns_and_reports(task):
-    cfg = replace(TINY, epochs=25, lr=0.05)
+def test_train_net_learns_and_reports():
+    """The stand-in's true labels are learnable: a short run fits them (error far below 90%)."""
+    cfg = replace(TINY, random_labels=False, epochs=15, lr=0.05)
+    task = degradation.make_task(cfg)
     torch.manual_seed(0)
-    model = tiny_net(1, residual=True)
-    out = degradation.train_net(model, task, cfg, seed=0)
+    out = degradation.train_net(tiny_net(1), task, cfg, seed=0)
     assert len(out["history"]) == cfg.epochs
     assert out["history"][-1]["step"] == cfg.steps
     assert {"epoch", "train_acc", "train_loss"} <= set(out["history"][0])  # what plot_curves reads
-    # memorising 32 random labels: well below chance (90% error) after 100 steps
-    assert out["final_error"] < 0.6, out["final_error"]
-    assert out["final_loss"] < out["history"][0]["train_loss"]
+    assert out["final_error"] <= 0.3, out["final_error"]
+    assert out["final_loss"] < 0.5 * out["history"][0]["train_loss"]
     assert out["seconds"] > 0
 
 
@@ -247,8 +247,10 @@ def test_run_rejects_depths_not_6n_plus_2(task):
 def test_run_under_grading_takes_one_token_step(task, monkeypatch):
     monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
     logs = []
-    results = degradation.run(tiny_net, depths=(8,), config=TINY, task=task, log=logs.append)
+    cfg = replace(TINY, batch_size=16)
+    results = degradation.run(tiny_net, depths=(8,), config=cfg, task=task, log=logs.append)
     assert all(r["history"][-1]["step"] == 1 for r in results)
+    assert all(r["config"]["batch_size"] == degradation.GRADING_IMAGES for r in results)
     assert all("meaningless" in line for line in logs)
     assert "token step" in degradation.plot_summary(results).texts[0].get_text()
 
@@ -325,7 +327,7 @@ def test_control_runs_the_chosen_depths(task):
     assert all(r["config"]["epochs"] == 2 for r in results)
     assert box.results is results
     images = [w for w in box.children if hasattr(w, "format") and w.format == "png"]
-    assert len(images) == 2 and all(im.value.startswith(b"\x89PNG") for im in images)
+    assert len(images) == 2 and all(bytes(im.value).startswith(b"\x89PNG") for im in images)
 
 
 def test_control_shows_errors_of_the_students_code(task):

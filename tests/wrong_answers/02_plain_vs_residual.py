@@ -100,10 +100,15 @@ _STAGE_WITH_LIST = """class Stage(nn.Module):
 """
 
 
-def _net(**changes: str) -> str:
-    unknown = set(changes) - set(_NET_OK)
+def _fill(template: str, correct: dict[str, str], changes: dict[str, str]) -> str:
+    """``template`` with the correct lines, except those named in ``changes``."""
+    unknown = set(changes) - set(correct)
     assert not unknown, unknown
-    return _NET.format(**{**_NET_OK, **changes})
+    return template.format(**{**correct, **changes})
+
+
+def _net(**changes: str) -> str:
+    return _fill(_NET, _NET_OK, changes)
 
 
 # ---------------------------------------------------------------------- layer_gradient_norms
@@ -122,9 +127,7 @@ _LGN_OK = {
 
 
 def _lgn(**changes: str) -> str:
-    unknown = set(changes) - set(_LGN_OK)
-    assert not unknown, unknown
-    return _LGN + _LGN_BODY.format(**{**_LGN_OK, **changes})
+    return _LGN + _fill(_LGN_BODY, _LGN_OK, changes)
 
 
 WRONG_ANSWERS = [
