@@ -214,12 +214,14 @@ WRONG_ANSWERS = [
         "name": "stride_in_layer1",
         "why": "layer1 starts with stride 2 (maps 16, 8, 4, 2 instead of 32, 16, 8, 4)",
         "source": _net(strides="(2, 2, 2, 2)"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "no_stride_in_layer4",
         "why": "layer4 keeps the resolution (8x8 maps at the end)",
         "source": _net(strides="(1, 2, 2, 1)"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
@@ -228,42 +230,49 @@ WRONG_ANSWERS = [
         "source": _net(
             cifar_pool="            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)"
         ),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "blocks_2222",
         "why": "ResNet-18's stages [2, 2, 2, 2]",
         "source": _net(counts="(2, 2, 2, 2)"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "blocks_3463_off_by_one",
         "why": "stages [3, 4, 6, 2]",
         "source": _net(counts="(3, 4, 6, 2)"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "fc_without_avgpool",
         "why": "flattens the 4x4x512 maps straight into fc (no global average pooling)",
         "source": _net(head="        return self.fc(torch.flatten(x, 1))"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "missing_flatten",
         "why": "fc applied to the (B, 512, 1, 1) pooled maps without flattening",
         "source": _net(head="        return self.fc(self.avgpool(x))"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
         "name": "stem_bias",
         "why": "the stem convolution keeps a bias (torchvision's has none)",
         "source": _net(stem_bias="True"),
+        "caught_by": ["ResNet34__param_count"],
     },
     {
         "exercise": "ResNet34",
         "name": "imagenet_stem_no_padding",
         "why": "the 7x7 stem conv without padding 3 (maps off by a few pixels)",
         "source": _net(im_pad="0"),
+        "caught_by": ["ResNet34__shapes"],
     },
     {
         "exercise": "ResNet34",
@@ -360,6 +369,7 @@ WRONG_ANSWERS = [
     out = torch.where(flip[:, None, None, None], out.flip(-1), out)
     return out.to(batch.dtype)"""
         ),
+        "caught_by": ["random_crop_flip__is_crop"],
     },
     {
         "exercise": "random_crop_flip",
@@ -373,6 +383,7 @@ WRONG_ANSWERS = [
 """
             + _GATHER
         ),
+        "caught_by": ["random_crop_flip__random"],
     },
     {
         "exercise": "random_crop_flip",
@@ -386,6 +397,7 @@ WRONG_ANSWERS = [
 """
             + _GATHER
         ),
+        "caught_by": ["random_crop_flip__random"],
     },
     {
         "exercise": "random_crop_flip",
@@ -399,6 +411,7 @@ WRONG_ANSWERS = [
 """
             + _GATHER
         ),
+        "caught_by": ["random_crop_flip__random"],
     },
     {
         "exercise": "random_crop_flip",
@@ -416,6 +429,7 @@ WRONG_ANSWERS = [
     out = padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]
     return torch.where(flip[:, None, None, None], out.flip(-2), out)"""
         ),
+        "caught_by": ["random_crop_flip__is_crop"],
     },
     {
         "exercise": "random_crop_flip",
@@ -429,6 +443,7 @@ WRONG_ANSWERS = [
 """
             + _GATHER
         ),
+        "caught_by": ["random_crop_flip__random"],
     },
     {
         "exercise": "random_crop_flip",
@@ -442,6 +457,7 @@ WRONG_ANSWERS = [
 """
             + _GATHER
         ),
+        "caught_by": ["random_crop_flip__is_crop"],
     },
     {
         "exercise": "random_crop_flip",
