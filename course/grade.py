@@ -328,10 +328,11 @@ def _run_job(course: Course, st: Staged, job: Path, res: Result) -> None:
         res.score, res.tests = float(result["score"]), result["tests"]
         res.flags += result.get("flags", [])
         _explain(result.get("errors", {}), course, res)
-        keep = course.out / "autograded" / st.student / lesson
-        keep.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(job / "out" / "autograded.ipynb", keep / f"{lesson}.ipynb")
-        _keep_feedback(course, st, job, result.get("feedback"), res)
+        if st.student != REFERENCE:  # the reference's pages hold the solutions: not kept
+            keep = course.out / "autograded" / st.student / lesson
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(job / "out" / "autograded.ipynb", keep / f"{lesson}.ipynb")
+            _keep_feedback(course, st, job, result.get("feedback"), res)
     if guard.get("kernel"):
         res.note(guard["kernel"])
     for k in outcome.memory_killed:
@@ -396,26 +397,24 @@ def students_in(submissions: Path) -> list[str]:
     )
 
 
-def check_reference(course: Course, work: Path, log) -> dict[str, Result]:
-    """Grade each lesson's reference answers like a student's (see the module docstring)."""
-    todo = []
+def reference_submissions(course: Course, work: Path) -> list[Staged]:
+    """Each lesson's release filled with the reference answers, staged like a student's."""
+    staged = []
     for lesson in course.lessons:
-        folder = work / "reference" / REFERENCE / lesson
         nb = nbs.fill_release(course.releases[lesson], course.sources[lesson])
-        nbs.write(nb, folder / f"{lesson}.ipynb")
-        todo.append(stage(course, work / "reference", REFERENCE, lesson, work / "ref" / lesson))
-    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
-        graded = pool.map(lambda st: grade_one(course, st), todo)
-        results = dict(zip(course.lessons, graded, strict=True))
-    for lesson, r in results.items():
-        if r.status != "graded" or r.reason:
-            raise InstructorError(
-                f"the reference solution of {lesson} cannot be graded under these limits: "
-                f"{r.status}: {r.reason} (see {course.out / 'logs'}); raise --timeout, "
-                "--cell-timeout or --memory, or fix the environment"
-            )
-        log(f"reference solution of {lesson}: {r.score:g}/{r.max_score:g} ({r.seconds:.0f} s)")
-    return results
+        nbs.write(nb, work / "reference" / REFERENCE / lesson / f"{lesson}.ipynb")
+        staged.append(stage(course, work / "reference", REFERENCE, lesson, work / "ref" / lesson))
+    return staged
+
+
+def check_reference(r: Result, course: Course) -> None:
+    """The reference answers must run to the end under the limits: else no student could."""
+    if r.status != "graded" or r.reason:
+        raise InstructorError(
+            f"the reference solution of {r.lesson} cannot be graded under these limits: "
+            f"{r.status}: {r.reason} (see {course.out / 'logs'}); raise --timeout, "
+            "--cell-timeout or --memory, or fix the environment"
+        )
 
 
 def grade_class(
@@ -433,7 +432,9 @@ def grade_class(
     log=print,
 ) -> tuple[list[Result], dict[str, Result]]:
     """Grade every (student, lesson); returns the results in student, lesson order and the
-    reference check's results per lesson. Raises :class:`InstructorError` for course errors."""
+    reference check's result per lesson. Raises :class:`InstructorError` for course errors,
+    including a reference solution that cannot be graded (the class's jobs still queued are
+    then cancelled)."""
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise InstructorError(f"no submissions folder {submissions}")
@@ -447,7 +448,7 @@ def grade_class(
         work = Path(tmp)
         log(f"preparing {len(lessons)} lesson(s) (nbgrader generate_assignment) ...")
         course = prepare(root, lessons, work, limits or Limits(), cell_timeout, out, feedback, jobs)
-        reference = check_reference(course, work, log)
+        refs = reference_submissions(course, work)
         todo = [
             stage(course, submissions, s, le, work / "staged" / s / le)
             for s in names
@@ -455,8 +456,19 @@ def grade_class(
         ]
         log(f"grading {len(todo)} notebook(s) of {len(names)} student(s), {jobs} at a time ...")
         results: dict[tuple[str, str], Result] = {}
+        reference: dict[str, Result] = {}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
+            first = [pool.submit(grade_one, course, st) for st in refs]
             futures = {pool.submit(grade_one, course, st): st for st in todo}
+            for fut in first:
+                r = fut.result()
+                try:
+                    check_reference(r, course)
+                except InstructorError:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                reference[r.lesson] = r
+                log(f"  reference solution / {r.lesson}: {r.score:g}/{r.max_score:g}")
             for fut in as_completed(futures):
                 st = futures[fut]
                 try:

@@ -12,9 +12,10 @@ same Python process, so it can replace what the tests rely on (``torch.allclose`
    callbacks, custom exception handlers);
 2. before each test cell verifies all of it by identity and restores whatever changed (flag
    ``tamper``), including names a locked cell bound in the user namespace (``check_close`` ...);
-3. appends a completion call with a fresh random token to each test cell as it is sent to the
-   kernel (the saved notebook keeps the original source): a test that shows no error but never
-   reached its end had its exception swallowed (flag, 0 points);
+3. arms an IPython AST transformer with a fresh random token before each test cell: it appends
+   a completion call to that cell's code (the text stays the original, and a final expression
+   stays the cell's value); a test that shows no error but never reached its end had its
+   exception swallowed (flag, 0 points);
 4. checks again after each test cell: a change made *while the test ran* (the student's function
    patched something when called) voids that test (flag, 0 points);
 5. survives the kernel: a dead kernel (``os._exit``, a segfault, the memory limit) or a kernel
@@ -59,6 +60,29 @@ def __cg_install(name, out_mark):
     except Exception:  # noqa: BLE001 - a course without the package still gets the rest
         checks = None
     ip = get_ipython()
+    import ast as _ast
+
+    armed = []  # the completion token for the next cell, set by op "pre"
+
+    class _Completion(_ast.NodeTransformer):
+        # Appends guard("done", token) to the armed cell; a final expression stays the cell
+        # value (guard returns it: nbgrader reads a number there as partial credit). Works on
+        # the AST, so the text of the cell, and any copy the code makes of it, is unchanged.
+
+        def visit_Module(self, node):
+            if not armed:
+                return node
+            token = armed.pop()
+            args = [_ast.Constant("done"), _ast.Constant(token)]
+            last = node.body[-1] if node.body else None
+            if isinstance(last, _ast.Expr):
+                args.append(last.value)
+                node.body[-1] = _ast.Expr(_ast.Call(_ast.Name(name, _ast.Load()), args, []))
+            else:
+                node.body.append(_ast.Expr(_ast.Call(_ast.Name(name, _ast.Load()), args, [])))
+            return _ast.fix_missing_locations(node)
+
+    ip.ast_transformers.append(_Completion())
     kernel = getattr(ip, "kernel", None)
     _id, _vars, _dict, _list, _set = id, vars, dict, list, set
     _setattr, _delattr, _getattr, _isinstance, _callable = setattr, delattr, getattr, isinstance, callable
@@ -213,8 +237,11 @@ def __cg_install(name, out_mark):
                 if before.get(k) != _id(v) and (_callable(v) or _isinstance(v, _ModuleType)):
                     protected[k] = v
         completed = None
-        if op.startswith("check:"):
-            completed = op[6:] in done
+        if op == "pre":
+            armed[:] = [value[0]]
+        elif op == "post":
+            armed.clear()  # a cell that did not compile never consumed it
+            completed = value[0] in done
         report(nonce, [problems, completed])
         return None
 
@@ -235,29 +262,6 @@ def _write_new(path: str, text: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def with_completion(source: str, call: str) -> str:
-    """``source`` followed by ``call``, which must run last. When the source ends in an
-    expression its value stays the cell's result (nbgrader reads a numeric result as partial
-    credit): ``expr`` becomes ``call_with(expr)``, ``call`` taking the value as a last argument
-    and returning it. ``call`` is a call expression ending in ``)``.
-    """
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # IPython syntax (magics): the value, if any, is lost
-        return source + "\n" + call
-    last = tree.body[-1] if tree.body else None
-    if not isinstance(last, ast.Expr):
-        return source + "\n" + call
-    lines = source.split("\n")
-    first = lines[last.lineno - 1].encode()  # ast offsets count UTF-8 bytes
-    end = lines[last.end_lineno - 1].encode()
-    before = first[: last.col_offset].decode()
-    tail = end[last.end_col_offset :].decode()
-    expr = ast.get_source_segment(source, last)
-    wrapped = before + call[:-1] + ", (\n" + expr + "\n))" + tail
-    return "\n".join([*lines[: last.lineno - 1], wrapped, *lines[last.end_lineno :]])
 
 
 def _parse(cell, nonce: str):
@@ -329,6 +333,7 @@ class GuardedExecute(Execute):
             # tracebacks would echo the lines of hidden tests into the feedback
             self.extra_arguments = [*self.extra_arguments, MINIMAL_TRACEBACKS]
         NotebookClient.__init__(self, nb, km)
+        self.shutdown_kernel = "immediate"  # no grace: every process of it is killed anyway
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         self._name = "_cg_" + secrets.token_hex(8)
@@ -403,10 +408,11 @@ class GuardedExecute(Execute):
             self.nb.cells[index], self.timeout = saved_cell, saved_timeout
         return tmp
 
-    def _call(self, op: str, index: int):
+    def _call(self, op: str, index: int, *args: str):
         """Run one guard operation in the kernel; returns its payload or None."""
         nonce = secrets.token_hex(8)
-        tmp = self._hidden(f"{self._name}({op!r}, {nonce!r})", index, self.guard_timeout)
+        call = ", ".join(repr(a) for a in (op, nonce, *args))
+        tmp = self._hidden(f"{self._name}({call})", index, self.guard_timeout)
         return _parse(tmp, nonce)
 
     def _install(self) -> None:
@@ -456,22 +462,17 @@ class GuardedExecute(Execute):
             return self._after_timeout(cell) if self._timed_out(cell) else None
         gid = _meta(cell).get("grade_id") or f"cell {index + 1}"
         if _is_test(cell):
-            pre = self._call("check:", index)
+            token = secrets.token_hex(8)
+            pre = self._call("pre", index, token)
             if pre is None:
                 self._note(gid, "guard did not answer before the test")
                 self.report["tamper"].append(f"{gid}: guard did not answer before the test")
             elif pre[0]:
                 self.report["tamper"].append(f"before {gid}: " + "; ".join(pre[0]))
-            token = secrets.token_hex(8)
-            original = cell.source
-            cell.source = with_completion(original, f"{self._name}('done', {token!r})")
-            try:
-                self.preprocess_cell(cell, resources, index)
-            finally:
-                cell.source = original
+            self.preprocess_cell(cell, resources, index)
             if self._timed_out(cell):
                 return self._after_timeout(cell)
-            post = self._call(f"check:{token}", index)
+            post = self._call("post", index, token)
             failed = any(o.get("output_type") == "error" for o in cell.outputs)
             void = None
             if post is None:

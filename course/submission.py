@@ -225,7 +225,7 @@ SUSPICIOUS = [
         "touches the IPython machinery",
     ),
     (
-        r"settrace|setprofile|_getframe|\.f_(back|globals|locals|code|lineno|trace)\b",
+        r"settrace|setprofile|_getframe|\.f_(back|globals|locals|code|lineno|trace)\b|linecache",
         "frame tricks",
     ),
     (r"os\._exit|sys\.exit|(?<![\w.])(exit|quit)\(|os\.kill|\bsignal\.", "exits or signals"),

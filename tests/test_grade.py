@@ -8,7 +8,10 @@ nbgrader, or with one short nbgrader run each.
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import csv
+import io
 import json
 import os
 import re
@@ -23,10 +26,9 @@ from hostile import fixtures as fx
 from course import cli, grade_job, sandbox
 from course import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
-from course.guard import with_completion
 from course.submission import find_notebook, sanitize, scan
 
-LIMITS = ["--timeout", "90", "--cell-timeout", "10", "--memory", "1024"]  # small, for tests
+LIMITS = ["--timeout", "90", "--cell-timeout", "5", "--memory", "1024"]  # small, for tests
 
 
 @pytest.fixture(scope="module")
@@ -205,17 +207,59 @@ def test_earned_is_order_proof(outputs, earned):
     assert grade_job._earned(_test_cell(outputs), 2.0) == earned
 
 
-def test_with_completion_keeps_the_cells_value():
-    src = "x = 'é'\ncheck(x,\n      2)  # trailing"
-    out = with_completion(src, "g('done', 'T')")
-    assert out.splitlines()[0] == "x = 'é'" and out.endswith("))  # trailing")
-    assert "g('done', 'T', (\ncheck(x,\n      2)\n))" in out
-    assert with_completion("x = 1", "g()") == "x = 1\ng()"
-    assert with_completion("%time x = 1", "g()") == "%time x = 1\ng()"
-    seen = []
-    ns = {"g": lambda *a: seen.append(a) or a[-1]}
-    exec(with_completion("y = 3\ny * 2", "g('done', 'T')"), ns)
-    assert seen == [("done", "T", 6)], "the call ran last and got the cell's value"
+@pytest.fixture()
+def shell_guard():
+    """The kernel half of the guard installed in an in-process IPython shell: ``run(code)``
+    returns the cell's result, ``op(name, *args)`` a guard operation's payload."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from course import guard
+
+    ip = InteractiveShell.instance()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        install = f"__cg_install('_g', {guard.MARK!r})\ndel __cg_install\n"
+        ip.run_cell(guard.KERNEL_GUARD + install)
+
+        def op(name, *args):
+            nonce = f"n{len(out.getvalue())}"
+            call = ", ".join(repr(a) for a in (name, nonce, *args))
+            ip.run_cell(f"_g({call})")
+            cell = nbformat.v4.new_code_cell()
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=out.getvalue())]
+            return guard._parse(cell, nonce)
+
+        yield ip, op
+
+
+def test_kernel_guard_completion_keeps_the_value_and_catches_a_swallowed_error(shell_guard):
+    ip, op = shell_guard
+    op("pre", "T1")
+    assert ip.run_cell("x = 21\nx * 2").result == 42, "a test's final value (partial credit) stays"
+    assert op("post", "T1") == [[], True]
+    op("pre", "T2")
+    ip.run_cell(
+        "def f():\n    get_ipython().showtraceback = lambda *a, **k: None\n"
+        "    raise AssertionError('wrong')\nf()"
+    )
+    problems, completed = op("post", "T2")
+    assert completed is False and "shell.showtraceback overridden on the instance" in problems
+
+
+def test_kernel_guard_restores_what_a_notebook_replaced(shell_guard):
+    import torch
+
+    ip, op = shell_guard
+    real = torch.allclose
+    try:
+        ip.run_cell("import torch, builtins\ntorch.allclose = lambda *a, **k: True\n"
+                    "builtins.AssertionError = KeyError")  # fmt: skip
+        problems, _ = op("pre", "T3")
+        assert "torch.allclose replaced" in problems
+        assert "builtins.AssertionError replaced" in problems
+        assert torch.allclose is real and AssertionError is builtins.AssertionError
+    finally:
+        torch.allclose = real
 
 
 def test_hidden_lines_and_scrub(toy):

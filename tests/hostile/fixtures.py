@@ -252,7 +252,7 @@ CASES = [
             square="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
         ),
         3.0,
-        reason="stayed busy",
+        reason="ignored the interrupt",
         flags=["exits or signals"],
     ),
     Case(
