@@ -35,15 +35,16 @@ REDACTED = "[hidden test line removed]"
 
 
 # --------------------------------------------------------------------------- spec
-def hidden_lines(source, release) -> list[str]:
-    """Lines of the source's hidden tests that a student never sees (stripped, > 12 chars).
+LONG_LINE = 12  # hidden lines longer than this are redacted wherever they occur
 
-    A line also written outside the hidden blocks (in the release) is not a secret.
-    """
+
+def hidden_lines(source, release) -> list[str]:
+    """The lines of the source's hidden tests a student never sees (stripped), with the
+    hidden-test markers. A line also written outside the hidden blocks is not a secret."""
     from course import notebooks as nbs
 
     shown = {line.strip() for c in release.cells for line in c.source.split("\n")}
-    secret, inside = [], False
+    secret, inside = [nbs.HIDDEN_BEGIN, nbs.HIDDEN_END], False
     for cell in source.cells:
         if not nbs.is_test(cell):
             continue
@@ -52,7 +53,7 @@ def hidden_lines(source, release) -> list[str]:
                 inside = True
             elif nbs.HIDDEN_END in line:
                 inside = False
-            elif inside and len(line.strip()) > 12 and line.strip() not in shown:
+            elif inside and line.strip() and line.strip() not in shown:
                 secret.append(line.strip())
     return list(dict.fromkeys(secret))
 
@@ -132,12 +133,20 @@ def cell_errors(executed) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- feedback
 def _redact(text: str, lines: list[str]) -> tuple[str, int]:
-    n = 0
-    for line in lines:
-        if line in text:
-            n += text.count(line)
-            text = text.replace(line, REDACTED)
-    return text, n
+    """``text`` with hidden lines replaced: a long one anywhere, a short one only where it
+    is a whole line (``x = 1`` inside some other output is no secret)."""
+    whole, long = set(lines), [line for line in lines if len(line) > LONG_LINE]
+    out, n = [], 0
+    for line in text.split("\n"):
+        if line.strip() in whole:
+            line, n = REDACTED, n + 1
+        else:
+            for secret in long:
+                if secret in line:
+                    n += line.count(secret)
+                    line = line.replace(secret, REDACTED)
+        out.append(line)
+    return "\n".join(out), n
 
 
 def scrub(nb, lines: list[str]) -> int:
@@ -168,10 +177,16 @@ def scrub(nb, lines: list[str]) -> int:
     return n
 
 
-def leaked_lines(html_text: str, lines: list[str]) -> list[str]:
-    """Hidden-test lines present in a feedback page (its text, tags removed)."""
+def leaked_lines(html_text: str, lines: list[str], allowed: set[str] = frozenset()) -> list[str]:
+    """Hidden-test lines present in a feedback page (its text, tags removed), except those
+    in ``allowed`` (lines the student wrote in their own cells: no leak)."""
     text = html.unescape(re.sub(r"<[^>]*>", "", html_text))
-    return [line for line in lines if line in text]
+    whole = {line.strip() for line in text.split("\n")}
+    return [
+        ln
+        for ln in lines
+        if ln not in allowed and (ln in whole or (len(ln) > LONG_LINE and ln in text))
+    ]
 
 
 def _config(cdir: Path):
@@ -222,7 +237,8 @@ def feedback(cdir: Path, config, spec: dict, tests: dict, pristine_db: bytes, lo
     app.force = True
     app.start()
     page = cdir / "feedback" / STUDENT / lesson / f"{lesson}.html"
-    leaked = leaked_lines(page.read_text(encoding="utf-8"), spec["hidden_lines"])
+    own = {ln.strip() for c in nb.cells if not nbs.is_test(c) for ln in c.source.split("\n")}
+    leaked = leaked_lines(page.read_text(encoding="utf-8"), spec["hidden_lines"], own)
     return {"html": str(page), "redacted": redacted, "leaked": len(leaked)}
 
 

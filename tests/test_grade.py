@@ -262,25 +262,31 @@ def test_kernel_guard_restores_what_a_notebook_replaced(shell_guard):
         torch.allclose = real
 
 
+def _stdout(text):
+    return {"output_type": "stream", "name": "stdout", "text": text}
+
+
 def test_hidden_lines_and_scrub(toy):
+    """Hidden lines a notebook printed are removed from its outputs before feedback: a long
+    line wherever it occurs, a short one (``z = ...``) only as a whole line; the final check of
+    the page ignores lines the student wrote in their own cells."""
     _, source, release = toy
     lines = grade_job.hidden_lines(source, release)
-    assert any(fx.HIDDEN_MARK in line for line in lines)
-    shown = nbformat.writes(release)
-    assert not [line for line in lines if line in shown], "a hidden line is in the release"
-    nb = nbformat.v4.new_notebook(
-        cells=[
-            _test_cell(
-                [{"output_type": "stream", "name": "stdout", "text": "a\n" + lines[0] + "\nb"}]
-            )
-        ]
-    )
-    assert grade_job.scrub(nb, lines) == 1
-    assert (
-        fx.HIDDEN_MARK not in json.dumps(nb) and grade_job.REDACTED in nb.cells[0].outputs[0].text
-    )
-    page = f"<pre><span>{lines[0][:5]}</span>{lines[0][5:].replace('>', '&gt;')}</pre>"
-    assert grade_job.leaked_lines(page, lines) == [lines[0]]
+    assert nbs.HIDDEN_BEGIN in lines and any(fx.HIDDEN_MARK in line for line in lines)
+    shown = {ln.strip() for c in release.cells for ln in c.source.split("\n")}
+    assert not shown & set(lines), "a line of the release counted as hidden"
+    long = next(ln for ln in lines if fx.HIDDEN_MARK in ln)
+    short = "y = f(x)"
+    lines = [nbs.HIDDEN_BEGIN, long, short]
+    text = f"{nbs.HIDDEN_BEGIN}\n  {long}\nprefix {long} suffix\n{short}\nnot {short}\n"
+    nb = nbformat.v4.new_notebook(cells=[_test_cell([_stdout(text)])])
+    assert grade_job.scrub(nb, lines) == 4
+    got = nb.cells[0].outputs[0].text.split("\n")
+    red = grade_job.REDACTED
+    assert got[:5] == [red, red, f"prefix {red} suffix", red, f"not {short}"]
+    page = f"<pre><span>{long[:5]}</span>{long[5:].replace('>', '&gt;')}</pre>\n<p>{short}</p>"
+    assert grade_job.leaked_lines(page, lines) == [long, short]
+    assert grade_job.leaked_lines(page, lines, allowed={short}) == [long]
 
 
 # --------------------------------------------------------------------------- sandbox
