@@ -51,6 +51,7 @@ from course.submission import find_notebook, sanitize, scan
 MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
 MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
 REFERENCE = "reference-solution"  # the pseudo-student of the reference check
+RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")  # kept beside each feedback page
 
 
 class InstructorError(Exception):
@@ -152,15 +153,27 @@ def _private_course(course: Course, lesson: str, job: Path) -> Path:
     return cdir
 
 
+# The only variables of the grader's environment a job sees: a student's code must not find
+# the instructor's tokens (JUPYTERHUB_API_TOKEN, cloud keys, ...) in os.environ.
+ENV_KEEP = {"PATH", "LANG", "LANGUAGE", "TZ", "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV"}
+ENV_KEEP_PREFIXES = ("LC_", "COURSE_", "CUDA_", "NVIDIA_")
+
+
 def _job_env(job: Path, course: Course) -> dict:
-    """Environment of a grading job: its own HOME, IPython and Jupyter folders (so a student's
-    code cannot leave a startup file for the next kernel), no user site-packages."""
-    env = nbs.execution_env("autograde")
+    """Environment of a grading job: an allowlist of the grader's (:data:`ENV_KEEP`), grading
+    mode, and its own HOME, IPython and Jupyter folders (so a student's code cannot leave a
+    startup file for the next kernel); no user site-packages."""
+    env = {
+        k: v
+        for k, v in nbs.execution_env("autograde").items()
+        if k in ENV_KEEP or k.startswith(ENV_KEEP_PREFIXES)
+    }
     home = job / "home"
     for sub in (".ipython", ".jupyter", "tmp", ".config/matplotlib", ".local/share/jupyter"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     threads = str(max(1, (os.cpu_count() or 1) // max(course.jobs, 1)))
     env.update(
+        NBGRADER_EXECUTION="autograde",
         HOME=str(home),
         IPYTHONDIR=str(home / ".ipython"),
         JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
@@ -170,13 +183,12 @@ def _job_env(job: Path, course: Course) -> dict:
         TMPDIR=str(home / "tmp"),
         PYTHONNOUSERSITE="1",
         PYTHONDONTWRITEBYTECODE="1",
+        PYDEVD_DISABLE_FILE_VALIDATION="1",
         MPLBACKEND="Agg",
         OMP_NUM_THREADS=threads,
         MKL_NUM_THREADS=threads,
         MALLOC_ARENA_MAX="2",  # each arena reserves 64 MB of address space (the memory cap)
     )
-    for key in ("PYTHONSTARTUP", "PYTHONPATH", "JUPYTER_PATH", "JUPYTER_CONFIG_PATH"):
-        env.pop(key, None)
     return env
 
 
@@ -368,6 +380,9 @@ def _keep_feedback(course: Course, st: Staged, job: Path, fb: dict | None, res: 
     dest = course.out / "feedback" / st.student / st.lesson
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(job / "out" / "feedback.html", dest / f"{st.lesson}.html")
+    for name in RELEASE_FILES:  # what `nbgrader release_feedback` needs beside the page
+        if name in st.digests:
+            shutil.copyfile(st.folder / name, dest / name)
 
 
 _log_lock = threading.Lock()

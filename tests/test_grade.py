@@ -429,7 +429,7 @@ def _processes_in(folder: Path) -> list[int]:
 
 
 @pytest.mark.slow
-def test_hostile_class(toy, tmp_path, capsys):
+def test_hostile_class(toy, tmp_path, capsys, monkeypatch):
     """Every hostile or broken submission gets exactly the points it earned, with the flag or
     reason that explains it; the rest of the class is graded; the exit status is 0; the CSV,
     plot and feedback are written, and no feedback page shows a hidden test."""
@@ -437,6 +437,7 @@ def test_hostile_class(toy, tmp_path, capsys):
     sub, out, work = tmp_path / "submitted", tmp_path / "out", tmp_path / "work"
     paths = {"SUBMISSIONS": sub, "WORK": work, "OUT": out}
     fx.write_submissions(sub, _release_dict(release), paths)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "instructor-secret-token")
     args = ["grade", str(sub), "--course-dir", str(root), "--jobs", "2", *LIMITS]
     code = cli.main([*args, "--out", str(out), "--work-dir", str(work), "--feedback"])
     captured = capsys.readouterr()
@@ -480,6 +481,9 @@ def test_hostile_class(toy, tmp_path, capsys):
         assert "BEGIN HIDDEN TESTS" not in html
     leak = (out / "feedback" / "leak_hidden" / fx.LESSON / f"{fx.LESSON}.html").read_text()
     assert grade_job.REDACTED in leak
+    # the grader's own secrets stay out of the notebooks' environment
+    thief = (out / "autograded" / "env_thief" / fx.LESSON / f"{fx.LESSON}.ipynb").read_text()
+    assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief
     # the attack on a classmate's files changed nothing that was graded; nothing is left running
     assert json.loads((sub / "victim" / fx.LESSON / f"{fx.LESSON}.ipynb").read_text()) == {}
     assert not _processes_in(tmp_path), "a process of the class is still running"

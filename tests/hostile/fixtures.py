@@ -411,6 +411,13 @@ CASES = [
         extra={"weights.txt": "the victim's own file\n"},
     ),
     Case(
+        "env_thief",
+        lambda rel: answered(
+            rel, double="import os\nprint(sorted(os.environ.items()))\n" + DOUBLE, square=SQUARE
+        ),
+        MAX,
+    ),
+    Case(
         "daemon",
         lambda rel: answered(
             rel,
