@@ -42,7 +42,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import grade_job, sandbox
+from course import grade_gradebook, grade_job, sandbox
 from course import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
@@ -74,6 +74,15 @@ class Course:
     sources: dict = field(default_factory=dict)  # lesson -> source notebook (in memory only)
     releases: dict = field(default_factory=dict)  # lesson -> released notebook
     specs: dict = field(default_factory=dict)  # lesson -> grade_job spec
+
+
+@dataclass
+class Graded:
+    """What :func:`grade_class` returns."""
+
+    results: list[Result]  # in student, lesson order
+    reference: dict[str, Result]  # lesson -> the reference solution's result
+    notes: list[str] = field(default_factory=list)  # for the end of the summary
 
 
 @dataclass
@@ -444,10 +453,11 @@ def grade_class(
     feedback: bool = False,
     students: list[str] | None = None,
     work_dir: Path | None = None,
+    gradebook: Path | None = None,
     log=print,
-) -> tuple[list[Result], dict[str, Result]]:
-    """Grade every (student, lesson); returns the results in student, lesson order and the
-    reference check's result per lesson. Raises :class:`InstructorError` for course errors,
+) -> Graded:
+    """Grade every (student, lesson), and record the scores in ``gradebook`` if given (see
+    :mod:`course.grade_gradebook`). Raises :class:`InstructorError` for course errors,
     including a reference solution that cannot be graded (the class's jobs still queued are
     then cancelled)."""
     submissions = Path(submissions)
@@ -463,6 +473,12 @@ def grade_class(
         work = Path(tmp)
         log(f"preparing {len(lessons)} lesson(s) (nbgrader generate_assignment) ...")
         course = prepare(root, lessons, work, limits or Limits(), cell_timeout, out, feedback, jobs)
+        if gradebook is not None:
+            try:
+                cid = grade_gradebook.course_id(root)
+                fingerprint = grade_gradebook.check(gradebook, cid, course.specs)
+            except grade_gradebook.GradebookError as exc:
+                raise InstructorError(str(exc)) from exc
         refs = reference_submissions(course, work)
         todo = [
             stage(course, submissions, s, le, work / "staged" / s / le)
@@ -502,7 +518,14 @@ def grade_class(
                     f"submitted files changed while the class was graded: {', '.join(moved)} "
                     "(graded from the copy taken before)"
                 )
-    return [results[(st.student, st.lesson)] for st in todo], reference
+        graded = Graded([results[(st.student, st.lesson)] for st in todo], reference)
+        if gradebook is not None:
+            graded.notes.append(
+                grade_gradebook.record(
+                    gradebook, cid, fingerprint, graded.results, course.specs, out, todo
+                )
+            )
+    return graded
 
 
 # --------------------------------------------------------------------------- CLI
@@ -554,6 +577,12 @@ def add_parser(sub) -> None:
         "--course-dir", type=Path, default=None, help="course checkout (default: this one)"
     )
     p.add_argument(
+        "--gradebook",
+        type=Path,
+        default=None,
+        help="also record the scores in this nbgrader gradebook.db (its folder gets autograded/)",
+    )
+    p.add_argument(
         "--work-dir",
         type=Path,
         default=None,
@@ -576,7 +605,7 @@ def run(args) -> int:
         if not lessons:
             raise InstructorError(f"no lessons in {root / 'solutions'}")
         limits = Limits(timeout_s=args.timeout, memory_mb=args.memory or None)
-        results, reference = grade_class(
+        graded = grade_class(
             args.submissions,
             root,
             lessons,
@@ -587,6 +616,7 @@ def run(args) -> int:
             feedback=args.feedback,
             students=args.students,
             work_dir=args.work_dir,
+            gradebook=args.gradebook,
             log=log,
         )
     except (InstructorError, FileNotFoundError, SystemExit) as exc:  # SystemExit: bad lesson
@@ -594,13 +624,14 @@ def run(args) -> int:
         return 2
     except KeyboardInterrupt:
         sandbox.stop_all()
-        print("course grade: interrupted; nothing written", file=sys.stderr)
+        print("course grade: interrupted; no grades.csv written", file=sys.stderr)
         return 130
-    write_csv(results, args.out / "grades.csv")
-    plot_scores(results, lessons, args.out / "scores.png")
-    text = summary(results, lessons)
-    short = [f"{le} {r.score:g}/{r.max_score:g}" for le, r in reference.items()]
+    write_csv(graded.results, args.out / "grades.csv")
+    plot_scores(graded.results, lessons, args.out / "scores.png")
+    text = summary(graded.results, lessons)
+    short = [f"{le} {r.score:g}/{r.max_score:g}" for le, r in graded.reference.items()]
     text += "\n\nReference solution under the same limits: " + ", ".join(short)
+    text += "".join("\n" + note for note in graded.notes)
     (args.out / "summary.txt").write_text(text + "\n", encoding="utf-8")
     print(text)
     print(f"\nwrote {args.out / 'grades.csv'}, {args.out / 'scores.png'}, summary.txt, logs/")

@@ -116,6 +116,7 @@ def test_sanitize_answer_cell_type_and_kernel(toy):
     )
     sub["cells"][i] = {
         "cell_type": "markdown",
+        "id": "double-as-markdown",
         "metadata": sub["cells"][i]["metadata"],
         "source": fx.DOUBLE,
     }
@@ -363,6 +364,19 @@ def test_summary_csv_plot(tmp_path):
     assert (tmp_path / "scores.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_gradebook_changed_during_grading_is_not_written(tmp_path):
+    from course import grade_gradebook
+
+    db = tmp_path / "gradebook.db"
+    db.write_bytes(b"before")
+    fingerprint = grade_gradebook._digest(db)
+    db.write_bytes(b"after: a notebook found it")
+    line = grade_gradebook.record(db, "c", fingerprint, _results(), {}, tmp_path, [])
+    assert line.startswith("GRADEBOOK NOT UPDATED") and db.read_bytes().startswith(b"after")
+    with pytest.raises(grade_gradebook.GradebookError, match="no gradebook"):
+        grade_gradebook.check(tmp_path / "none.db", "c", {})
+
+
 # --------------------------------------------------------------------------- CLI
 def test_grade_help(capsys):
     with pytest.raises(SystemExit) as exc:
@@ -438,8 +452,11 @@ def test_hostile_class(toy, tmp_path, capsys, monkeypatch):
     paths = {"SUBMISSIONS": sub, "WORK": work, "OUT": out}
     fx.write_submissions(sub, _release_dict(release), paths)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "instructor-secret-token")
+    nbs.generate_assignment(root, fx.LESSON)  # the instructor's gradebook, root/gradebook.db
+    gradebook = root / "gradebook.db"
     args = ["grade", str(sub), "--course-dir", str(root), "--jobs", "2", *LIMITS]
-    code = cli.main([*args, "--out", str(out), "--work-dir", str(work), "--feedback"])
+    more = ["--out", str(out), "--work-dir", str(work), "--feedback", "--gradebook", str(gradebook)]
+    code = cli.main([*args, *more])
     captured = capsys.readouterr()
     assert code == 0, captured.err[-3000:]
     rows = {r["student"]: r for r in csv.DictReader(open(out / "grades.csv", encoding="utf-8"))}
@@ -481,6 +498,18 @@ def test_hostile_class(toy, tmp_path, capsys, monkeypatch):
         assert "BEGIN HIDDEN TESTS" not in html
     leak = (out / "feedback" / "leak_hidden" / fx.LESSON / f"{fx.LESSON}.html").read_text()
     assert grade_job.REDACTED in leak
+    # the scores are in the instructor's gradebook, ready for the formgrader
+    from nbgrader.api import Gradebook
+
+    assert f"Recorded {len(fx.CASES) - 1} submission(s) in {gradebook}" in text
+    with Gradebook(f"sqlite:///{gradebook}", "resnets-hands-on") as gb:
+        for case in fx.CASES:
+            if case.status == "missing":
+                continue
+            entry = gb.find_submission(fx.LESSON, case.student)
+            assert entry.score == case.points, (case.student, entry.score)
+            assert entry.needs_manual_grade == (case.status == "graded"), case.student
+    assert (root / "autograded" / "ok_full" / fx.LESSON / f"{fx.LESSON}.ipynb").is_file()
     # the grader's own secrets stay out of the notebooks' environment
     thief = (out / "autograded" / "env_thief" / fx.LESSON / f"{fx.LESSON}.ipynb").read_text()
     assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief

@@ -136,6 +136,11 @@ def _wrong_square_with(prefix: str):
     return lambda rel: answered(rel, double=DOUBLE, square=prefix + "\n" + WRONG_SQUARE)
 
 
+def _before_double(prefix: str, square: str = SQUARE):
+    """``double`` defined right after ``prefix`` ran in its answer cell; ``square`` as given."""
+    return lambda rel: answered(rel, double=prefix.rstrip("\n") + "\n" + DOUBLE, square=square)
+
+
 def _edit_test(rel):
     nb = answered(rel, double=DOUBLE, square=WRONG_SQUARE)
     _cells(nb, "square__values")[0]["source"] = "pass  # test removed by the student"
@@ -209,14 +214,11 @@ def _fake_test_cell(rel):
 
 # Attack code that knows where things are: @@SUBMISSIONS@@, @@WORK@@ and @@OUT@@ are replaced by
 # the paths of the test's submitted/ folder, --work-dir and --out (see write_submissions).
-OVERWRITE_CLASSMATE = (
-    """import glob, pathlib
+OVERWRITE_CLASSMATE = """import glob, pathlib
 for p in glob.glob('@@SUBMISSIONS@@/victim/toy/*') + glob.glob('@@WORK@@/*/staged/victim/toy/*'):
     pathlib.Path(p).write_text('{}')
 pathlib.Path('@@OUT@@/grades.csv').write_text('student,score\\nattacker,1000\\n')
 """
-    + DOUBLE
-)
 
 LEAK_HIDDEN = """import linecache, sys
 def square(x):
@@ -281,11 +283,7 @@ CASES = [
     ),
     Case(
         "memory_bomb",
-        lambda rel: answered(
-            rel,
-            double="hoard = []\nwhile True:\n    hoard.append(bytearray(2**26))\n" + DOUBLE,
-            square=SQUARE,
-        ),
+        _before_double("hoard = []\nwhile True:\n    hoard.append(bytearray(2**26))"),
         3.0,
         reason="double ran out of memory",
     ),
@@ -375,12 +373,10 @@ CASES = [
     # the file system and other processes
     Case(
         "write_gradebook",
-        lambda rel: answered(
-            rel,
-            double="import glob, sqlite3\nfor db in glob.glob('../../../*.db'):\n"
+        _before_double(
+            "import glob, sqlite3\nfor db in glob.glob('../../../*.db'):\n"
             "    con = sqlite3.connect(db)\n"
-            "    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()\n"
-            + DOUBLE,
+            "    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()",
             square=WRONG_SQUARE,
         ),
         3.0,
@@ -388,18 +384,16 @@ CASES = [
     ),
     Case(
         "write_private_folder",
-        lambda rel: answered(
-            rel,
-            double="import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n"
-            "    p.write_text('{}')\n" + DOUBLE,
-            square=SQUARE,
+        _before_double(
+            "import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n"
+            "    p.write_text('{}')"
         ),
         MAX,
         flags=["file system"],
     ),
     Case(
         "attacker",
-        lambda rel: answered(rel, double=OVERWRITE_CLASSMATE, square=SQUARE),
+        _before_double(OVERWRITE_CLASSMATE),
         MAX,
         flags=["file system"],
     ),
@@ -412,18 +406,14 @@ CASES = [
     ),
     Case(
         "env_thief",
-        lambda rel: answered(
-            rel, double="import os\nprint(sorted(os.environ.items()))\n" + DOUBLE, square=SQUARE
-        ),
+        _before_double("import os\nprint(sorted(os.environ.items()))"),
         MAX,
     ),
     Case(
         "daemon",
-        lambda rel: answered(
-            rel,
-            double="import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-            "    time.sleep(600)\n    os._exit(0)\n" + DOUBLE,
-            square=SQUARE,
+        _before_double(
+            "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+            "    time.sleep(600)\n    os._exit(0)"
         ),
         MAX,
         flags=["process(es) started by the notebook were still running; killed"],

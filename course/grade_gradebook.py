@@ -1,0 +1,113 @@
+"""``course grade --gradebook COURSE/gradebook.db``: the class's scores into nbgrader's gradebook.
+
+So that the formgrader can take over (written answers, overrides, ``nbgrader export``), the
+scores ``course grade`` computed are recorded in the instructor's gradebook, and the autograded
+notebooks are put where the formgrader looks for them (``COURSE/autograded/<student>/<lesson>/``).
+
+Only the grader's own process writes here, after every notebook has run; a notebook never
+sees this gradebook. The gradebook is fingerprinted before grading: if anything changed it
+meanwhile (a notebook that found it, or the formgrader open at the same time), nothing is
+written and the summary says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+
+
+class GradebookError(Exception):
+    """The gradebook does not match the course: an instructor error."""
+
+
+def _digest(db: Path) -> str:
+    return hashlib.sha256(db.read_bytes()).hexdigest()
+
+
+def course_id(root: Path) -> str:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    return str(config.CourseDirectory.get("course_id", "") or "default_course")
+
+
+def check(db: Path, cid: str, specs: dict) -> str:
+    """Check that every lesson is in the gradebook with the source's graded cells and points
+    (``nbgrader generate_assignment`` puts it there); returns the gradebook's fingerprint."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not db.is_file():
+        raise GradebookError(f"no gradebook at {db} (run nbgrader generate_assignment there)")
+    with Gradebook(f"sqlite:///{db}", cid) as gb:
+        for lesson, spec in specs.items():
+            try:
+                nb = gb.find_notebook(lesson, lesson)
+            except MissingEntry:
+                raise GradebookError(
+                    f"{lesson} is not in {db}: run `nbgrader generate_assignment {lesson}` "
+                    "in that course folder first"
+                ) from None
+            have = {c.name: float(c.max_score) for c in nb.grade_cells}
+            want = {**spec["tests"], **spec["manual"]}
+            if have != want:
+                raise GradebookError(
+                    f"{lesson} in {db} has other graded cells or points than the source "
+                    f"({sorted(set(have) ^ set(want)) or 'points differ'}): regenerate it"
+                )
+    return _digest(db)
+
+
+def record(db: Path, cid: str, fingerprint: str, results, specs: dict, out: Path, staged) -> str:
+    """Write the scores of ``results`` (missing notebooks skipped); returns a line for the
+    summary. Test scores are replaced; scores you entered in the formgrader (manual scores,
+    overrides) stay, since nbgrader counts them before the automatic ones."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+    from sqlalchemy.exc import SAWarning
+
+    if _digest(db) != fingerprint:
+        return (
+            f"GRADEBOOK NOT UPDATED: {db} changed while the class was graded (a notebook that "
+            "found it, or the formgrader writing at the same time). Check it, then run again."
+        )
+    stamps = {}
+    for st in staged:
+        if "timestamp.txt" in st.digests:
+            try:
+                text = (st.folder / "timestamp.txt").read_text(encoding="utf-8").strip()
+                stamps[(st.student, st.lesson)] = parse_utc(text)
+            except Exception:  # noqa: BLE001 - an unparsable timestamp is just left out
+                pass
+    n = 0
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{db}", cid) as gb:
+        warnings.simplefilter("ignore", SAWarning)  # nbgrader's own, harmless (upstream)
+        for r in results:
+            if r.status == "missing":
+                continue
+            spec = specs[r.lesson]
+            gb.update_or_create_student(r.student)
+            when = stamps.get((r.student, r.lesson))
+            gb.update_or_create_submission(
+                r.lesson, r.student, **({"timestamp": when} if when else {})
+            )
+            for gid in spec["tests"]:
+                grade = gb.find_grade(gid, r.lesson, r.lesson, r.student)
+                grade.auto_score = float(r.tests.get(gid, 0.0))
+                grade.needs_manual_grade = False
+            for gid in spec["manual"]:
+                grade = gb.find_grade(gid, r.lesson, r.lesson, r.student)
+                if grade.manual_score is None:  # a grade you already gave stays
+                    grade.auto_score = None if r.status == "graded" else 0.0
+                    grade.needs_manual_grade = r.status == "graded"
+            gb.db.commit()
+            src = out / "autograded" / r.student / r.lesson / f"{r.lesson}.ipynb"
+            if src.is_file():
+                dest = db.parent / "autograded" / r.student / r.lesson
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest / f"{r.lesson}.ipynb")
+            n += 1
+    return (
+        f"Recorded {n} submission(s) in {db} (autograded notebooks in {db.parent / 'autograded'})."
+    )
