@@ -27,7 +27,6 @@ See docs/GRADING.md for what this guarantees and what it does not.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -40,16 +39,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
 from course import grade_gradebook, grade_job, sandbox
 from course import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
-from course.submission import find_notebook, sanitize, scan
+from course.submission import Staged, changed_files, stage, timestamp_ok
 
-MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
-MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
 REFERENCE = "reference-solution"  # the pseudo-student of the reference check
 RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")  # kept beside each feedback page
 
@@ -83,22 +78,6 @@ class Graded:
     results: list[Result]  # in student, lesson order
     reference: dict[str, Result]  # lesson -> the reference solution's result
     notes: list[str] = field(default_factory=list)  # for the end of the summary
-
-
-@dataclass
-class Staged:
-    """A submission copied before grading: its notebook and extra files, with their digests."""
-
-    student: str
-    lesson: str
-    origin: Path  # submitted/<student>/<lesson>
-    folder: Path  # the copy
-    notebook: str | None = None  # file name of the notebook graded (in ``origin``)
-    nb: object = None  # the sanitised notebook, in memory (nothing can rewrite it)
-    digests: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
-    flags: list[str] = field(default_factory=list)
-    reason: str = ""  # why there is nothing to grade
-    status: str = "graded"
 
 
 # --------------------------------------------------------------------------- preparing
@@ -201,89 +180,6 @@ def _job_env(job: Path, course: Course) -> dict:
     return env
 
 
-# --------------------------------------------------------------------------- staging
-def _copy_hashed(src: Path, dest: Path) -> str:
-    """Copy ``src`` to ``dest`` reading it once; returns the sha256 of what was copied."""
-    h = hashlib.sha256()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        while chunk := fin.read(1 << 20):
-            h.update(chunk)
-            fout.write(chunk)
-    return h.hexdigest()
-
-
-def _sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    except OSError:
-        return None
-    return h.hexdigest()
-
-
-def stage(course: Course, submissions: Path, student: str, lesson: str, dest: Path) -> Staged:
-    """Take a submission in before any student's code runs: the notebook is read, sanitised
-    and scanned (kept in memory), the other regular files are copied to ``dest`` with their
-    digests (no links, no other notebooks, none over :data:`MAX_EXTRA_FILE_MB`)."""
-    origin = submissions / student / lesson
-    st = Staged(student, lesson, origin, dest)
-    path, flags, why = find_notebook(origin, lesson)
-    st.flags += flags
-    if path is None:
-        st.status, st.reason = "missing", why
-        return st
-    st.notebook = path.name
-    data = path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_MB * 1e6 else None
-    if data is None:
-        st.status, st.reason = "unreadable", f"notebook over {MAX_NOTEBOOK_MB} MB"
-        return st
-    st.digests[path.name] = hashlib.sha256(data).hexdigest()
-    try:
-        sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
-        if not isinstance(sub.get("cells"), list):
-            raise ValueError("no list of cells")
-    except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema errors alike
-        st.status = "unreadable"
-        st.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
-        return st
-    try:
-        st.nb, flags = sanitize(sub, course.sources[lesson], course.releases[lesson])
-    except Exception as exc:  # noqa: BLE001 - a structure sanitize did not foresee
-        st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
-        return st
-    st.flags += flags + scan(st.nb)
-    for extra in sorted(origin.rglob("*")):
-        rel = extra.relative_to(origin)
-        if ".ipynb_checkpoints" in rel.parts or extra.suffix == ".ipynb":
-            continue
-        if extra.is_symlink():
-            st.flags.append(f"symbolic link {rel} left out")
-        elif extra.is_file():
-            if extra.stat().st_size > MAX_EXTRA_FILE_MB * 1e6:
-                st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
-            else:
-                st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
-    return st
-
-
-def changed_files(folder: Path, digests: dict[str, str]) -> list[str]:
-    """Files of ``folder`` whose content is no longer what ``digests`` recorded."""
-    return [rel for rel, d in digests.items() if _sha256(folder / rel) != d]
-
-
-def _timestamp_ok(path: Path) -> bool:
-    from nbgrader.utils import parse_utc
-
-    try:
-        parse_utc(path.read_text(encoding="utf-8", errors="replace").strip())
-    except Exception:  # noqa: BLE001 - any unparsable timestamp
-        return False
-    return True
-
-
 # --------------------------------------------------------------------------- one submission
 def grade_one(course: Course, st: Staged) -> Result:
     """Grade one staged submission; never raises for anything the student did."""
@@ -317,7 +213,7 @@ def _run_job(course: Course, st: Staged, job: Path, res: Result) -> None:
     for rel in st.digests:
         if rel == st.notebook:
             continue
-        if rel == "timestamp.txt" and not _timestamp_ok(st.folder / rel):
+        if rel == "timestamp.txt" and not timestamp_ok(st.folder / rel):
             res.flags.append("unreadable timestamp.txt ignored")
             continue
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -421,13 +317,19 @@ def students_in(submissions: Path) -> list[str]:
     )
 
 
+def _stage(course: Course, submissions: Path, student: str, lesson: str, dest: Path) -> Staged:
+    return stage(
+        submissions, student, lesson, dest, course.sources[lesson], course.releases[lesson]
+    )
+
+
 def reference_submissions(course: Course, work: Path) -> list[Staged]:
     """Each lesson's release filled with the reference answers, staged like a student's."""
     staged = []
     for lesson in course.lessons:
         nb = nbs.fill_release(course.releases[lesson], course.sources[lesson])
         nbs.write(nb, work / "reference" / REFERENCE / lesson / f"{lesson}.ipynb")
-        staged.append(stage(course, work / "reference", REFERENCE, lesson, work / "ref" / lesson))
+        staged.append(_stage(course, work / "reference", REFERENCE, lesson, work / "ref" / lesson))
     return staged
 
 
@@ -481,7 +383,7 @@ def grade_class(
                 raise InstructorError(str(exc)) from exc
         refs = reference_submissions(course, work)
         todo = [
-            stage(course, submissions, s, le, work / "staged" / s / le)
+            _stage(course, submissions, s, le, work / "staged" / s / le)
             for s in names
             for le in lessons
         ]

@@ -309,10 +309,11 @@ def _supervise(work, limits: Limits, cwd: str, env: dict, log: str, report: int)
 # --------------------------------------------------------------------------- fork server
 def serve(sock: socket.socket) -> None:
     """The fork server's loop: each request (a length-prefixed pickle and the write end of a
-    report pipe) forks a supervisor. Ends when the requesting process closes its socket."""
+    report pipe) forks a supervisor. :data:`PRELOAD` is imported before the first call of a
+    function of one of its modules is forked (a command line needs none of it). Ends when the requesting process closes
+    its socket."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for course grade to handle
-    for name in PRELOAD:
-        importlib.import_module(name)
+    loaded = False
     while True:
         try:
             head, fds, _, _ = socket.recv_fds(sock, 8, 1)
@@ -327,10 +328,15 @@ def serve(sock: socket.socket) -> None:
             if not chunk:
                 return
             payload += chunk
+        request = pickle.loads(payload)
+        if not loaded and not isinstance(request[0], list) and request[0][0] in PRELOAD:
+            for name in PRELOAD:
+                importlib.import_module(name)
+            loaded = True
         if os.fork() == 0:
             sock.close()
             try:
-                _supervise(*pickle.loads(payload), report=fds[0])
+                _supervise(*request, report=fds[0])
             finally:
                 os._exit(0)
         os.close(fds[0])

@@ -1,4 +1,4 @@
-"""A student's submission before it reaches a kernel: find it, repair it, scan it.
+"""A student's submission before it reaches a kernel: find it, repair it, scan it, take it in.
 
 Everything here reads the student's files as data (JSON), outside any kernel, so it is safe to
 run in the grader's own process:
@@ -10,16 +10,21 @@ run in the grader's own process:
   student's text, duplicated grade ids (nbgrader #1083) no longer make the notebook ungradable;
 * :func:`scan` flags code in the cells a student can edit that uses the tools of cheating
   (monkeypatching, frame tricks, the file system, processes). A flag costs no points: it sends
-  the submission to a human.
+  the submission to a human;
+* :func:`stage` does all of that for one submission before any student's code runs, keeps the
+  repaired notebook in memory and copies the other files with their digests, so that
+  :func:`changed_files` can tell afterwards whether anything rewrote them.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import re
 import tokenize
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -27,6 +32,9 @@ import nbformat
 from course import notebooks as nbs
 
 HUGE_OUTPUT_MB = 1.0  # stripped outputs larger than this are flagged
+MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
+MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
+MAX_EXTRA_FILES = 1000  # other files of a submission beyond this number are left out
 
 
 # --------------------------------------------------------------------------- finding it
@@ -286,3 +294,107 @@ def scan(nb) -> list[str]:
             if re.search(pattern, code):
                 found.append(f"code {label} ({where})")
     return list(dict.fromkeys(found))
+
+
+@dataclass
+class Staged:
+    """A submission copied before grading: its notebook and extra files, with their digests."""
+
+    student: str
+    lesson: str
+    origin: Path  # submitted/<student>/<lesson>
+    folder: Path  # the copy
+    notebook: str | None = None  # file name of the notebook graded (in ``origin``)
+    nb: object = None  # the sanitised notebook, in memory (nothing can rewrite it)
+    digests: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""  # why there is nothing to grade
+    status: str = "graded"
+
+
+# --------------------------------------------------------------------------- taking it in
+def _copy_hashed(src: Path, dest: Path) -> str:
+    """Copy ``src`` to ``dest`` reading it once; returns the sha256 of what was copied."""
+    h = hashlib.sha256()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(src, "rb") as fin, open(dest, "wb") as fout:
+        while chunk := fin.read(1 << 20):
+            h.update(chunk)
+            fout.write(chunk)
+    return h.hexdigest()
+
+
+def sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def stage(submissions: Path, student: str, lesson: str, dest: Path, source, release) -> Staged:
+    """Take a submission in before any student's code runs: the notebook is read, sanitised
+    against ``source``/``release`` and scanned (kept in memory), the other regular files are
+    copied to ``dest`` with their digests (no links, no other notebooks, at most
+    :data:`MAX_EXTRA_FILES`, none over :data:`MAX_EXTRA_FILE_MB`)."""
+    origin = submissions / student / lesson
+    st = Staged(student, lesson, origin, dest)
+    path, flags, why = find_notebook(origin, lesson)
+    st.flags += flags
+    if path is None:
+        st.status, st.reason = "missing", why
+        return st
+    st.notebook = path.name
+    data = path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_MB * 1e6 else None
+    if data is None:
+        st.status, st.reason = "unreadable", f"notebook over {MAX_NOTEBOOK_MB} MB"
+        return st
+    st.digests[path.name] = hashlib.sha256(data).hexdigest()
+    try:
+        sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
+        if not isinstance(sub.get("cells"), list):
+            raise ValueError("no list of cells")
+    except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema errors alike
+        st.status = "unreadable"
+        st.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
+        return st
+    try:
+        st.nb, flags = sanitize(sub, source, release)
+    except Exception as exc:  # noqa: BLE001 - a structure sanitize did not foresee
+        st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
+        return st
+    st.flags += flags + scan(st.nb)
+    for extra in sorted(origin.rglob("*")):
+        rel = extra.relative_to(origin)
+        if ".ipynb_checkpoints" in rel.parts or extra.suffix == ".ipynb":
+            continue
+        if len(st.digests) > MAX_EXTRA_FILES:
+            st.flags.append(f"more than {MAX_EXTRA_FILES} files: the rest left out")
+            break
+        if extra.is_symlink():
+            st.flags.append(f"symbolic link {rel} left out")
+        elif extra.is_file():
+            if extra.stat().st_size > MAX_EXTRA_FILE_MB * 1e6:
+                st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
+            else:
+                st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
+    return st
+
+
+def changed_files(folder: Path, digests: dict[str, str]) -> list[str]:
+    """Files of ``folder`` whose content is no longer what ``digests`` recorded."""
+    return [rel for rel, d in digests.items() if sha256(folder / rel) != d]
+
+
+def timestamp_ok(path: Path) -> bool:
+    """Whether nbgrader can read the timestamp in ``path``."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        parse_utc(path.read_text(encoding="utf-8", errors="replace").strip())
+    except Exception:  # noqa: BLE001 - any unparsable timestamp
+        return False
+    return True

@@ -33,9 +33,10 @@ LIMITS = ["--timeout", "90", "--cell-timeout", "5", "--memory", "1024"]  # small
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    """A course checkout with the toy lesson, released: (root, source, release)."""
+    """A course checkout with the toy lesson, released by nbgrader there, so that it also has
+    the instructor's gradebook (root/gradebook.db): (root, source, release)."""
     root = fx.make_toy_course(tmp_path_factory.mktemp("toy-course"), ROOT)
-    nbs.release([fx.LESSON], root=root, log=lambda *_: None, normalize_sources=False)
+    nbs.generate_assignment(root, fx.LESSON)
     source = nbs.read(nbs.source_path(fx.LESSON, root))
     release = nbs.read(nbs.release_path(fx.LESSON, root))
     return root, source, release
@@ -452,8 +453,7 @@ def test_hostile_class(toy, tmp_path, capsys, monkeypatch):
     paths = {"SUBMISSIONS": sub, "WORK": work, "OUT": out}
     fx.write_submissions(sub, _release_dict(release), paths)
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "instructor-secret-token")
-    nbs.generate_assignment(root, fx.LESSON)  # the instructor's gradebook, root/gradebook.db
-    gradebook = root / "gradebook.db"
+    gradebook = root / "gradebook.db"  # the instructor's, made by the fixture's release
     args = ["grade", str(sub), "--course-dir", str(root), "--jobs", "2", *LIMITS]
     more = ["--out", str(out), "--work-dir", str(work), "--feedback", "--gradebook", str(gradebook)]
     code = cli.main([*args, *more])
