@@ -123,11 +123,12 @@ def cell_errors(executed) -> dict[str, str]:
     found = {}
     for i, cell in enumerate(executed.cells):
         for o in cell.get("outputs", []):
-            if o.get("output_type") == "error" and o.get("ename") in (
-                "CellTimeoutError",
-                "MemoryError",
-            ):
-                found.setdefault(nbs.grade_id(cell) or f"cell {i + 1}", o["ename"])
+            ename = str(o.get("ename", ""))
+            if o.get("output_type") != "error":
+                continue
+            if ename == "CellTimeoutError" or ename.endswith("MemoryError"):  # numpy's too
+                kind = "CellTimeoutError" if ename == "CellTimeoutError" else "MemoryError"
+                found.setdefault(nbs.grade_id(cell) or f"cell {i + 1}", kind)
     return found
 
 
