@@ -464,10 +464,13 @@ def plot_summary(results: list[dict]):
         ax.set_xlabel("depth (layers)")
         ax.set_ylabel("final training error (%)")
         ax.set_xticks(sorted(set(xs)) or [20, 56])
-        ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
+    # one scale for both panels, so that 0% next to 85% looks like it
+    top = max([100 * r["final_error"] for r in results] + [10.0]) * 1.08
+    for ax in (left, right):
+        ax.set_ylim(-0.03 * top, top)  # a little below 0: a line at 0% stays visible
     if results:
         fig.suptitle(_title(results), fontsize=9)
     return fig

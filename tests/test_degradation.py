@@ -291,6 +291,8 @@ def test_plot_summary_theory_vs_reality():
     (res,) = right.get_lines()
     assert list(res.get_ydata()) == pytest.approx([25, 10])
     assert left.get_title().startswith("plain") and right.get_title() == "residual"
+    assert left.get_ylim() == right.get_ylim() and left.get_ylim()[0] <= 0  # one shared scale
+    assert left.get_ylim()[1] >= 50
     assert "SYNTHETIC" in fig.texts[0].get_text()  # the suptitle names the data
 
 
