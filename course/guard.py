@@ -141,13 +141,42 @@ def __cg_install(name, out_mark):
     before = {}
     done = _set()
 
+    import os.path as _osp
+    import sysconfig
+
+    _realpath, _sep = _osp.realpath, _osp.sep
+    libs = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    if checks is not None:
+        libs.add(_osp.dirname(checks.__file__))
+    libs = tuple(_realpath(d) + _sep for d in libs)
+
+    def from_library(fn):
+        # Defined in an installed package (torch, matplotlib, ...) or the course's own, not in
+        # the notebook or a file handed in with it.
+        try:
+            fn = _getattr(fn, "__func__", fn)
+            code = _getattr(fn, "__code__", None)
+            return code is not None and _realpath(code.co_filename).startswith(libs)
+        except Exception:  # noqa: BLE001
+            return False
+
+    def library_wrapper(new, old):
+        # torch wraps some of its functions the first time torch._dynamo loads (an optimizer
+        # does that): a wrapper of the original, made by a library, is the new baseline.
+        try:
+            return _getattr(new, "__wrapped__", None) is old and from_library(new)
+        except Exception:  # noqa: BLE001
+            return False
+
     def verify():
         problems = []
         for label, obj, snap, is_class in spaces:
             cur = _vars(obj)
-            for k, v in snap.items():
+            for k, v in _list(snap.items()):
                 now = cur.get(k, missing)
-                if now is not v and not (label == "builtins" and k in volatile):
+                if now is not v and now is not missing and library_wrapper(now, v):
+                    snap[k] = now
+                elif now is not v and not (label == "builtins" and k in volatile):
                     problems.append(label + "." + k + (" deleted" if now is missing else " replaced"))
                     try:
                         _setattr(obj, k, v)
@@ -189,9 +218,15 @@ def __cg_install(name, out_mark):
                 _setattr(o, a, _list(snap))
         cur_events = ip.events.callbacks
         for k in _list(cur_events):
-            if cur_events[k] != events.get(k, []):
+            now, was = cur_events[k], events.get(k, [])
+            if now == was:
+                continue
+            added = now[_len(was) :]
+            if now[: _len(was)] == was and all(from_library(f) for f in added):
+                events[k] = _list(now)  # e.g. matplotlib's inline backend flushing figures
+            else:
                 problems.append("IPython event callbacks for " + k + " changed")
-                cur_events[k][:] = events.get(k, [])
+                now[:] = was
         if (ip.custom_exceptions, ip.CustomTB) != custom:
             problems.append("IPython custom exception handler installed")
             ip.custom_exceptions, ip.CustomTB = custom

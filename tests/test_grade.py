@@ -178,6 +178,34 @@ def test_scan_leaves_ordinary_code_alone():
     assert scan(nb) == []
 
 
+def test_kernel_guard_accepts_what_libraries_do(shell_guard):
+    """A library's wrapper around the original (torch wraps ``torch.manual_seed`` when an
+    optimizer first loads torch._dynamo) and a library's event callback (matplotlib's inline
+    backend) are not tampering: real lessons do both. The same moves from notebook code are."""
+    import torch
+
+    ip, op = shell_guard
+    op("observe")  # pytest swaps sys.stdout between setup and call: the guard puts it back
+    real_seed, real_allclose = torch.manual_seed, torch.allclose
+    try:
+        ip.run_cell("import torch\ntorch.manual_seed = torch._disable_dynamo(torch.manual_seed)")
+        ip.run_cell(
+            "import matplotlib_inline.backend_inline as inline\n"
+            "get_ipython().events.register('post_execute', inline.flush_figures)"
+        )
+        assert op("observe") == [[], None]
+        ip.run_cell(
+            "import functools\n"
+            "torch.allclose = functools.wraps(torch.allclose)(lambda *a, **k: True)\n"
+            "get_ipython().events.register('post_execute', lambda: None)"
+        )
+        problems, _ = op("observe")
+        assert "torch.allclose replaced" in problems
+        assert "IPython event callbacks for post_execute changed" in problems
+    finally:
+        torch.manual_seed, torch.allclose = real_seed, real_allclose
+
+
 # --------------------------------------------------------------------------- scoring, scrub
 def _test_cell(outputs):
     cell = nbformat.v4.new_code_cell("t")
