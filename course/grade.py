@@ -280,7 +280,10 @@ def _keep_feedback(course: Course, st: Staged, job: Path, fb: dict | None, res: 
     if fb.get("redacted"):
         res.flags.append(f"hidden-test lines printed by the notebook ({fb['redacted']}) removed")
     if fb.get("leaked"):  # never expected: the page is not kept
-        res.flags.append(f"grader: feedback withheld, {fb['leaked']} hidden-test line(s) in it")
+        first = fb["leaked"][0][:80]
+        res.flags.append(
+            f"grader: feedback withheld, {len(fb['leaked'])} hidden-test line(s) in it: {first!r}"
+        )
         return
     dest = course.out / "feedback" / st.student / st.lesson
     dest.mkdir(parents=True, exist_ok=True)

@@ -40,10 +40,11 @@ LONG_LINE = 12  # hidden lines longer than this are redacted wherever they occur
 
 def hidden_lines(source, release) -> list[str]:
     """The lines of the source's hidden tests a student never sees (stripped), with the
-    hidden-test markers. A line also written outside the hidden blocks is not a secret."""
+    hidden-test markers. A line the release shows anywhere (``downsample = None`` inside
+    ``self.downsample = None``, say) is not a secret."""
     from course import notebooks as nbs
 
-    shown = {line.strip() for c in release.cells for line in c.source.split("\n")}
+    shown = "\n".join(c.source for c in release.cells)  # a line shown there is no secret
     secret, inside = [nbs.HIDDEN_BEGIN, nbs.HIDDEN_END], False
     for cell in source.cells:
         if not nbs.is_test(cell):
@@ -180,14 +181,11 @@ def scrub(nb, lines: list[str]) -> int:
 
 def leaked_lines(html_text: str, lines: list[str], allowed: set[str] = frozenset()) -> list[str]:
     """Hidden-test lines present in a feedback page (its text, tags removed), except those
-    in ``allowed`` (lines the student wrote in their own cells: no leak)."""
+    written in a line of ``allowed`` (the student's own cells: no leak)."""
     text = html.unescape(re.sub(r"<[^>]*>", "", html_text))
     whole = {line.strip() for line in text.split("\n")}
-    return [
-        ln
-        for ln in lines
-        if ln not in allowed and (ln in whole or (len(ln) > LONG_LINE and ln in text))
-    ]
+    found = [ln for ln in lines if ln in whole or (len(ln) > LONG_LINE and ln in text)]
+    return [ln for ln in found if not any(ln in own for own in allowed)]
 
 
 def _config(cdir: Path):
@@ -240,7 +238,7 @@ def feedback(cdir: Path, config, spec: dict, tests: dict, pristine_db: bytes, lo
     page = cdir / "feedback" / STUDENT / lesson / f"{lesson}.html"
     own = {ln.strip() for c in nb.cells if not nbs.is_test(c) for ln in c.source.split("\n")}
     leaked = leaked_lines(page.read_text(encoding="utf-8"), spec["hidden_lines"], own)
-    return {"html": str(page), "redacted": redacted, "leaked": len(leaked)}
+    return {"html": str(page), "redacted": redacted, "leaked": leaked}
 
 
 # --------------------------------------------------------------------------- the job

@@ -281,12 +281,16 @@ def _code(source: str) -> str:
     return "\n".join(lines)
 
 
-def scan(nb) -> list[str]:
-    """Flags for suspicious code in the cells a student can edit (answers, unlocked cells)."""
+def scan(nb, release=None) -> list[str]:
+    """Flags for suspicious code in the cells a student can edit (answers, unlocked cells),
+    leaving out cells exactly as the ``release`` has them (the course's own code)."""
+    as_released = {c.source.strip() for c in release.cells} if release is not None else set()
     found: list[str] = []
     for cell in nb.cells:
         meta = _nbmeta(cell)
         if cell.cell_type != "code" or (meta.get("locked") and not meta.get("solution")):
+            continue
+        if cell.source.strip() in as_released:
             continue
         code = _code(cell.source)
         where = meta.get("grade_id") or "an unlocked cell"
@@ -366,7 +370,7 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
     except Exception as exc:  # noqa: BLE001 - a structure sanitize did not foresee
         st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
         return st
-    st.flags += flags + scan(st.nb)
+    st.flags += flags + scan(st.nb, release)
     for extra in sorted(origin.rglob("*")):
         rel = extra.relative_to(origin)
         if ".ipynb_checkpoints" in rel.parts or extra.suffix == ".ipynb":

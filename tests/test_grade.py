@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -165,6 +166,15 @@ def test_find_notebook(tmp_path):
 def test_scan_flags_cheating_tools(code, label):
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     assert any(label in f for f in scan(nb)), scan(nb)
+
+
+def test_scan_leaves_the_courses_own_cells_alone(toy):
+    """A cell exactly as released is the course's code, whatever it uses."""
+    _, _, release = toy
+    rel = nbformat.from_dict(copy.deepcopy(release))
+    rel.cells.append(nbformat.v4.new_code_cell("import subprocess"))
+    nb = nbformat.from_dict(copy.deepcopy(rel))
+    assert scan(nb, rel) == [] and scan(nb) != []
 
 
 def test_scan_leaves_ordinary_code_alone():
