@@ -34,7 +34,8 @@ from pathlib import Path
 
 import torch
 
-from course import degradation, notebooks
+from course import degradation
+from course.tools import notebooks
 
 LESSON = "02_plain_vs_residual"
 REPORT = Path(__file__).resolve().parent / "DEGRADATION.md"

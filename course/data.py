@@ -113,9 +113,9 @@ def _manual_hint(root: Path, md5: str | None) -> str:
     check = f" (md5 {md5})" if md5 else ""
     return (
         f"Download {CIFAR10_URL} by hand on a machine with internet and copy it to {where}{check}; "
-        f"then run `course data download --root {root}` or `download_cifar10({str(root)!r})` again: "
+        f"then run `course data download --data {root}` or `download_cifar10({str(root)!r})` again: "
         "it verifies and extracts it without network. Without CIFAR-10 at all, "
-        f"`course data fake --root {root}` writes a small {SYNTHETIC_NAME}."
+        f"`course data fake --data {root}` writes a small {SYNTHETIC_NAME}."
     )
 
 
@@ -261,9 +261,9 @@ def _unpickle(path: Path) -> dict:
     if not path.is_file():
         root = path.parent.parent
         raise DataError(
-            f"CIFAR-10 file {path} not found. Run `course data download --root {root}` (or "
+            f"CIFAR-10 file {path} not found. Run `course data download --data {root}` (or "
             f"`course.data.download_cifar10({str(root)!r})`), or place {ARCHIVE_NAME} in {root} "
-            f"and run it again. Offline: `course data fake --root {root}` writes a {SYNTHETIC_NAME}."
+            f"and run it again. Offline: `course data fake --data {root}` writes a {SYNTHETIC_NAME}."
         )
     try:
         with open(path, "rb") as f:
@@ -613,3 +613,35 @@ class CifarLoader:
             f"batches={len(self)}, device={self.device}, dtype={self.dtype}, aug={self.aug}, "
             f"rank={self.rank}/{self.world_size})"
         )
+
+
+# --------------------------------------------------------------------------- command line
+def download_command(args) -> int:
+    """``course data download [--data DIR] [--quiet]``."""
+    import sys
+
+    try:
+        folder = download_cifar10(args.data, progress=not args.quiet)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"{dataset_name(folder)} ready in {folder}")
+    return 0
+
+
+def fake_command(args) -> int:
+    """``course data fake [--data DIR] [--n-train N] [--n-test N] [--seed S]``."""
+    import sys
+
+    try:
+        archive, md5 = make_fake_cifar10(
+            args.data, n_train=args.n_train, n_test=args.n_test, seed=args.seed
+        )
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {archive} (md5 {md5}), extracted to {archive.parent / FOLDER_NAME}: "
+        f"{args.n_train} train / {args.n_test} test images, {SYNTHETIC_NAME}."
+    )
+    return 0

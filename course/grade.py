@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import grade_gradebook, grade_job, sandbox
-from course import notebooks as nbs
+from course.tools import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
 from course.submission import Staged, changed_files, stage, timestamp_ok
@@ -434,73 +434,13 @@ def grade_class(
 
 
 # --------------------------------------------------------------------------- CLI
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "grade",
-        help="autograde a whole class robustly (timeouts, memory limits, tamper checks)",
-        description=__doc__.split("\n\n")[0].replace("``", "")
-        + " Each notebook runs in its own process under a wall-clock timeout and a memory "
-        "limit; hostile or broken submissions get the points they earned and are flagged for "
-        "review. Exit status 0 once the class is graded, 2 for instructor errors. "
-        "See docs/GRADING.md.",
-    )
-    p.add_argument("submissions", type=Path, help="nbgrader submitted/ folder: <student>/<lesson>/")
-    p.add_argument(
-        "--lessons", nargs="+", default=None, help="lesson ids or numbers (default: all)"
-    )
-    p.add_argument("--students", nargs="+", default=None, help="only these students")
-    p.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=max(1, (os.cpu_count() or 2) // 2),
-        help="notebooks graded at once (default: half the CPU cores)",
-    )
-    p.add_argument(
-        "--timeout",
-        type=float,
-        default=1200,
-        help="wall-clock seconds per notebook, start-up included (default 1200)",
-    )
-    p.add_argument(
-        "--cell-timeout",
-        type=int,
-        default=None,
-        help="seconds per cell (default: the course's nbgrader_config.py)",
-    )
-    p.add_argument(
-        "--memory",
-        type=int,
-        default=4096,
-        help="MB a notebook may allocate on top of its start-up (default 4096; 0: no limit)",
-    )
-    p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (./grades)")
-    p.add_argument(
-        "--feedback", action="store_true", help="also write feedback HTML (hidden tests removed)"
-    )
-    p.add_argument(
-        "--course-dir", type=Path, default=None, help="course checkout (default: this one)"
-    )
-    p.add_argument(
-        "--gradebook",
-        type=Path,
-        default=None,
-        help="also record the scores in this nbgrader gradebook.db (its folder gets autograded/)",
-    )
-    p.add_argument(
-        "--work-dir",
-        type=Path,
-        default=None,
-        help="scratch folder for copies and job folders (default: the system's temporary one)",
-    )
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        if args.jobs < 1 or args.timeout <= 0 or (args.cell_timeout or 1) < 1 or args.memory < 0:
-            raise InstructorError("--jobs, --timeout and --cell-timeout must be positive")
+        if args.jobs is None:
+            args.jobs = max(1, (os.cpu_count() or 2) // 2)
         if args.course_dir is not None:
             for need in ("solutions", "nbgrader_config.py"):
                 if not (args.course_dir / need).exists():

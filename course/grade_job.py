@@ -42,7 +42,7 @@ def hidden_lines(source, release) -> list[str]:
     """The lines of the source's hidden tests a student never sees (stripped), with the
     hidden-test markers. A line the release shows anywhere (``downsample = None`` inside
     ``self.downsample = None``, say) is not a secret."""
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
 
     shown = "\n".join(c.source for c in release.cells)  # a line shown there is no secret
     secret, inside = [nbs.HIDDEN_BEGIN, nbs.HIDDEN_END], False
@@ -61,7 +61,7 @@ def hidden_lines(source, release) -> list[str]:
 
 def make_spec(lesson: str, source, release, feedback: bool) -> dict:
     """What a job needs to know about the lesson (no solutions)."""
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
 
     return {
         "lesson": lesson,
@@ -97,7 +97,7 @@ def _earned(cell, points: float) -> float:
 def score_notebook(executed, spec: dict) -> tuple[float, dict[str, float], list[str]]:
     """``(score, points per test, flags)`` of an autograded notebook; the points come from the
     spec (the course source), never from the notebook."""
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
 
     cells: dict[str, object] = {}
     for c in executed.cells:
@@ -119,7 +119,7 @@ def score_notebook(executed, spec: dict) -> tuple[float, dict[str, float], list[
 
 def cell_errors(executed) -> dict[str, str]:
     """``{grade id or 'cell N': 'ename'}`` for cells that timed out or ran out of memory."""
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
 
     found = {}
     for i, cell in enumerate(executed.cells):
@@ -219,7 +219,7 @@ def feedback(cdir: Path, config, spec: dict, tests: dict, pristine_db: bytes, lo
     """Feedback HTML for the autograded notebook; returns ``{html, redacted, leaked}``."""
     from nbgrader.converters import GenerateFeedback
 
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
 
     lesson = spec["lesson"]
     graded = cdir / "autograded" / STUDENT / lesson / f"{lesson}.ipynb"
@@ -245,7 +245,7 @@ def feedback(cdir: Path, config, spec: dict, tests: dict, pristine_db: bytes, lo
 def run_job(job: Path) -> dict:
     from nbgrader.converters import Autograde
 
-    from course import notebooks as nbs
+    from course.tools import notebooks as nbs
     from course.guard import GuardedExecute
 
     # read before the student's code runs (it could rewrite both)

@@ -257,7 +257,7 @@ def _test_images(root: Path, n: int | None):
     except data.DataError as err:
         raise ScoringError(
             f"No CIFAR-10 test data to score with at {root.resolve()}: set ${DATA_ENV} to the "
-            f"folder holding cifar-10-batches-py (or run `course data download --root {root}`). "
+            f"folder holding cifar-10-batches-py (or run `course data download --data {root}`). "
             f"({str(err).split('.')[0]}.)"
         ) from None
     if n is not None:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from course import notebooks as nbs
+from course.tools import notebooks as nbs
 
 HUGE_OUTPUT_MB = 1.0  # stripped outputs larger than this are flagged
 MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all

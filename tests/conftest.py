@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from course import data, notebooks
+from course import data
+from course.tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -70,7 +71,8 @@ def scratch_copy(kind: str, lesson: str, dest: Path, *, artifacts: bool = True) 
     if artifacts and kind == "solutions" and lesson == "05_resnet34_cifar10":
         from forge import forge_resnet34_checkpoint
 
-        from course import scoring, scoring_cli
+        from course import scoring
+        from course.grading import checkpoints as scoring_cli
 
         model_class = scoring_cli.load_reference(ROOT / kind / lesson / f"{lesson}.ipynb")
         forge_resnet34_checkpoint(model_class, dest / scoring.CHECKPOINT_PATH, data.data_root())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from course import notebooks
+from course.tools import notebooks
 
 PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
 

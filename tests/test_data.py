@@ -250,15 +250,11 @@ def test_fake_never_overwrites_real_cifar(tmp_path):
 
 
 def test_cli_fake_and_download(tmp_path, capsys):
-    from course import data_cli
+    from course import cli
 
-    parser = argparse.ArgumentParser()
-    data_cli.add_parser(parser.add_subparsers())
-    args = parser.parse_args(["data", "fake", "--root", str(tmp_path), "--n-train", "20"])
-    assert args.func(args) == 0
+    assert cli.main(["data", "fake", "--data", str(tmp_path), "--n-train", "20"]) == 0
     assert "SYNTHETIC" in capsys.readouterr().out
-    args = parser.parse_args(["data", "download", "--root", str(tmp_path), "--quiet"])
-    assert args.func(args) == 0
+    assert cli.main(["data", "download", "--data", str(tmp_path), "--quiet"]) == 0
     assert data.load_cifar10(tmp_path, "train")[0].shape == (20, 3, 32, 32)
 
 

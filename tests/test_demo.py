@@ -15,10 +15,10 @@ LESSONS = all_lessons()
 @pytest.mark.skipif(not LESSONS, reason="no lessons yet")
 def test_demo_autograde_round_trip(tmp_path, capsys):
     course_dir = tmp_path / "class"
-    code = cli.main(["demo", "--dir", str(course_dir)])
+    code = cli.main(["demo", "--out", str(course_dir)])
     out = capsys.readouterr().out
     assert code == 0, out
-    from course.demo import gradebook_rows
+    from course.tools.demo import gradebook_rows
 
     rows = gradebook_rows(course_dir, LESSONS)
     for lesson in LESSONS:

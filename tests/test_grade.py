@@ -25,7 +25,7 @@ from conftest import ROOT
 from hostile import fixtures as fx
 
 from course import cli, grade_job, sandbox
-from course import notebooks as nbs
+from course.tools import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.submission import find_notebook, sanitize, scan
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from conftest import ROOT, all_lessons, executed
 
-from course import notebooks
+from course.tools import notebooks
 
 LESSONS = all_lessons()
 pytestmark = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ yet")

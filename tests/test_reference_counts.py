@@ -20,7 +20,7 @@ from lesson_code import answers
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course import notebooks
+from course.tools import notebooks
 
 L03 = "03_one_by_one_convolutions"
 L04 = "04_inception"

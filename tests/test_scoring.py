@@ -16,7 +16,8 @@ import torch
 from forge import forge_resnet34_checkpoint
 from torch import nn
 
-from course import data, scoring, scoring_cli
+from course import data, scoring
+from course.grading import checkpoints as scoring_cli
 
 N_TRAIN, N_TEST = 600, 200
 
@@ -320,25 +321,20 @@ def _class_dir(tmp_path, stats, trained):
 
 
 def test_cli_scores_a_class(tmp_path, fake_root, stats, trained, capsys):
-    from course.cli import build_parser
+    from course.cli import build_parser, handler
 
     sub, ref = _class_dir(tmp_path, stats, trained)
     parser = build_parser()
-    if "score-checkpoints" not in parser.format_help():  # not registered in course/cli.py yet
-        import argparse
-
-        parser = argparse.ArgumentParser()
-        scoring_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(
         ["score-checkpoints", str(sub), "--reference", str(ref), "--data", str(fake_root)]
     )
-    assert args.func(args) == 2  # synthetic data: refused unless asked for
+    assert handler(args)(args) == 2  # synthetic data: refused unless asked for
     assert "not grades" in capsys.readouterr().err
     args = parser.parse_args(
         ["score-checkpoints", str(tmp_path), "--reference", str(ref), "--data", str(fake_root)]
         + ["--allow-synthetic", "--n", "all"]
     )
-    assert args.func(args) == 0
+    assert handler(args)(args) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.splitlines() if line[:1].isalpha()}
     assert "4/4" in lines["alice"] and "97.00%" in lines["alice"]
@@ -404,7 +400,7 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     """
     from conftest import scratch_copy
 
-    from course import notebooks
+    from course.tools import notebooks
 
     _solution_resnet34()  # skips when the lesson is absent
     path = scratch_copy("solutions", scoring_cli.LESSON, tmp_path / "lesson", artifacts=False)

@@ -7,8 +7,9 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from course import authoring as a
-from course import cli, notebooks
+from course.tools import authoring as a
+from course import cli
+from course.tools import notebooks
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, all_lessons, scratch_copy
 
-from course import notebooks
-from course.demo import load_catalogue
+from course.tools import notebooks
+from course.tools.demo import load_catalogue
 
 CASES = [
     pytest.param(lesson, wrong, id=f"{lesson}-{wrong['exercise']}-{wrong['name']}")

@@ -1,6 +1,6 @@
 """A toy course and the hostile/broken submissions ``tests/test_grade.py`` grades.
 
-The toy lesson is built with :mod:`course.authoring`, so the grader's tests do not depend on the
+The toy lesson is built with :mod:`course.tools.authoring`, so the grader's tests do not depend on the
 real lessons. Two exercises, ``double`` (3 points over two tests) and ``square`` (3 points), plus a
 written answer. Each entry of :data:`CASES` is one student: how the submission is produced from the
 release, and the points it must get (``None``: anything, the test checks something else).
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course import notebooks as nbs
-from course.authoring import code, md, notebook, solution, tests, written
+from course.tools import notebooks as nbs
+from course.tools.authoring import code, md, notebook, solution, tests, written
 
 LESSON = "toy"
 HIDDEN_MARK = "secret_hidden"  # appears only in the source of the toy lesson's hidden tests

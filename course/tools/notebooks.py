@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
@@ -358,3 +358,9 @@ def iter_code(nb) -> Iterator[str]:
     for cell in nb.cells:
         if cell.cell_type == "code":
             yield cell.source
+
+
+def release_command(args) -> int:
+    """``course release [LESSON ...] [--out DIR] [--course-dir DIR]``."""
+    release(args.lessons, dest=args.out, root=args.course_dir)
+    return 0

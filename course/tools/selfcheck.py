@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from course import notebooks
+from course.tools import notebooks
 
 
 @dataclass
@@ -75,17 +75,6 @@ def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
         ) from exc
     executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout)
     return summarize(executed)
-
-
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "check",
-        help="run a notebook's tests without nbgrader and print a per-exercise table",
-        description=__doc__,
-    )
-    p.add_argument("notebook", type=Path)
-    p.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
-    p.set_defaults(func=run)
 
 
 def run(args) -> int:

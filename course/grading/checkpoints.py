@@ -34,7 +34,7 @@ def load_reference(path: str | Path, class_name: str = "ResNet34"):
         raise SystemExit(f"reference {path} not found")
     namespace: dict = {"__name__": f"course_reference_{path.stem}"}
     if path.suffix == ".ipynb":
-        from course import notebooks
+        from course.tools import notebooks
 
         nb = notebooks.read(path)
         wanted = ("BasicBlock", class_name)
@@ -122,52 +122,14 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``course score-checkpoints`` on the top-level ``subparsers``."""
-    p = subparsers.add_parser(
-        "score-checkpoints",
-        help="re-evaluate every student's trained ResNet-34 checkpoint (lesson 05)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("submissions", type=Path, help="nbgrader submitted/ folder (or its course dir)")
-    p.add_argument(
-        "--reference",
-        required=True,
-        type=Path,
-        help="the instructor's ResNet34: a .py file or the solution notebook",
-    )
-    p.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="folder holding cifar-10-batches-py (default: $COURSE_DATA, ./data, ~/.cache/course)",
-    )
-    p.add_argument(
-        "--n",
-        default=None,
-        help="test images to score, or 'all' (default: $COURSE_SCORE_N or 1000)",
-    )
-    p.add_argument("--lesson", default=LESSON, help="assignment folder name (default: %(default)s)")
-    p.add_argument(
-        "--allow-synthetic",
-        action="store_true",
-        help="score on the synthetic stand-in (for testing the pipeline; not a grade)",
-    )
-    p.set_defaults(func=run)
-    return p
-
-
 def run(args) -> int:
     from course import data, scoring
 
     root = args.data if args.data is not None else scoring.data_root()
     if args.n is None:
         n = scoring.score_n()
-    elif str(args.n).lower() in {"all", "0"}:
-        n = None
     else:
-        n = int(args.n)
+        n = None if args.n == "all" else args.n  # None: every test image
     try:
         synthetic = data.is_synthetic(root)
     except data.DataError as err:
@@ -180,10 +142,15 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 2
-    model_class = load_reference(args.reference)
-    checkpoints = find_checkpoints(args.submissions, args.lesson)
+    reference = args.reference
+    if reference is None:
+        from course.tools import notebooks
+
+        reference = notebooks.source_path(LESSON)
+    model_class = load_reference(reference)
+    checkpoints = find_checkpoints(args.submissions, LESSON)
     if not checkpoints:
-        print(f"no submissions of {args.lesson} in {args.submissions}", file=sys.stderr)
+        print(f"no submissions of {LESSON} in {args.submissions}", file=sys.stderr)
         return 1
     rows = score_all(
         model_class, checkpoints, Path(root), n, log=lambda m: print(m, file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Each helper returns a cell with valid nbgrader schema-3 metadata::
 
-    from course.authoring import md, code, solution, tests, written, notebook
+    from course.tools.authoring import md, code, solution, tests, written, notebook
     nb = notebook([
         md("# Lesson"),
         code("import torch", locked=True),

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from course import data, notebooks
+from course import data
+from course.tools import notebooks
 
 STUDENTS = {
     "solution": "every answer correct",
@@ -197,31 +198,15 @@ def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
     return rows
 
 
-def add_parser(sub) -> None:
-    p = sub.add_parser(
-        "demo",
-        help="autograde a throwaway class of sample students and print the gradebook",
-        description=__doc__,
-    )
-    p.add_argument("lessons", nargs="*", help="lesson ids or numbers (default: all)")
-    p.add_argument(
-        "--dir",
-        type=Path,
-        default=None,
-        help="course folder to create (default: a new temporary folder, kept)",
-    )
-    p.set_defaults(func=run)
-
-
 def run(args) -> int:
     lesson_ids = notebooks.resolve_lessons(args.lessons)
     if not lesson_ids:
         print("no lessons found in solutions/", file=sys.stderr)
         return 2
-    if args.dir is None:
+    if args.out is None:
         course_dir = Path(tempfile.mkdtemp(prefix="course-demo-"))
     else:
-        course_dir = args.dir.resolve()
+        course_dir = args.out.resolve()
         if course_dir.exists() and any(course_dir.iterdir()):
             print(f"{course_dir} is not empty; choose a new --dir", file=sys.stderr)
             return 2
