@@ -40,10 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course import grade_gradebook, grade_job, sandbox
-from course.tools import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.sandbox import Limits
 from course.submission import Staged, changed_files, stage, timestamp_ok
+from course.tools import notebooks as nbs
 
 REFERENCE = "reference-solution"  # the pseudo-student of the reference check
 RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")  # kept beside each feedback page

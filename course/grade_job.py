@@ -245,8 +245,8 @@ def feedback(cdir: Path, config, spec: dict, tests: dict, pristine_db: bytes, lo
 def run_job(job: Path) -> dict:
     from nbgrader.converters import Autograde
 
-    from course.tools import notebooks as nbs
     from course.guard import GuardedExecute
+    from course.tools import notebooks as nbs
 
     # read before the student's code runs (it could rewrite both)
     spec = json.loads((job / "spec.json").read_text(encoding="utf-8"))

@@ -6,7 +6,6 @@ network" is a closed localhost port.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import http.server
 import io

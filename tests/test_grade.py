@@ -25,9 +25,9 @@ from conftest import ROOT
 from hostile import fixtures as fx
 
 from course import cli, grade_job, sandbox
-from course.tools import notebooks as nbs
 from course.grade_report import Result, plot_scores, summary, write_csv
 from course.submission import find_notebook, sanitize, scan
+from course.tools import notebooks as nbs
 
 LIMITS = ["--timeout", "90", "--cell-timeout", "5", "--memory", "1024"]  # small, for tests
 

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from conftest import ROOT
 
-from course.tools import authoring as a
 from course import cli
+from course.tools import authoring as a
 from course.tools import notebooks
 
 

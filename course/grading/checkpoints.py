@@ -14,7 +14,6 @@ name; a student without a checkpoint, or with one that does not fit, gets 0 band
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
