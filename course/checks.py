@@ -11,10 +11,17 @@ expected, what came, and (when given) a hint about the likely mistake::
 The helpers accept torch tensors, NumPy arrays and Python numbers. They keep private references
 to the torch/NumPy functions they use, taken at import time, so a notebook that later replaces
 ``torch.allclose`` and friends does not change what these checks compute.
+
+The same test code runs in the student's kernel and in the trusted grader (docs/TEST_FORM.md).
+Checks about *how* the student computed something run beside the student's code in both places:
+:func:`no_autograd`, :func:`count_torch_calls` and helpers marked :func:`runs_beside_student`.
+In the grader, :data:`grading_hooks` (set by :mod:`course.grading`) routes them to the sandbox.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -32,6 +39,10 @@ _AssertionError = AssertionError
 
 __all__ = [
     "check",
+    "call_keeping_inputs",
+    "no_autograd",
+    "count_torch_calls",
+    "runs_beside_student",
     "check_shape",
     "check_dtype",
     "check_close",
@@ -45,10 +56,24 @@ __all__ = [
 ]
 
 
-def _fail(name: str, what: str, hint: str | None) -> None:
+# How many times each check (by its message) has failed in this process: a two-level hint
+# shows its second level from the second failure on ("hidden until you have tried").
+_failures: dict[str, int] = {}
+Hint = str | tuple[str, str] | None
+
+
+def _fail(name: str, what: str, hint: Hint) -> None:
     msg = f"{name}: {what}" if name else what
-    if hint:
-        msg += f"\n  Hint: {hint}"
+    levels = (hint,) if isinstance(hint, str) else tuple(h for h in hint or () if h)
+    seen = _failures.get(msg, 0)
+    _failures[msg] = seen + 1
+    if levels:
+        msg += f"\n  Hint: {levels[0]}"
+    if len(levels) > 1:
+        if seen and not (grading_hooks and grading_hooks.get("first_hint_only")):
+            msg += f"\n  More: {levels[1]}"
+        elif not grading_hooks:
+            msg += "\n  (run the test again after your next attempt for a more specific hint)"
     raise _AssertionError(msg)
 
 
@@ -69,13 +94,13 @@ def _shape_of(x: Any) -> tuple[int, ...] | None:
     return tuple(shape) if shape is not None else None
 
 
-def check(condition: Any, message: str, hint: str | None = None) -> None:
+def check(condition: Any, message: str, hint: Hint = None) -> None:
     """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy."""
     if not bool(condition):
         _fail("", message, hint)
 
 
-def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: str | None = None):
+def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hint = None):
     """``obj`` must be an instance of ``expected``."""
     if obj is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -88,7 +113,7 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: str
         _fail(name, f"expected a {exp}, got {type(obj).__name__}", hint)
 
 
-def check_shape(x: Any, expected: Sequence[int], name: str, hint: str | None = None) -> None:
+def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:
     """``x.shape`` must equal ``expected``."""
     if x is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -99,7 +124,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: str | None = N
         _fail(name, f"expected shape {tuple(expected)}, got {shape}", hint)
 
 
-def check_dtype(x: Any, expected: Any, name: str, hint: str | None = None) -> None:
+def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype)."""
     dtype = getattr(x, "dtype", None)
     if dtype != expected:
@@ -126,7 +151,7 @@ def check_close(
     *,
     rtol: float = 1e-5,
     atol: float = 1e-8,
-    hint: str | None = None,
+    hint: Hint = None,
 ) -> None:
     """Values must match elementwise: ``|a - e| <= atol + rtol * |e|`` (as ``torch.allclose``).
 
@@ -161,7 +186,7 @@ def check_close(
         )
 
 
-def check_equal(actual: Any, expected: Any, name: str, hint: str | None = None) -> None:
+def check_equal(actual: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays."""
     if actual is None and expected is not None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -192,15 +217,13 @@ def count_params(module: Any, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
-def check_param_count(module: Any, expected: int, name: str, hint: str | None = None) -> None:
+def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) -> None:
     """The module must have exactly ``expected`` parameters."""
     check_type(module, _torch.nn.Module, name)
     check_equal(count_params(module), expected, f"{name} parameter count", hint)
 
 
-def check_module_names(
-    module: Any, required: Iterable[str], name: str, hint: str | None = None
-) -> None:
+def check_module_names(module: Any, required: Iterable[str], name: str, hint: Hint = None) -> None:
     """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``)."""
     missing = [n for n in required if not hasattr(module, n)]
     if missing:
@@ -208,7 +231,7 @@ def check_module_names(
 
 
 def check_raises(
-    func: Callable[[], Any], exc: type[BaseException], name: str, hint: str | None = None
+    func: Callable[[], Any], exc: type[BaseException], name: str, hint: Hint = None
 ) -> None:
     """Calling ``func()`` must raise ``exc``."""
     try:
@@ -218,3 +241,123 @@ def check_raises(
     except Exception as other:  # noqa: BLE001 - we report whatever came instead
         _fail(name, f"expected {exc.__name__}, got {type(other).__name__}: {other}", hint)
     _fail(name, f"expected {exc.__name__} to be raised, but nothing was raised", hint)
+
+
+# --------------------------------------------------------------------------- side effects
+def _tensors(value: Any, found: list) -> list:
+    if _is_tensor(value):
+        found.append(value)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _tensors(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _tensors(v, found)
+    return found
+
+
+def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None, **kwargs: Any):
+    """Call ``func(*args, **kwargs)`` and fail if it changed any tensor argument in place
+    (values, shape or dtype). Returns what ``func`` returned.
+
+    In the trusted grader, in-place changes the student's code makes to an argument are copied
+    back into the test's tensor, so this check works there too.
+    """
+    inputs = _tensors(list(args) + list(kwargs.values()), [])
+    before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
+    result = func(*args, **kwargs)
+    for i, (t, (saved, dtype, shape)) in enumerate(zip(inputs, before, strict=True)):
+        same = t.dtype == dtype and tuple(t.shape) == shape
+        if same and t.device.type != "meta":
+            now = t.detach()
+            same = bool(((now == saved) | (now.isnan() & saved.isnan())).all())
+        if not same:
+            _fail(
+                name,
+                f"tensor argument {i + 1} was changed in place (the caller's data must stay "
+                "as it was)",
+                hint
+                or "an in-place operation (x += ..., x.relu_(), out= or inplace=True) on an "
+                "input changes the caller's tensor: compute a new tensor instead",
+            )
+    return result
+
+
+# --------------------------------------------------------------------------- how, not what
+# Set by course.grading in the trusted grader: routes the checks below to the sandbox, where
+# the student's code runs. ``None`` in a student's kernel.
+grading_hooks: dict | None = None
+
+
+class _AutogradBanned(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def no_autograd(message: str = "compute this by hand with the chain rule, not with autograd"):
+    """Inside the block, ``torch.autograd.grad``, ``torch.autograd.backward`` and
+    ``Tensor.backward`` raise ``RuntimeError(message)``. Detectable, not enforceable: the code
+    under test runs in the same process and could undo it (docs/TEST_FORM.md)."""
+    if grading_hooks is not None:
+        with grading_hooks["call_options"](no_autograd=message):
+            yield
+        return
+    import torch.autograd as autograd
+
+    def banned(*_args, **_kwargs):
+        raise _AutogradBanned(message)
+
+    saved = (autograd.grad, autograd.backward, _torch.Tensor.backward)
+    autograd.grad = autograd.backward = _torch.Tensor.backward = banned
+    try:
+        yield
+    finally:
+        autograd.grad, autograd.backward, _torch.Tensor.backward = saved
+
+
+class CallCount:
+    """What :func:`count_torch_calls` counted: ``count`` and, per function, ``by_name``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_name: dict[str, int] = {}
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.count += n
+        self.by_name[name] = self.by_name.get(name, 0) + n
+
+
+@contextlib.contextmanager
+def count_torch_calls():
+    """Count the Python-level torch calls made inside the block (torch functions, tensor methods
+    and operators), e.g. to tell a vectorised function from a per-sample loop. Detectable, not
+    enforceable."""
+    counter = CallCount()
+    if grading_hooks is not None:
+        with grading_hooks["call_options"](count_torch_calls=counter):
+            yield counter
+        return
+    from torch.overrides import TorchFunctionMode
+
+    class _Count(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            counter.add(getattr(func, "__name__", str(func)))
+            return func(*args, **(kwargs or {}))
+
+    with _Count():
+        yield counter
+
+
+def runs_beside_student(func: Callable) -> Callable:
+    """Mark a library helper that must run next to the student's objects (it registers hooks on
+    a student's module, say). In a kernel it is an ordinary call; in the trusted grader a call
+    that receives a student's object runs in the sandbox and returns values and proxies."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if grading_hooks is not None:
+            return grading_hooks["beside_student"](func, args, kwargs)
+        return func(*args, **kwargs)
+
+    wrapper.__course_beside_student__ = True
+    return wrapper

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import data, runtime, train
+from course import checks, data, runtime, train
 
 __all__ = [
     "Config",
@@ -217,6 +217,7 @@ def sample_batch(batch_size: int = 32, root: str | Path | None = None, seed: int
 # --------------------------------------------------------------------------------------------
 
 
+@checks.runs_beside_student
 def trace(
     model: nn.Module, X: torch.Tensor, types=(nn.Conv2d, nn.Linear), keep_outputs: bool = False
 ) -> list[dict]:
