@@ -28,6 +28,20 @@ def _naive(**changes: str) -> str:
     return _NAIVE.format(**{**_NAIVE_OK, **changes})
 
 
+# fills a preallocated buffer made without device or dtype (the answer is otherwise correct)
+_NAIVE_OUT_BUFFER = _naive().replace(
+    "        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], dim=1)\n",
+    """        outs = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
+        out = torch.empty(x.shape[0], sum(o.shape[1] for o in outs), x.shape[2], x.shape[3])
+        c = 0
+        for o in outs:
+            out[:, c : c + o.shape[1]] = o
+            c += o.shape[1]
+        return out
+""",
+)
+
+
 # ----------------------------------------------------------------------------- InceptionModule
 _INCEPTION = """class InceptionModule(nn.Module):
     def __init__(self, in_ch, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj):
@@ -196,6 +210,23 @@ WRONG_ANSWERS = [
         "why": "3×3 average pooling instead of max-pooling in the pool branch",
         "source": _naive(pool="nn.AvgPool2d(3, stride=1, padding=1)"),
     },
+    {
+        "exercise": "NaiveInception",
+        "name": "pool_branch_detached",
+        "why": "detaches the weight-free pool branch ('nothing to learn there'): no gradient reaches the "
+        "input through it",
+        "source": _naive(
+            order="self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x).detach()"
+        ),
+        "caught_by": ["NaiveInception__gradients"],
+    },
+    {
+        "exercise": "NaiveInception",
+        "name": "output_preallocated_on_cpu",
+        "why": "fills a torch.empty(...) made without device or dtype: float32 on the CPU whatever the "
+        "input",
+        "source": _NAIVE_OUT_BUFFER,
+    },
     # ------------------------------------------------------------------ InceptionModule
     {
         "exercise": "InceptionModule",
@@ -274,6 +305,23 @@ WRONG_ANSWERS = [
         "why": "torch.cat on the last dimension (width) instead of the channels",
         "source": _inception(dim="-1"),
     },
+    {
+        "exercise": "InceptionModule",
+        "name": "pool_branch_on_detached_input",
+        "why": "the pool branch reads x.detach() ('max-pooling has no weights'): the layers below get no "
+        "gradient through it",
+        "source": _inception(
+            order="self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x.detach())"
+        ),
+        "caught_by": ["InceptionModule__gradients"],
+    },
+    {
+        "exercise": "InceptionModule",
+        "name": "pool_branch_without_maxpool",
+        "why": "the pool branch is only the 1×1 projection (+ ReLU): same shapes and parameter count, "
+        "other values",
+        "source": _inception(branch4="nn.Conv2d(in_ch, pool_proj, 1{bias}), nn.ReLU(inplace=True)"),
+    },
     # ------------------------------------------------------------------ AuxClassifier
     {
         "exercise": "AuxClassifier",
@@ -332,6 +380,32 @@ WRONG_ANSWERS = [
         x = F.relu(self.fc1(torch.flatten(x, 1)))
         return F.softmax(self.fc2(self.dropout(x)), dim=1)"""
         ),
+    },
+    {
+        "exercise": "AuxClassifier",
+        "name": "extra_dropout_on_features",
+        "why": "a second dropout (50%) on the flattened features before fc1: invisible when fc1's "
+        "weights are zero, as in the dropout test",
+        "source": _aux(
+            forward="""        x = F.relu(self.conv(self.pool(x)))
+        x = F.dropout(torch.flatten(x, 1), 0.5, self.training)
+        x = F.relu(self.fc1(x))
+        return self.fc2(self.dropout(x))"""
+        ),
+        "caught_by": ["AuxClassifier__training_mode"],
+    },
+    {
+        "exercise": "AuxClassifier",
+        "name": "own_mask_on_cpu",
+        "why": "its own dropout mask, torch.rand(x.shape) (made on the CPU): fails for a model on a GPU",
+        "source": _aux(
+            forward="""        x = F.relu(self.conv(self.pool(x)))
+        x = F.relu(self.fc1(torch.flatten(x, 1)))
+        if self.training:
+            x = x * (torch.rand(x.shape) >= 0.7) / 0.3
+        return self.fc2(x)"""
+        ),
+        "caught_by": ["AuxClassifier__training_mode"],
     },
     # ------------------------------------------------------------------ SmallGoogLeNet
     {
@@ -401,6 +475,31 @@ WRONG_ANSWERS = [
         "name": "aux_fixed_to_10_classes",
         "why": "AuxClassifier(128, 10): the auxiliary heads ignore num_classes",
         "source": _net(aux_classes="10"),
+    },
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "double_dropout",
+        "why": "applies the 40% dropout twice (64% dropped): identical in eval mode",
+        "source": _net(head="self.dropout(self.dropout(torch.flatten(self.avgpool(x), 1)))"),
+        "caught_by": ["SmallGoogLeNet__training_mode"],
+    },
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "dropout_before_pooling",
+        "why": "drops 40% of the 8×8 feature maps' values before the global average pool",
+        "source": _net(head="torch.flatten(self.avgpool(self.dropout(x)), 1)"),
+        "caught_by": ["SmallGoogLeNet__training_mode"],
+    },
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "inception4b_skipped",
+        "why": "builds inception4b but never calls it (shapes and parameter count unchanged)",
+        "source": _net(
+            middle="""        x = self.inception4a(x)
+        aux1 = self.aux1(x) if self.training else None
+        aux2 = self.aux2(x) if self.training else None"""
+        ),
+        "caught_by": ["SmallGoogLeNet__outputs"],
     },
     # ------------------------------------------------------------------ googlenet_loss
     {
@@ -473,5 +572,62 @@ WRONG_ANSWERS = [
             "    logits, *aux = (o.softmax(dim=1) for o in outputs)\n"
             "    return F.cross_entropy(logits, y) + sum(0.3 * F.cross_entropy(a, y) for a in aux)\n"
         ),
+    },
+    {
+        "exercise": "googlenet_loss",
+        "name": "aux_losses_detached",
+        "why": "the auxiliary losses are added as .detach()ed values: right number, no gradient to the "
+        "side heads",
+        "source": _loss(
+            _LOSS_EVAL
+            + "    logits, *aux = outputs\n"
+            + "    loss = F.cross_entropy(logits, y)\n"
+            + "    for a in aux:\n"
+            + "        loss = loss + 0.3 * F.cross_entropy(a, y).detach()\n"
+            + "    return loss\n"
+        ),
+        "caught_by": ["googlenet_loss__training"],
+    },
+    {
+        "exercise": "googlenet_loss",
+        "name": "casts_to_float32",
+        "why": "computes every cross-entropy on .float() logits: float64 logits give a float32 loss",
+        "source": _loss(
+            "    if isinstance(outputs, torch.Tensor):\n"
+            "        return F.cross_entropy(outputs.float(), y)\n"
+            "    logits, *aux = outputs\n"
+            "    loss = F.cross_entropy(logits.float(), y)\n"
+            "    for a in aux:\n"
+            "        loss = loss + 0.3 * F.cross_entropy(a.float(), y)\n"
+            "    return loss\n"
+        ),
+        "caught_by": ["googlenet_loss__contract"],
+    },
+    {
+        "exercise": "googlenet_loss",
+        "name": "stabilises_logits_in_place",
+        "why": "subtracts each row's maximum in place ('for stability'): the loss is right, the caller's "
+        "logits are changed",
+        "source": _loss(
+            "    if isinstance(outputs, torch.Tensor):\n"
+            "        outputs = (outputs,)\n"
+            "    for o in outputs:\n"
+            "        o -= o.max(dim=1, keepdim=True).values\n"
+            "    logits, *aux = outputs\n"
+            "    return F.cross_entropy(logits, y) + sum(0.3 * F.cross_entropy(a, y) for a in aux)\n"
+        ),
+        "caught_by": ["googlenet_loss__contract"],
+    },
+    {
+        "exercise": "googlenet_loss",
+        "name": "weights_tensor_on_cpu",
+        "why": "torch.tensor([1.0, 0.3, ...]) times the stacked losses: the weights live on the CPU",
+        "source": _loss(
+            _LOSS_EVAL
+            + "    losses = torch.stack([F.cross_entropy(o, y) for o in outputs])\n"
+            + "    weights = torch.tensor([1.0] + [0.3] * (len(outputs) - 1), dtype=losses.dtype)\n"
+            + "    return (weights * losses).sum()\n"
+        ),
+        "caught_by": ["googlenet_loss__contract"],
     },
 ]
