@@ -290,6 +290,33 @@ def test_below_band_hint_names_the_real_cause():
     assert "full recipe" not in str(err.value)
 
 
+
+def test_check_band_without_checkpoint_is_a_self_check_outside_grading(
+    monkeypatch, tmp_path, fake_root, capsys
+):
+    """Run All in JupyterLab reaches the end of lesson 05 without a checkpoint; grading still fails."""
+    monkeypatch.setenv(scoring.DATA_ENV, str(fake_root))
+    missing = tmp_path / "checkpoints" / "none.pt"
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    score = scoring.check_band(TinyNet, 0.75, missing)
+    assert not score.ok
+    assert "no checkpoint yet: 0 points for the ≥ 75% band" in capsys.readouterr().out
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    with pytest.raises(AssertionError, match="No checkpoint"):
+        scoring.check_band(TinyNet, 0.75, missing)
+
+
+def test_check_band_with_a_checkpoint_always_checks(monkeypatch, tmp_path, fake_root, stats, trained, capsys):
+    monkeypatch.setenv(scoring.DATA_ENV, str(fake_root))
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    path = _save(trained, tmp_path / "model.pt", stats)
+    score = scoring.check_band(TinyNet, 0.5, path)
+    assert score.ok and score.accuracy >= 0.5
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="below this band"):  # a real verdict, graded or not
+        scoring.check_band(TinyNet, 1.01, path)
+
+
 # ------------------------------------------------------------------------------------ CLI
 
 REFERENCE_PY = textwrap.dedent(
@@ -423,6 +450,6 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     ]
     assert not crashed, crashed
     printed = "\n".join(out.get("text", "") for c in code for out in c.outputs)
-    assert "QUICK MODE (no GPU, or grading)" in printed
-    assert "QUICK MODE: an untrained model" in printed
+    assert "QUICK MODE (no GPU, or the notebook is being graded)" in printed
+    assert "QUICK MODE: a barely trained model" in printed
     assert not (path.parent / scoring.CHECKPOINT_PATH).exists()

@@ -208,6 +208,71 @@ WRONG_ANSWERS = [
         return self.relu(identity)"""
         ),
     },
+    {
+        "exercise": "BasicBlock",
+        "name": "shortcut_detached",
+        "why": "identity = x.detach(): right values, but no gradient flows through the shortcut",
+        "source": _block(
+            forward="""        identity = x.detach()
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)"""
+        ),
+        "caught_by": ["BasicBlock__gradients"],
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "projection_of_detached_input",
+        "why": "the projection shortcut reads x.detach(): no gradient reaches the input through it",
+        "source": _block(
+            forward="""        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x.detach())
+        out += identity
+        return self.relu(out)"""
+        ),
+        "caught_by": ["BasicBlock__gradients"],
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "bn_momentum_keras",
+        "why": "BatchNorm2d(..., momentum=0.99), Keras's convention: running statistics follow each "
+        "batch almost entirely (outputs unchanged in both modes)",
+        "source": _block().replace(
+            "nn.BatchNorm2d(out_channels)\n", "nn.BatchNorm2d(out_channels, momentum=0.99)\n"
+        ),
+        "caught_by": ["BasicBlock__train_mode"],
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "dropout_between_convs",
+        "why": "a 30% dropout between the two convolutions (wide-ResNet style): eval-mode values unchanged",
+        "source": _block(
+            forward="""        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = F.dropout(out, 0.3, self.training)
+        out = self.bn2(self.conv2(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)"""
+        ),
+        "caught_by": ["BasicBlock__train_mode"],
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "bn_without_running_stats",
+        "why": "BatchNorm2d(..., track_running_stats=False): batch statistics at inference too",
+        "source": _block().replace(
+            "nn.BatchNorm2d(out_channels)\n",
+            "nn.BatchNorm2d(out_channels, track_running_stats=False)\n",
+        ),
+    },
     # ---------------------------------------------------------------- ResNet34
     {
         "exercise": "ResNet34",
@@ -306,6 +371,36 @@ WRONG_ANSWERS = [
 """,
         "caught_by": ["ResNet34__shapes", "ResNet34__torchvision_keys"],
     },
+    {
+        "exercise": "ResNet34",
+        "name": "stem_bn_skipped_in_forward",
+        "why": "builds bn1 but the forward applies relu(conv1(x)): keys, counts and shapes unchanged",
+        "source": _net().replace(
+            "        x = self.relu(self.bn1(self.conv1(x)))\n", "        x = self.relu(self.conv1(x))\n"
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "extra_dropout_before_fc",
+        "why": "a 20% dropout before fc (no parameters, so keys and counts unchanged; eval mode unchanged)",
+        "source": _net(head="        return self.fc(F.dropout(torch.flatten(self.avgpool(x), 1), 0.2, self.training))"),
+        "caught_by": ["ResNet34__forward"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "zero_init_every_bn",
+        "why": "zero-γ initialisation applied to every BN, the stem's included: every image gives the "
+        "same logits",
+        "source": _net().replace(
+            "        self.fc = nn.Linear(512, num_classes)\n",
+            "        self.fc = nn.Linear(512, num_classes)\n"
+            "        for m in self.modules():\n"
+            "            if isinstance(m, nn.BatchNorm2d):\n"
+            "                nn.init.zeros_(m.weight)\n",
+        ),
+        "caught_by": ["ResNet34__init"],
+    },
     # ---------------------------------------------------------------- channel_stats
     {
         "exercise": "channel_stats",
@@ -356,6 +451,28 @@ WRONG_ANSWERS = [
             body="    x = images.double() / 255\n"
             "    return x.mean(dim=(0, 2, 3)).float(), x.var(dim=(0, 2, 3)).float()",
         ),
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "returns_float64",
+        "why": "computes in float64 (good) and returns float64 (the contract says float32)",
+        "source": _STATS.format(
+            body="    x = images.double() / 255\n"
+            "    return x.mean(dim=(0, 2, 3)), x.std(dim=(0, 2, 3))",
+        ),
+        "caught_by": ["channel_stats__contract"],
+    },
+    {
+        "exercise": "channel_stats",
+        "name": "python_numbers",
+        "why": "one .item() per channel, back into torch.tensor(...): the result leaves the images' device",
+        "source": _STATS.format(
+            body="    x = images.double() / 255\n"
+            "    mean = torch.tensor([x[:, c].mean().item() for c in range(3)])\n"
+            "    std = torch.tensor([x[:, c].std().item() for c in range(3)])\n"
+            "    return mean, std",
+        ),
+        "caught_by": ["channel_stats__contract"],
     },
     # ---------------------------------------------------------------- random_crop_flip
     {
@@ -474,6 +591,39 @@ WRONG_ANSWERS = [
         out.append(img)
     return torch.stack(out)"""
         ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "flips_the_input_in_place",
+        "why": "flips the chosen images inside the caller's batch first, then crops: right outputs, "
+        "changed inputs",
+        "source": _crop(
+            """    flip = torch.rand(B, device=dev) < 0.5
+    batch[flip] = batch[flip].flip(-1)
+    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    rows = dy[:, None] + torch.arange(H, device=dev)
+    cols = dx[:, None] + torch.arange(W, device=dev)
+    b = torch.arange(B, device=dev)[:, None, None, None]
+    c = torch.arange(C, device=dev)[None, :, None, None]
+    return padded[b, c, rows[:, None, :, None], cols[:, None, None, :]]"""
+        ),
+        "caught_by": ["random_crop_flip__device"],
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "offsets_on_the_cpu",
+        "why": "torch.randint without device=: CPU offsets added to index tensors on the batch's device",
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,))
+    dx = torch.randint(0, 2 * padding + 1, (B,))
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+        "caught_by": ["random_crop_flip__device"],
     },
     # ---------------------------------------------------------------- accuracy
     {
