@@ -290,7 +290,6 @@ def test_below_band_hint_names_the_real_cause():
     assert "full recipe" not in str(err.value)
 
 
-
 def test_check_band_without_checkpoint_is_a_self_check_outside_grading(
     monkeypatch, tmp_path, fake_root, capsys
 ):
@@ -306,7 +305,9 @@ def test_check_band_without_checkpoint_is_a_self_check_outside_grading(
         scoring.check_band(TinyNet, 0.75, missing)
 
 
-def test_check_band_with_a_checkpoint_always_checks(monkeypatch, tmp_path, fake_root, stats, trained, capsys):
+def test_check_band_with_a_checkpoint_always_checks(
+    monkeypatch, tmp_path, fake_root, stats, trained, capsys
+):
     monkeypatch.setenv(scoring.DATA_ENV, str(fake_root))
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     path = _save(trained, tmp_path / "model.pt", stats)

@@ -376,7 +376,8 @@ WRONG_ANSWERS = [
         "name": "stem_bn_skipped_in_forward",
         "why": "builds bn1 but the forward applies relu(conv1(x)): keys, counts and shapes unchanged",
         "source": _net().replace(
-            "        x = self.relu(self.bn1(self.conv1(x)))\n", "        x = self.relu(self.conv1(x))\n"
+            "        x = self.relu(self.bn1(self.conv1(x)))\n",
+            "        x = self.relu(self.conv1(x))\n",
         ),
         "caught_by": ["ResNet34__forward"],
     },
@@ -384,7 +385,9 @@ WRONG_ANSWERS = [
         "exercise": "ResNet34",
         "name": "extra_dropout_before_fc",
         "why": "a 20% dropout before fc (no parameters, so keys and counts unchanged; eval mode unchanged)",
-        "source": _net(head="        return self.fc(F.dropout(torch.flatten(self.avgpool(x), 1), 0.2, self.training))"),
+        "source": _net(
+            head="        return self.fc(F.dropout(torch.flatten(self.avgpool(x), 1), 0.2, self.training))"
+        ),
         "caught_by": ["ResNet34__forward"],
     },
     {
