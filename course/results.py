@@ -91,6 +91,7 @@ def plot_history(history: Sequence[Mapping], *, title: str | None = None):
     ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``). Returns the figure.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     if not history:
         raise ValueError("empty history: nothing was trained")
@@ -102,6 +103,7 @@ def plot_history(history: Sequence[Mapping], *, title: str | None = None):
             if all(v is not None for v in values):
                 ax.plot(epochs, values, style, label=split, markersize=3)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_ylabel("cross-entropy" if key == "loss" else "accuracy")
         ax.grid(True, alpha=0.3)
         ax.legend()
