@@ -115,30 +115,33 @@ _SPACES = re.compile(r"\s+")
 
 
 def normalise(text: str) -> str:
-    """NFKC, format characters (zero-width, bidi) removed, whitespace collapsed."""
+    """NFKC, format characters (zero-width, bidi) removed, all whitespace removed: syntax
+    highlighting and entities cannot hide a line, and neither can spacing."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
-    return _SPACES.sub(" ", text).strip()
+    return _SPACES.sub("", text)
 
 
 def page_text(page: str) -> str:
-    """The visible text of an HTML page (tags, scripts and styles removed)."""
-    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
-    return html.unescape(re.sub(r"<[^>]*>", " ", page))
+    """The visible text of an HTML page (tags, scripts and styles removed, entities decoded)."""
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", "", page)
+    return html.unescape(re.sub(r"<[^>]*>", "", page))
 
 
 def leaked_lines(page: str, lines: list[str], allowed: set[str] = frozenset()) -> list[str]:
-    """Hidden-test lines present in ``page`` (see the module docstring), except those that
-    occur in ``allowed`` (the student's own cells: writing a line is not learning it here)."""
-    text = normalise(page_text(page))
-    words = set(text.split(" "))
+    """Hidden-test lines present in ``page`` (see the module docstring): a long line anywhere,
+    a short one (``x = 1``) only as a whole line; lines that occur in ``allowed`` (the
+    student's own cells: writing a line is not learning it here) are not counted."""
+    text = page_text(page)
+    whole = normalise(text)
+    by_line = {normalise(line) for line in text.split("\n")}
     own = [normalise(a) for a in allowed]
     found = []
     for line in lines:
         key = normalise(line)
         if not key:
             continue
-        hit = key in text if len(key) >= LONG_LINE else (" " not in key and key in words)
+        hit = key in whole if len(key) >= LONG_LINE else key in by_line
         if hit and not any(key in o for o in own):
             found.append(line)
     return found

@@ -104,8 +104,8 @@ def record(db: Path, cid: str, fingerprint: str, results, plans: dict, out: Path
                     grade.needs_manual_grade = r.status == "graded"
             gb.db.commit()
             src = out / "autograded" / path_name(r.student) / r.lesson / f"{r.lesson}.ipynb"
-            if src.is_file():
-                dest = db.parent / "autograded" / sid / r.lesson
+            dest = db.parent / "autograded" / sid / r.lesson
+            if src.is_file() and src.resolve() != (dest / src.name).resolve():
                 dest.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest / f"{r.lesson}.ipynb")
             n += 1

@@ -62,7 +62,7 @@ class Limits:
     cpu_s: int | None = 3600  # CPU seconds (RLIMIT_CPU)
     file_mb: int = 1024  # largest file it may write (RLIMIT_FSIZE)
     disk_mb: int = 2048  # its writable folders together (tmpfs sizes)
-    procs: int = 256  # processes and threads it may add (RLIMIT_NPROC above current use)
+    procs: int = 1024  # processes and threads it may add (RLIMIT_NPROC above current use)
     threads: int = 1  # OMP/MKL threads (the grader runs several jobs at once)
 
 

@@ -410,6 +410,11 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
                 st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
             else:
                 st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
+                if extra.suffix in (".py", ".pyc", ".so", ".pth"):
+                    st.flags.append(
+                        f"handed-in code {rel} (it can run only inside this student's sandbox: "
+                        "look at what it does)"
+                    )
     return st
 
 
