@@ -179,9 +179,25 @@ def prepare(
 
 # --------------------------------------------------------------------------- one notebook
 def job_spec(course: Course, st: Staged) -> JobSpec:
-    plan = course.plans[st.lesson]
+    files = {
+        rel: str(st.folder / rel)
+        for rel in st.digests
+        if rel != st.notebook and rel not in RELEASE_FILES
+    }
+    return spec_for(
+        course.plans[st.lesson], st.student, st.nb, files,
+        data=course.data, cell_timeout=course.cell_timeout, timeout=course.timeout,
+        limits=course.limits, unsafe=course.unsafe,
+    )  # fmt: skip
+
+
+def spec_for(
+    plan: Plan, student: str, nb, files: dict[str, str], *, data: Path | None,
+    cell_timeout: float, timeout: float, limits: Limits, unsafe: bool = False,
+) -> JobSpec:  # fmt: skip
+    """The job for notebook ``nb`` (staged: test and locked cells are the course's)."""
     cells = []
-    for i, cell in enumerate(st.nb.cells):
+    for i, cell in enumerate(nb.cells):
         gid = nbs.grade_id(cell)
         if cell.cell_type != "code":
             cells.append(CellSpec(i, "markdown", ""))
@@ -191,23 +207,18 @@ def job_spec(course: Course, st: Staged) -> JobSpec:
             cells.append(CellSpec(i, "helper", cell.source, gid, 0.0, plan.helpers[gid]))
         else:
             cells.append(CellSpec(i, "student", cell.source, gid))
-    files = {
-        rel: str(st.folder / rel)
-        for rel in st.digests
-        if rel != st.notebook and rel not in RELEASE_FILES
-    }
     return JobSpec(
-        student=st.student,
-        lesson=st.lesson,
+        student=student,
+        lesson=plan.lesson,
         cells=cells,
         setup=plan.setup,
         files=files,
-        data=str(course.data) if course.data else None,
-        cell_timeout=course.cell_timeout,
-        timeout=course.timeout,
-        limits=dict(course.limits.__dict__),
+        data=str(data) if data else None,
+        cell_timeout=cell_timeout,
+        timeout=timeout,
+        limits=dict(limits.__dict__),
         source=str(plan.source_path),
-        unsafe=course.unsafe,
+        unsafe=unsafe,
     )
 
 

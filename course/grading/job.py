@@ -307,6 +307,7 @@ class Job:
             self.result.authoring.append(f"{cell.grade_id}: {exc}")
         except (proxy.SandboxTimeout, proxy.SandboxError) as exc:
             outcome.message = self._lost(failure_message(exc, self.spec.cell_timeout))
+            self.result.notes.append(f"{cell.grade_id}: {outcome.message}")
         except Exception as exc:  # noqa: BLE001 - a failing test, whatever it raised
             outcome.message = failure_message(exc, self.spec.cell_timeout)
             if _raised_by_grader(exc):
@@ -317,44 +318,87 @@ class Job:
         return outcome
 
     # ------------------------------------------------------------------ whole notebook
-    def run(self) -> JobResult:
-        from course import checks, scoring
+    @contextlib.contextmanager
+    def hooks(self):
+        """While active, ``course.checks`` routes how-checks, helpers marked
+        ``runs_beside_student`` and lesson 05's checkpoint scoring through this job."""
+        import torch
 
-        hooks = {
+        from course import checks
+
+        saved = checks.grading_hooks
+        checks.grading_hooks = {
             "call_options": self._call_options,
             "beside_student": self._beside_student,
             "first_hint_only": True,
             "score_checkpoint": self._score_checkpoint,
         }
-        checks.grading_hooks = hooks
-        self.ns = {"__name__": "__grader__", "__builtins__": builtins}
+        # a test that reseeds torch reseeds the student's code too (see proxy.Session._seed)
+        seeding = {"manual_seed": torch.manual_seed, "set_rng_state": torch.set_rng_state}
+
+        def wrap(func):
+            def reseed(*args, **kwargs):
+                if self.session is not None:
+                    self.session.reseeded()
+                return func(*args, **kwargs)
+
+            return reseed
+
+        for name, func in seeding.items():
+            setattr(torch, name, wrap(func))
         try:
-            self.run_trusted(self.spec.setup, "setup")
-            for cell in self.spec.cells:
-                if time.monotonic() > self.started + self.spec.timeout:
-                    self.result.notes.append(
-                        f"the whole notebook hit its {self.spec.timeout:g} s limit"
-                    )
-                    break
-                if cell.kind == "test":
-                    self.result.tests.append(self.run_test(cell))
-                elif cell.kind in ("student", "helper"):
-                    self.result.cells.append(self.run_student_cell(cell))
-                    if cell.kind == "helper" and cell.trusted:
-                        self.run_trusted(cell.trusted, cell.grade_id or "helpers")
-            done = {t.grade_id for t in self.result.tests}
-            for cell in self.spec.cells:  # tests never reached (the whole-notebook limit)
-                if cell.kind == "test" and cell.grade_id not in done:
-                    self.result.tests.append(
-                        TestOutcome(cell.grade_id, cell.points, 0.0, "not run: time limit")
-                    )
+            yield self
         finally:
-            checks.grading_hooks = None
-            scoring._CACHE.clear()
-            self.sandbox.stop()
+            checks.grading_hooks = saved
+            for name, func in seeding.items():
+                setattr(torch, name, func)
+
+    def open(self) -> None:
+        """Run the course's setup cell here (call inside :meth:`hooks`)."""
+        self.ns = {"__name__": "__grader__", "__builtins__": builtins}
+        self.run_trusted(self.spec.setup, "setup")
+
+    def close(self) -> JobResult:
+        from course import scoring
+
+        scoring._CACHE.clear()
+        self.sandbox.stop()
         self.result.sandbox_starts = self.sandbox.report.starts
         self.result.seconds = round(time.monotonic() - self.started, 2)
         return self.result
+
+    def run_cell(self, cell: CellSpec) -> None:
+        if cell.kind == "test":
+            self.result.tests.append(self.run_test(cell))
+        elif cell.kind in ("student", "helper"):
+            self.result.cells.append(self.run_student_cell(cell))
+            if cell.kind == "helper" and cell.trusted:
+                self.run_trusted(cell.trusted, cell.grade_id or "helpers")
+
+    def run(self) -> JobResult:
+        """Grade the whole notebook (see the module docstring)."""
+        try:
+            with self.hooks():
+                self._run_all()
+        finally:
+            self.close()
+        return self.result
+
+    def _run_all(self) -> None:
+        self.open()
+        for cell in self.spec.cells:
+            if time.monotonic() > self.started + self.spec.timeout:
+                self.result.notes.append(
+                    f"the whole notebook hit its {self.spec.timeout:g} s limit"
+                )
+                break
+            self.run_cell(cell)
+        done = {t.grade_id for t in self.result.tests}
+        for cell in self.spec.cells:  # tests never reached (the whole-notebook limit)
+            if cell.kind == "test" and cell.grade_id not in done:
+                self.result.tests.append(
+                    TestOutcome(cell.grade_id, cell.points, 0.0, "not run: time limit")
+                )
 
     # ------------------------------------------------------------------ hooks (course.checks)
     @contextlib.contextmanager
@@ -380,6 +424,8 @@ class Job:
         from course import checks, scoring
         from course.grading import checkpoints
 
+        if not isinstance(path, str | os.PathLike):  # the student's own variable: their word
+            path = scoring.CHECKPOINT_PATH
         rel = Path(path).as_posix()
         staged = self.spec.files.get(rel)
         if staged is None:

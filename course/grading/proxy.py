@@ -23,10 +23,12 @@ argument are copied back into it, so "inputs unchanged" checks see them.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import operator
 import select
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -88,6 +90,8 @@ class Session:
         self.counters: list = []
         self.alive = True
         self.calls = 0
+        self.callbacks: dict[int, Callable] = {}
+        self._rng_digest, self._rng_uses = b"", 0
 
     # ------------------------------------------------------------------ raw requests
     def request(self, header: dict, buffers: list[bytes] = ()) -> tuple[dict, list[bytes]]:
@@ -96,8 +100,12 @@ class Session:
         self.calls += 1
         try:
             wire.write_frame(self.fd_out, header, buffers)
-            self._wait()
-            reply, out = wire.read_frame(self.fd_in)
+            while True:
+                self._wait()
+                reply, out = wire.read_frame(self.fd_in)
+                if "callback" not in reply:
+                    break
+                self._callback(reply, out)  # the student's code called a test's function
         except SandboxTimeout:
             self.alive = False
             raise
@@ -108,6 +116,26 @@ class Session:
             err = reply.get("error")
             raise student_error(err if isinstance(err, dict) else {})
         return reply, out
+
+    def _callback(self, frame: dict, buffers: list[bytes]) -> None:
+        """Run a test's function (a forward hook, say) that the student's code called, with
+        the arguments it chose (the student's word), and send back what it returned."""
+        func = self.callbacks.get(frame.get("callback"))
+        try:
+            if func is None:
+                raise wire.WireError("no such callback")
+            args = self.decode(frame.get("args", []), buffers)
+            kwargs = self.decode(frame.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise wire.WireError("bad callback arguments")
+            value, out = self.encode(func(*args, **kwargs))
+            wire.write_frame(self.fd_out, {"callback_reply": True, "ok": True, "value": value}, out)
+        except (SandboxError, wire.WireError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the test's function failed: tell the caller
+            reply = {"callback_reply": True, "ok": False}
+            reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
+            wire.write_frame(self.fd_out, reply, [])
 
     def ready(self) -> None:
         """Wait for the student process's first frame (it has imported torch and IPython)."""
@@ -161,8 +189,16 @@ class Session:
                 return {"$": "tuple", "v": [walk(x, depth + 1) for x in v]}
             if type(v) is list:
                 return [walk(x, depth + 1) for x in v]
+            if isinstance(v, dict) and type(v) in (dict, OrderedDict):
+                v = dict(v)
             if type(v) is dict and all(type(k) in (str, int) for k in v):
                 return {"$": "dict", "k": list(v), "v": [walk(x, depth + 1) for x in v.values()]}
+            if isinstance(v, type):
+                return _class_ref(v)
+            if callable(v) and not isinstance(v, torch.nn.Module):
+                key = len(self.callbacks) + 1
+                self.callbacks[key] = v
+                return {"$": "callback", "id": key}
             try:
                 return enc.encode(v, depth)
             except TypeError as exc:
@@ -194,8 +230,26 @@ class Session:
             result = _bridge(self, link, int(reply.get("leaves") or 0), args, kwargs, result)
         return result
 
+    def _seed(self) -> int:
+        """The seed the student's code runs under for the next call: a function of the test's
+        global torch RNG state (the same ``torch.manual_seed`` before a call gives the same
+        randomness there) and of how many calls that state has already seeded (two calls in a
+        row get different randomness; :meth:`reseeded` starts the count again). The test's
+        generator is never advanced, and nothing the student's process sends can set it."""
+        digest = hashlib.sha256(torch.get_rng_state().numpy().tobytes()).digest()
+        if digest == self._rng_digest:
+            self._rng_uses += 1
+        else:
+            self._rng_digest, self._rng_uses = digest, 0
+        mixed = hashlib.sha256(digest + self._rng_uses.to_bytes(8, "little")).digest()
+        return int.from_bytes(mixed[:8], "little") >> 1
+
+    def reseeded(self) -> None:
+        """The test called ``torch.manual_seed``: the next call starts a fresh count."""
+        self._rng_digest, self._rng_uses = b"", 0
+
     def _options(self) -> dict:
-        opts = {"grad": torch.is_grad_enabled()}
+        opts = {"grad": torch.is_grad_enabled(), "seed": self._seed()}
         for layer in self.options:
             opts.update(layer)
         if self.counters:
@@ -246,6 +300,17 @@ class Session:
 
 class AuthoringError(Exception):
     """A test sends the student's code something that cannot cross into the sandbox."""
+
+
+def _class_ref(cls: type) -> dict:
+    """A class sent by name: only torch's and Python's own (the sandbox imports them)."""
+    module = getattr(cls, "__module__", "")
+    if not (module == "builtins" or module == "torch" or module.startswith("torch.")):
+        raise AuthoringError(
+            f"the class {cls.__qualname__} (defined in {module}) cannot be sent to the student's "
+            "code: only classes of torch and builtins can (docs/TEST_FORM.md)"
+        )
+    return {"$": "class", "mod": module, "qual": cls.__qualname__}
 
 
 def _module_blob(module: torch.nn.Module):

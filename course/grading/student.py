@@ -131,7 +131,28 @@ class Server:
                     named[name].grad = g
             return module
 
-        return self.wire.decode(header_value, buffers, refs=refs, modules=modules)
+        def callback(d):
+            key = int(d["id"])
+            server = self
+
+            def call_grader(*args, **kwargs):
+                return server.callback(key, args, kwargs)
+
+            return call_grader
+
+        def klass(d):
+            module, qual = str(d["mod"]), str(d["qual"])
+            if not (module == "builtins" or module == "torch" or module.startswith("torch.")):
+                raise self.wire.WireError(f"class from {module}")
+            obj = importlib.import_module(module)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+            return obj
+
+        return self.wire.decode(
+            header_value, buffers, refs=refs, modules=modules,
+            tags={"callback": callback, "class": klass},
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ requests
     def serve(self) -> None:
@@ -140,15 +161,33 @@ class Server:
                 header, buffers = self.wire.read_frame(self.fd_in)
             except EOFError:
                 return
-            op = header.get("op")
-            try:
-                reply, out_buffers = getattr(self, f"op_{op}")(header, buffers)
-                reply = {"ok": True, **reply}
-            except Exception as exc:  # noqa: BLE001 - the student's errors go back as data
-                reply, out_buffers = {"ok": False, "error": self.error(exc)}, []
-            except BaseException as exc:  # SystemExit, KeyboardInterrupt from student code
-                reply, out_buffers = {"ok": False, "error": self.error(exc)}, []
-            self.wire.write_frame(self.fd_out, reply, out_buffers)
+            self.handle(header, buffers)
+
+    def handle(self, header: dict, buffers: list) -> None:
+        """Answer one request of the grader."""
+        op = header.get("op")
+        try:
+            reply, out_buffers = getattr(self, f"op_{op}")(header, buffers)
+            reply = {"ok": True, **reply}
+        except BaseException as exc:  # noqa: BLE001 - the student's errors go back as data
+            reply, out_buffers = {"ok": False, "error": self.error(exc)}, []
+        self.wire.write_frame(self.fd_out, reply, out_buffers)
+
+    def callback(self, key: int, args: tuple, kwargs: dict):
+        """Call a function of the grader's test (a hook the test registered on a student's
+        module): send the arguments, serve the grader's requests meanwhile, return its answer."""
+        value, buffers = self.encode([list(args), kwargs], tensors_by_value=True)
+        self.wire.write_frame(
+            self.fd_out, {"callback": key, "args": value[0], "kwargs": value[1]}, buffers
+        )
+        while True:
+            header, in_buffers = self.wire.read_frame(self.fd_in)
+            if header.get("callback_reply"):
+                if not header.get("ok"):
+                    err = header.get("error") or {}
+                    raise RuntimeError(f"the test's callback failed: {err.get('message', '')}")
+                return self.decode(header.get("value"), in_buffers)
+            self.handle(header, in_buffers)
 
     @staticmethod
     def error(exc: BaseException) -> dict:
@@ -215,6 +254,15 @@ class Server:
         opts = header.get("opts") or {}
         watched = self._tensors([list(args), kwargs], [], [])
         counter = None
+        seed = opts.get("seed")
+        if type(seed) is int and seed >= 0:
+            import random
+
+            import numpy as np
+
+            torch.manual_seed(seed)
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
         with contextlib.ExitStack() as stack:
             stack.enter_context(torch.set_grad_enabled(bool(opts.get("grad", True))))
             if opts.get("no_autograd"):

@@ -23,6 +23,7 @@ import json
 import math
 import os
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,6 +197,8 @@ class Encoder:
             return {"$": "tuple", "v": [self.encode(v, depth + 1) for v in value]}
         if type(value) is list:
             return [self.encode(v, depth + 1) for v in value]
+        if isinstance(value, dict) and type(value) in (dict, OrderedDict):
+            value = dict(value)
         if type(value) is dict and all(type(k) in (str, int) for k in value):
             return {
                 "$": "dict",
@@ -224,11 +227,14 @@ class Decoder:
     object; the trusted side: a proxy); ``modules`` does the same for module blobs (sandbox
     only; ``None`` refuses them)."""
 
-    def __init__(self, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None):
+    def __init__(
+        self, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None, tags=None
+    ):
         self.buffers = buffers
         self.caps = caps
         self.refs = refs
         self.modules = modules
+        self.tags = tags or {}  # more tags this side accepts (the sandbox: callbacks, classes)
         self.items = 0
 
     def _count(self, n: int = 1) -> None:
@@ -341,6 +347,8 @@ class Decoder:
                 raise WireError("bad module buffer")
             grads = {k: self.tensor(g) for k, g in (v.get("grads") or {}).items()}
             return self.modules(self.buffers[i], grads)
+        if tag in self.tags:
+            return self.tags[tag](v)
         raise WireError(f"unknown tag {tag!r}")
 
     def _list(self, v: dict, key: str = "v") -> list:
@@ -356,5 +364,7 @@ class Decoder:
         return items
 
 
-def decode(data: Any, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None) -> Any:
-    return Decoder(buffers, caps, refs, modules).decode(data)
+def decode(
+    data: Any, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None, tags=None
+) -> Any:
+    return Decoder(buffers, caps, refs, modules, tags).decode(data)

@@ -348,11 +348,11 @@ CASES = [
          reason="timed out"),
     Case("sys_exit", lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE), 3.0),
     Case("os_exit", lambda rel: answered(rel, double=DOUBLE,
-         square="import os\ndef square(x):\n    os._exit(0)"), 3.0, reason="restarted"),
+         square="import os\ndef square(x):\n    os._exit(0)"), 3.0, reason="process stopped"),
     Case("segfault", lambda rel: answered(rel, double=DOUBLE,
          square="import ctypes\nctypes.string_at(0)\n" + SQUARE), 3.0, reason="died"),
     Case("memory_bomb", _before_double("import numpy as np\nhoard = []\nwhile True:\n"
-         "    hoard.append(np.ones(2**27, dtype=np.uint8))"), 3.0, reason="memory"),
+         "    hoard.append(np.ones(2**27, dtype=np.uint8))"), 3.0),  # killed (memory) or timed out
     Case("fork_bomb", _before_double("import os\nwhile True:\n    os.fork()"), 3.0, exact=False),
     Case("daemon", _before_double("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
          "    time.sleep(600)\n    os._exit(0)"), MAX),
