@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from course import runtime
+from course.errors import CourseError
 
 __all__ = [
     "DATA_ENV",
@@ -91,7 +92,7 @@ DATA_ENV = "COURSE_DATA"  # where graders and tests point every lesson at one sh
 SYNTHETIC_NAME = "SYNTHETIC stand-in, not CIFAR-10"
 
 
-class DataError(RuntimeError):
+class DataError(CourseError, RuntimeError):
     """Data missing, corrupt or unreachable; the message says what to do."""
 
 

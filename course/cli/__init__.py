@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from course import __version__
+from course.errors import CourseError
 
 
 # --------------------------------------------------------------------------- value types
@@ -291,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("course: interrupted", file=sys.stderr)
         return 130
+    except CourseError as exc:
+        print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

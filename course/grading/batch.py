@@ -55,7 +55,7 @@ PRELOAD = ["torch", "course.grading.job", "course.grading.proxy", "course.gradin
 RESULT_VERSION = 1
 
 
-class InstructorError(Exception):
+class InstructorError(nbs.CourseError):
     """A problem with the course, its configuration or the command line, not a student's."""
 
 
@@ -103,17 +103,6 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()
 
 
-def is_helper(cell) -> bool:
-    gid = nbs.grade_id(cell) or ""
-    return (
-        cell.cell_type == "code"
-        and nbs.nbgrader_meta(cell).get("locked")
-        and not nbs.is_test(cell)
-        and not nbs.is_solution(cell)
-        and gid.endswith("helpers")
-    )
-
-
 def make_plan(lesson: str, source_path: Path, source, release, settings: str) -> Plan:
     code = [c for c in source.cells if c.cell_type == "code"]
     tests = {nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_test(c)}
@@ -125,7 +114,7 @@ def make_plan(lesson: str, source_path: Path, source, release, settings: str) ->
         setup=code[0].source if code else "",
         tests=tests,
         test_sources={nbs.grade_id(c): c.source for c in source.cells if nbs.is_test(c)},
-        helpers={nbs.grade_id(c): c.source for c in source.cells if is_helper(c)},
+        helpers={nbs.grade_id(c): c.source for c in source.cells if nbs.is_helper(c)},
         manual={nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_manual(c)},
         artifacts={nbs.grade_id(c) for c in source.cells if nbs.grades_artifact(c)},
         hidden=fb.hidden_lines(source, release),
@@ -203,7 +192,7 @@ def spec_for(
             cells.append(CellSpec(i, "markdown", ""))
         elif nbs.is_test(cell) and gid in plan.tests:
             cells.append(CellSpec(i, "test", "", gid, plan.tests[gid], plan.test_sources[gid]))
-        elif gid in plan.helpers and is_helper(cell):
+        elif gid in plan.helpers and nbs.is_helper(cell):
             cells.append(CellSpec(i, "helper", cell.source, gid, 0.0, plan.helpers[gid]))
         else:
             cells.append(CellSpec(i, "student", cell.source, gid))
@@ -522,10 +511,7 @@ def run(args) -> int:
                 if not (args.course_dir / need).exists():
                     raise InstructorError(f"{args.course_dir} has no {need}")
         root = nbs.repo_root(args.course_dir)
-        try:
-            lessons = nbs.resolve_lessons(args.lessons, root)
-        except SystemExit as exc:
-            raise InstructorError(str(exc)) from None
+        lessons = nbs.resolve_lessons(args.lessons, root)
         if not lessons:
             raise InstructorError(f"no lessons in {root / 'solutions'}")
         jobs = args.jobs or max(1, (os.cpu_count() or 2) // 2)
@@ -539,7 +525,7 @@ def run(args) -> int:
             students=args.students, work_dir=args.work_dir, gradebook=args.gradebook,
             data=Path(data) if data else None, unsafe=args.unsafe_no_sandbox, log=log,
         )  # fmt: skip
-    except (InstructorError, FileNotFoundError) as exc:
+    except (nbs.CourseError, FileNotFoundError) as exc:
         print(f"course grade: {exc}", file=sys.stderr)
         return 2
     report.write_csv(graded.results, args.out / "grades.csv")
