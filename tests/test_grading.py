@@ -552,7 +552,9 @@ def test_hostile_class_reads_and_leaks_nothing(hostile):
     assert "found []" in graded("read_solutions"), "the solutions were found in the sandbox"
     thief = graded("env_thief")
     assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief
-    assert fx.HIDDEN_MARK not in graded("leak_tests")
+    leak = nbformat.reads(graded("leak_tests"), as_version=4)
+    printed = json.dumps([c.get("outputs", []) for c in leak.cells if not nbs.is_test(c)])
+    assert "IN" in printed and fx.HIDDEN_MARK not in printed, "a hidden test reached the sandbox"
     for page in (out / "feedback").rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert fx.HIDDEN_MARK not in html and "BEGIN HIDDEN TESTS" not in html, page

@@ -151,7 +151,6 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
     flags: list[str] = []
     src = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
     rel = {nbs.grade_id(c): c for c in release.cells if nbs.grade_id(c)}
-    order = list(src)
     cells = list(sub.get("cells", []))
     chosen = _chosen(cells, src, rel)
     out, stripped = [], 0
@@ -161,26 +160,45 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
             continue
         cell = copy.deepcopy(cell)
         stripped += _strip(cell)
-        raw = cell.get("metadata", {}).get("nbgrader")
-        meta = _nbmeta(cell)
-        gid = meta.get("grade_id")
-        if raw is not None and not isinstance(raw, dict):
-            flags.append("malformed nbgrader metadata removed")
-            out.append(_plain(cell))
-        elif not isinstance(gid, str) or not gid:
-            if meta.get("grade") or meta.get("solution") or meta.get("locked"):
-                flags.append("nbgrader cell without grade id made ordinary")
-            out.append(_plain(cell) if raw is not None else cell)
-        elif gid not in src:
-            flags.append(f"unknown grade id {gid} made ordinary")
-            out.append(_plain(cell))
-        elif chosen[gid] != i:
-            ref = src[gid]
-            flags.append(f"duplicate grade id {gid} (one copy graded)")
-            if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
-                out.append(_plain(cell))  # the student's copy still runs, ungraded
-        else:
-            out.append(_restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags))
+        kept = _rebuild(cell, i, src, rel, chosen, flags)
+        if kept is not None:
+            out.append(kept)
+    _reinsert_deleted(out, src, rel, flags)
+    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
+    if graded != [g for g in src if g in graded]:
+        flags.append("graded cells reordered")
+    if stripped > HUGE_OUTPUT_MB * 1e6:
+        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
+    return _assemble(out, sub, source, flags), flags
+
+
+def _rebuild(cell: dict, i: int, src: dict, rel: dict, chosen: dict, flags: list[str]):
+    """One submitted cell as it will be graded, or ``None`` to drop it (see :func:`sanitize`)."""
+    raw = cell.get("metadata", {}).get("nbgrader")
+    meta = _nbmeta(cell)
+    gid = meta.get("grade_id")
+    if raw is not None and not isinstance(raw, dict):
+        flags.append("malformed nbgrader metadata removed")
+        return _plain(cell)
+    if not isinstance(gid, str) or not gid:
+        if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+            flags.append("nbgrader cell without grade id made ordinary")
+        return _plain(cell) if raw is not None else cell
+    if gid not in src:
+        flags.append(f"unknown grade id {gid} made ordinary")
+        return _plain(cell)
+    if chosen[gid] != i:
+        ref = src[gid]
+        flags.append(f"duplicate grade id {gid} (one copy graded)")
+        if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
+            return _plain(cell)  # the student's copy still runs, ungraded
+        return None
+    return _restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags)
+
+
+def _reinsert_deleted(out: list, src: dict, rel: dict, flags: list[str]) -> None:
+    """Put every graded cell the student deleted back after its predecessor in the source."""
+    order = list(src)
     present = {nbs.grade_id(c) for c in out if nbs.grade_id(c)}
     for k, gid in enumerate(order):
         if gid in present:
@@ -199,11 +217,10 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
         after = [where[g] for g in order[k + 1 :] if g in where]
         out.insert(max(before) + 1 if before else min(after, default=len(out)), new)
         present.add(gid)
-    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
-    if graded != [g for g in order if g in graded]:
-        flags.append("graded cells reordered")
-    if stripped > HUGE_OUTPUT_MB * 1e6:
-        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
+
+
+def _assemble(out: list, sub, source, flags: list[str]):
+    """The notebook to grade: the course's metadata and kernel, renumbered cell ids."""
     kernel = source.metadata["kernelspec"]["name"]
     ks = (sub.get("metadata") or {}).get("kernelspec") or {}
     if isinstance(ks, dict) and ks.get("name") not in (None, kernel):
@@ -215,7 +232,7 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
         if cell["cell_type"] == "code":
             cell.pop("attachments", None)
     nb.cells = [nbformat.from_dict(c) for c in out]
-    return nb, flags
+    return nb
 
 
 def _restore(cell, meta: dict, ref, shown, flags: list[str]):
