@@ -434,29 +434,13 @@ def make_fake_cifar10(
 # --------------------------------------------------------------------------------------------
 
 
-def _dist_env() -> tuple[int, int]:
-    """(rank, world_size) from an initialised process group, else from torchrun's env."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def _default_device() -> torch.device:
-    """``runtime.get_device()``, on this process's GPU under torchrun (LOCAL_RANK)."""
-    device = runtime.get_device()
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
-
-
 class CifarLoader:
     """Batches of a CIFAR split that lives on the device: ``for X, y in loader``.
 
     images: uint8 (N, 3, 32, 32), labels: int64 (N,) (as from :func:`load_cifar10`).
-    Yields ``X``: (B, 3, 32, 32) normalised float (bf16 on CUDA, fp32 on CPU; run the model under
-    ``runtime.autocast``), in ``runtime.memory_format``; ``y``: (B,) int64, both on ``device``.
+    Yields ``X``: (B, 3, 32, 32) normalised float (``runtime.input_dtype``: bf16 on CUDA, fp32 on
+    CPU; run the model under ``runtime.autocast``), in ``runtime.memory_format``; ``y``: (B,)
+    int64, both on ``device`` (default ``runtime.get_device()``).
 
     - ``mean``/``std``: per-channel, pixel scale [0, 1]; default the cited ``CIFAR10_MEAN`` /
       ``CIFAR10_STD`` (pass your own, e.g. lesson 05's ``channel_stats``; the library does not
@@ -505,14 +489,14 @@ class CifarLoader:
             raise ValueError(f"{len(images)} images but labels of shape {tuple(labels.shape)}.")
         if subset is not None:
             images, labels = images[:subset], labels[:subset]
-        env_rank, env_world = _dist_env()
+        env_rank, env_world, _ = runtime.distributed_env()
         self.rank = env_rank if rank is None else rank
         self.world_size = env_world if world_size is None else world_size
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} outside world_size {self.world_size}.")
 
-        self.device = _default_device() if device is None else torch.device(device)
-        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.device = runtime.get_device() if device is None else torch.device(device)
+        self.dtype = dtype or runtime.input_dtype(self.device)
         self.batch_size = batch_size
         self.train = train
         self.drop_last = train if drop_last is None else drop_last

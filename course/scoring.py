@@ -353,7 +353,7 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
         )
     if not isinstance(model, torch.nn.Module):
         return Score(False, message=f"{name}(...) did not build an nn.Module.", **base)
-    state = train._strip_prefixes(checkpoint["model"])  # compiled / DDP keys made plain
+    state = train.plain_state_dict(checkpoint["model"])  # compiled / DDP keys made plain
     problem = _mismatch_message(model, state, name)
     if problem:
         return Score(False, message=problem, **base)
