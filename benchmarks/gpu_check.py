@@ -50,6 +50,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,6 +69,7 @@ FULL = dict(
     device=None,  # cuda if available
     budget=BUDGET_S,
     compiled_reserve=COMPILED_RESERVE_S,
+    end_margin=END_MARGIN_S,
     n_images=50_000,  # CIFAR-10's training split
     synthetic_train=5_000,  # generated when there is no CIFAR-10, repeated up to n_images
     synthetic_test=1_000,
@@ -85,6 +87,7 @@ DRY = dict(
     device="cpu",
     budget=110.0,
     compiled_reserve=20.0,
+    end_margin=6.0,
     n_images=320,
     synthetic_train=320,
     synthetic_test=64,
@@ -110,15 +113,16 @@ DRY = dict(
 class Clock:
     """Seconds since the start; :meth:`left` is what remains before the check must be over."""
 
-    def __init__(self, budget: float):
+    def __init__(self, budget: float, end_margin: float = END_MARGIN_S):
         self.t0 = time.monotonic()
         self.budget = budget
+        self.end_margin = end_margin
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
 
     def left(self) -> float:
-        return self.budget - END_MARGIN_S - self.elapsed()
+        return self.budget - self.end_margin - self.elapsed()
 
 
 class Report:
@@ -617,6 +621,7 @@ def lesson_model(width: int):
     return ResNet34
 
 
+DEADLINE_BEFORE_KILL = "the deadline came before the kill"
 EPOCH_LINE = re.compile(r"^epoch (\d+)/(\d+)(?! \(partial\))")
 EPOCH_SECONDS = re.compile(
     r"\s([\d.]+)s\s+[\d,]+ img/s$"
@@ -638,7 +643,8 @@ class RecipeRun:
         import torch
 
         try:
-            return int(torch.load(self.ckpt, mmap=True, weights_only=True)["epoch"])
+            checkpoint = torch.load(self.ckpt, map_location="cpu", mmap=True, weights_only=True)
+            return int(checkpoint["epoch"])
         except Exception:  # noqa: BLE001 - not written yet
             return None
 
@@ -685,9 +691,9 @@ class RecipeRun:
                 self.report.save()
                 return
         self.entry["kill"] = {
-            "error": "the worker ended before it could be killed"
-            if not child.timed_out
-            else "deadline before the kill",
+            "error": DEADLINE_BEFORE_KILL
+            if child.timed_out
+            else "the worker ended before it could be killed",
             "returncode": child.returncode,
             "log_tail": child.tail(),
         }
@@ -715,9 +721,9 @@ def history_from_checkpoint(path: Path) -> list[dict]:
         return []
 
 
-def phase_recipe(cfg, report: Report, data_info: dict, ips: float | None, clock: Clock):
+def phase_recipe(cfg, report: Report, data_info: dict, ips, clock: Clock, recipe_future):
     entry = report.data["phases"]["recipe"]
-    recipe = lesson_recipe()
+    recipe = recipe_future.result(timeout=max(1.0, clock.left()))
     entry["recipe"] = recipe
     n_fit = cfg["n_images"] - cfg["n_images"] // 10
     seconds = clock.left() - cfg["compiled_reserve"]
@@ -750,15 +756,17 @@ def phase_recipe(cfg, report: Report, data_info: dict, ips: float | None, clock:
     run = RecipeRun(report, entry, cmd, ckpt_dir / "last.pt", report.out, max(1, epochs // 2))
     deadline = time.monotonic() + clock.left() - min(cfg["compiled_reserve"], 0.5 * clock.left())
     run.first_run(deadline)
+    child = None
     if "error" in entry["kill"]:
-        entry.update(status="failed", error=f"kill: {entry['kill']['error']}")
-        return entry
-    say(clock, f"recipe: worker killed ({entry['kill']}); resuming")
-    child = run.second_run(deadline)
+        cut = entry["kill"]["error"] == DEADLINE_BEFORE_KILL
+        entry.update(status="cut" if cut else "failed", error=f"kill: {entry['kill']['error']}")
+    else:
+        say(clock, f"recipe: worker killed ({entry['kill']}); resuming")
+        child = run.second_run(deadline)
     history = entry.get("fit_done", {}).get("history") or history_from_checkpoint(
         ckpt_dir / "last.pt"
     )
-    entry["history"] = history
+    entry["history"] = history  # a cut run: the epochs its checkpoint holds
     entry["epochs_completed"] = len([r for r in history if not r.get("partial")])
     seconds = [r["seconds"] for r in history]
     if seconds:
@@ -767,6 +775,8 @@ def phase_recipe(cfg, report: Report, data_info: dict, ips: float | None, clock:
             "first": seconds[0],
             "total_training": sum(seconds),
         }
+    if child is None:
+        return entry
     if child.timed_out:
         entry.update(status="cut", error="stopped at its deadline (epochs done are reported)")
     elif child.returncode != 0 or "score" not in entry:
@@ -860,7 +870,8 @@ def markdown(r: dict) -> str:
                 f"{kill['seconds_after_checkpoint']} s after `last.pt` of epoch "
                 f"{kill['checkpoint_epoch_at_kill']} was written; a new process resumed from "
                 f"epoch {rec.get('resumed_from_epoch', '?')} ({rec.get('resume_seconds', '?')} s "
-                "from its start to the resume) and finished the run."
+                "from its start to the resume)"
+                + (" and finished the run." if rec.get("status") == "ok" else ".")
             )
         history = rec.get("history") or []
         if history:
@@ -938,7 +949,7 @@ def run_check(args) -> int:
     if args.dry_run:
         os.environ.setdefault("COURSE_PRECISION", "bf16")  # the bf16 path, under CPU autocast
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-    clock = Clock(cfg["budget"])
+    clock = Clock(cfg["budget"], cfg["end_margin"])
     out = Path(args.out)
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="gpu-check-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -953,7 +964,7 @@ def run_check(args) -> int:
     # Backstop: every child has its own deadline; this catches the parent itself (CUDA
     # initialisation, the data search, a slow disk) half the end margin before the budget.
     signal.signal(signal.SIGALRM, _alarm)
-    signal.alarm(max(1, int(cfg["budget"] - END_MARGIN_S / 2)))
+    signal.alarm(max(1, int(cfg["budget"] - clock.end_margin / 2)))
     say(clock, f"budget {cfg['budget']:.0f} s; results in {out}, work files in {work}")
     try:
         env = run_phase(report, clock, "env", phase_env, cfg)
@@ -963,6 +974,8 @@ def run_check(args) -> int:
         if dat["status"] == "ok":
             say(clock, f"data: {dat['name']} at {dat['root']}")
             root = dat["root"]
+            # read lesson 05's RECIPE (nbformat's import takes seconds) while the throughput runs
+            recipe_future = ThreadPoolExecutor(max_workers=1).submit(lesson_recipe)
             deadline = time.monotonic() + min(cfg["throughput_cap"], clock.left() / 3)
             tp = run_phase(report, clock, "throughput", phase_throughput, cfg, root,
                            "dataloader,course", out, "throughput", deadline)  # fmt: skip
@@ -970,7 +983,9 @@ def run_check(args) -> int:
             if cfg["throughput"]["width"] != cfg["width"]:
                 ips = None  # measured on another model: no basis for planning
             say(clock, "recipe: lesson 05's RECIPE through course.train.fit, killed and resumed")
-            run_phase(report, clock, "recipe", phase_recipe, cfg, report, dat, ips, clock)
+            run_phase(
+                report, clock, "recipe", phase_recipe, cfg, report, dat, ips, clock, recipe_future
+            )
             if clock.left() < 20:
                 report.phase("compiled", status="cut", error=f"{clock.left():.0f} s left")
             else:

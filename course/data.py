@@ -92,7 +92,10 @@ SYNTHETIC_NAME = "SYNTHETIC stand-in, not CIFAR-10"
 
 
 class DataError(RuntimeError):
-    """Data missing, corrupt or unreachable; the message says what to do."""
+    """Data missing, corrupt or unreachable; the message says what to do.
+
+    Lessons: 05_resnet34_cifar10.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,6 +228,8 @@ def download_cifar10(
     with absolute paths, ``..``, links or anything outside ``cifar-10-batches-py/`` are refused.
     ``md5=None`` skips verification (only for trusted mirrors). Every failure raises
     :class:`DataError` and leaves nothing half-written behind, so a retry starts clean.
+
+    Lessons: 05_resnet34_cifar10.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -302,6 +307,9 @@ def load_cifar10(
 
     ``split`` is ``"train"`` (data_batch_1..5, N = 50,000) or ``"test"`` (test_batch, 10,000).
     ``root`` is the folder holding ``cifar-10-batches-py`` (or that folder itself).
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    02).
     """
     files = {"train": TRAIN_FILES, "test": TEST_FILES}.get(split)
     if files is None:
@@ -320,6 +328,8 @@ def data_root() -> Path:
     ``$COURSE_DATA`` wins when set (graders and the test suite point it at a shared copy).
     Otherwise the first candidate that holds the extracted data; if none does, ``./data`` (where
     a download goes). Every lesson finds its data through this one function.
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (05 as ``scoring.data_root``).
     """
     env = os.environ.get(DATA_ENV, "").strip()
     if env:
@@ -332,12 +342,18 @@ def data_root() -> Path:
 
 
 def is_synthetic(root: str | os.PathLike = "data") -> bool:
-    """True when ``root`` holds the generated stand-in of :func:`make_fake_cifar10`."""
+    """True when ``root`` holds the generated stand-in of :func:`make_fake_cifar10`.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     return bool(_unpickle(_folder(root) / META_FILE).get(b"synthetic", False))
 
 
 def dataset_name(root: str | os.PathLike = "data") -> str:
-    """``"CIFAR-10"``, or ``SYNTHETIC_NAME`` for the stand-in: use it in every plot title."""
+    """``"CIFAR-10"``, or ``SYNTHETIC_NAME`` for the stand-in: use it in every plot title.
+
+    Lessons: 04_inception, 05_resnet34_cifar10.
+    """
     return SYNTHETIC_NAME if is_synthetic(root) else "CIFAR-10"
 
 
@@ -380,6 +396,8 @@ def make_fake_cifar10(
     The archive is byte-identical for the same arguments. It is also extracted into
     ``root/cifar-10-batches-py`` (replacing an older synthetic one; a real CIFAR-10 folder is never
     overwritten). Returns ``(archive_path, md5)``.
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (when CIFAR-10 cannot be downloaded).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -460,6 +478,9 @@ class CifarLoader:
       iterates its own shard; ``batch_size`` is per rank. Train shards are equal-sized (the
       remainder of the epoch's permutation is dropped), so all ranks take the same number of steps.
     - ``subset=n``: keep only the first n images (quick CPU runs).
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    02).
     """
 
     def __init__(
@@ -601,7 +622,10 @@ class CifarLoader:
 
 # --------------------------------------------------------------------------- command line
 def download_command(args) -> int:
-    """``course data download [--data DIR] [--quiet]``."""
+    """``course data download [--data DIR] [--quiet]``.
+
+    Lessons: none directly (the ``course data download`` command).
+    """
     import sys
 
     try:
@@ -614,7 +638,10 @@ def download_command(args) -> int:
 
 
 def fake_command(args) -> int:
-    """``course data fake [--data DIR] [--n-train N] [--n-test N] [--seed S]``."""
+    """``course data fake [--data DIR] [--n-train N] [--n-test N] [--seed S]``.
+
+    Lessons: none directly (the ``course data fake`` command).
+    """
     import sys
 
     try:

@@ -237,6 +237,8 @@ def evaluate(model: nn.Module, loader, tta: bool = False) -> dict:
 
     ``tta=True`` averages the logits of each batch and its horizontal flip. When the loader is
     sharded across a process group, the sums are all-reduced: every rank gets the totals.
+
+    Lessons: 04_inception (and through :mod:`course.degradation`, lesson 02).
     """
     was_training = model.training
     model.eval()
@@ -270,6 +272,8 @@ def predict(
 
     ``X_or_loader``: a normalised float batch (N, 3, H, W) (e.g. ``loader.X``), or a loader
     yielding ``(X, y)`` in a fixed order (``CifarLoader(..., train=False)``).
+
+    Lessons: 05_resnet34_cifar10.
     """
     if torch.is_tensor(X_or_loader):
         X = X_or_loader
@@ -368,7 +372,7 @@ def train_step(
     cross-entropy for a model whose training-mode output is a tuple ``(logits, *extra)`` (lesson
     04's auxiliary heads); ``logits`` is then ``outputs[0]``.
 
-    Lessons: none directly (every :func:`fit` step: lessons 02, 04, 05).
+    Lessons: none directly (every :func:`fit` step: lessons 02 and 05).
     """
     # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
     with runtime.autocast(X.device):
@@ -634,8 +638,7 @@ def fit(
     - under ``torchrun``: DistributedDataParallel; give each rank its shard through the loader
       (``CifarLoader`` does it by itself); only rank 0 logs, shows the bar and writes checkpoints.
 
-    Lessons: 02_plain_vs_residual (through :func:`course.degradation.train_net`), 04_inception,
-    05_resnet34_cifar10.
+    Lessons: 05_resnet34_cifar10 (and lesson 02 through :func:`course.degradation.train_net`).
     """
     from tqdm.auto import tqdm
 

@@ -88,7 +88,7 @@ def test_a_short_budget_stops_on_time_and_keeps_what_was_measured(tmp_path):
     assert wall < 40 + 5, f"{wall:.0f} s for a 40 s budget"
     phases = report["phases"]
     assert phases["env"]["status"] == phases["data"]["status"] == "ok"
-    assert phases["recipe"]["status"] in ("failed", "cut")
+    assert phases["recipe"]["status"] == "cut"
     assert phases["compiled"]["status"] == "cut"
     assert "Phase `compiled`: **cut**" in md
 
