@@ -271,7 +271,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--compile-backend",
         default="inductor",
-        help="torch.compile backend of course_compiled ('aot_eager' for a CPU smoke run)",
+        help="torch.compile backend of course_compiled ('eager' for a CPU smoke run)",
     )
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument(
