@@ -76,3 +76,31 @@ def test_seed_everything_reproducible():
     a = torch.rand(4)
     runtime.seed_everything(3)
     assert torch.equal(a, torch.rand(4))
+
+
+RUNTIME_MODULES = (
+    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "runtime",
+)  # fmt: skip
+
+
+def test_runtime_never_exits_the_process():
+    """Library code raises exceptions with a message; only a CLI handler turns one into an exit
+    status. A SystemExit inside a notebook kernel would look like a crash to the student."""
+    import ast
+    from pathlib import Path
+
+    import course
+
+    found = []
+    for mod in RUNTIME_MODULES:
+        path = Path(course.__file__).parent / f"{mod}.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and "SystemExit" in ast.unparse(node.exc or node):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+                "sys.exit",
+                "exit",
+                "quit",
+            ):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, found
