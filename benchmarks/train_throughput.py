@@ -398,9 +398,9 @@ def main(argv=None) -> int:
             if base and other in results:
                 report[key] = results[other]["images_per_s"] / base["images_per_s"]
         write_report(report, None if args.json == "-" else args.json)  # partial, after each
-    for key in ("speedup", "speedup_compiled"):
+    for key, label in (("speedup", "speed-up"), ("speedup_compiled", "speed-up compiled")):
         if key in report:
-            print(f"  {key:<16} {report[key]:>11.2f}x")
+            print(f"  {label:<17} {report[key]:>10.2f}x")
     for name, r in results.items():
         if peak:
             print(f"  {name:<16} {r['tflops']:>8.1f} TFLOP/s = {r['fraction_of_bf16_peak']:.1%} of "
