@@ -277,7 +277,8 @@ def emit(kind: str, **fields) -> None:
 
 
 def nvidia_smi() -> dict:
-    fields = "name,driver_version,memory.total,compute_cap"
+    """GPU name, driver and memory as ``nvidia-smi`` reports them (or why it could not)."""
+    fields = "name,driver_version,memory.total"
     try:
         out = subprocess.run(
             ["nvidia-smi", f"--query-gpu={fields}", "--format=csv,noheader"],
@@ -287,6 +288,8 @@ def nvidia_smi() -> dict:
         )
     except (OSError, subprocess.TimeoutExpired) as err:
         return {"error": f"nvidia-smi: {err}"}
+    if out.returncode != 0:
+        return {"error": f"nvidia-smi exit {out.returncode}: {(out.stdout + out.stderr)[:300]}"}
     rows = [r.split(", ") for r in out.stdout.strip().splitlines() if r.strip()]
     return {"gpus": [dict(zip(fields.split(","), r, strict=False)) for r in rows]}
 
@@ -318,8 +321,7 @@ def phase_env(cfg: dict) -> dict:
             bf16_supported=torch.cuda.is_bf16_supported(),
             nvidia_smi=nvidia_smi(),
         )
-        driver = env["nvidia_smi"].get("gpus", [{}])[0].get("driver_version")
-        env["driver"] = driver
+        env["driver"] = (env["nvidia_smi"].get("gpus") or [{}])[0].get("driver_version")
     else:
         env["device_name"] = platform.processor() or platform.machine() or "CPU"
     return env

@@ -157,3 +157,42 @@ def test_markdown_of_a_partial_report(gc):
     assert "## GPU check: 2026-01-01" in md and "Phase `data`: **running**" in md
     partial["phases"]["recipe"] = {"status": "cut", "recipe": {"epochs": 35}, "kill": {}}
     assert "Lesson 05's recipe" in gc.markdown(partial)
+
+
+def full_cfg(gc, tmp_path):
+    return {**gc.FULL, "synthetic_train": 40, "synthetic_test": 20, "work": str(tmp_path)}
+
+
+def test_phase_data_rejects_an_archive_that_is_not_cifar10(gc, tmp_path, monkeypatch):
+    """An archive found is md5-checked in a copy; a wrong one is reported, never extracted where
+    it lies, and the check falls back to the synthetic stand-in, saying so."""
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(gc, "SEARCH_ROOTS", ())
+    found_at = tmp_path / "found"
+    data.make_fake_cifar10(tmp_path / "made", n_train=20, n_test=10)
+    found_at.mkdir()
+    (tmp_path / "made" / data.ARCHIVE_NAME).rename(found_at / data.ARCHIVE_NAME)
+    work = tmp_path / "work"
+    result = gc.phase_data(full_cfg(gc, work), work, str(found_at), dry_run=False)
+    assert result["synthetic"] and "no CIFAR-10 on this machine" in result["note"]
+    assert "md5" in result["rejected_archives"][0]
+    assert sorted(p.name for p in found_at.iterdir()) == [data.ARCHIVE_NAME]  # left as it was
+    assert result["root"].startswith(str(work))
+
+
+def test_phase_data_uses_real_cifar10_where_it_lies(gc, tmp_path, monkeypatch):
+    """A complete, non-synthetic cifar-10-batches-py is used in place (no copy)."""
+    import pickle
+
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.setattr(gc, "SEARCH_ROOTS", ())
+    root = tmp_path / "datasets" / "cifar"
+    data.make_fake_cifar10(root, n_train=20, n_test=10)
+    meta = root / data.FOLDER_NAME / "batches.meta"
+    content = pickle.loads(meta.read_bytes())
+    content.pop(b"synthetic")  # what the official archive's meta looks like
+    meta.write_bytes(pickle.dumps(content))
+    work = tmp_path / "work"
+    result = gc.phase_data(full_cfg(gc, work), work, str(tmp_path), dry_run=False)
+    assert result["root"] == str(root) and result["name"] == "CIFAR-10"
+    assert not result["synthetic"] and "note" not in result
