@@ -175,6 +175,31 @@ def normalize(nb):
     return nb
 
 
+ANSWER_PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+def answer_namespace(lesson: str, *names: str, root: Path | None = None) -> dict:
+    """Run a lesson's reference answer cells ``names`` (in this order, markers removed).
+
+    For instructor tools, benchmarks and tests that need the lesson's own reference code
+    (``answer_namespace("03_one_by_one_convolutions", "conv_mults")["conv_mults"](28, 28, 192, 32, 5)``).
+    Reads ``solutions/``: never call it from anything a student receives.
+    """
+    path = source_path(lesson, root)
+    cells = {
+        grade_id(c): strip_markers(c.source)
+        for c in read(path).cells
+        if c.cell_type == "code" and is_solution(c)
+    }
+    missing = [n for n in names if n not in cells]
+    if missing:
+        raise KeyError(f"{path} has no answer cell(s) {missing}")
+    namespace: dict = {"__name__": f"lesson_{lesson}"}
+    code = ANSWER_PRELUDE + "\n\n".join(cells[n] for n in names)
+    exec(compile(code, str(path), "exec"), namespace)
+    return namespace
+
+
 # --------------------------------------------------------------------------- release
 def _nbgrader(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "nbgrader", *args]
