@@ -92,7 +92,7 @@ def _pandoc_article(le: lesson.Lesson, bib_path: Path) -> tuple[str, str]:
     args = [
         "-f", READER, "-t", "html5", "--mathml", "--wrap=none",
         "--citeproc", f"--bibliography={bib_path}",
-        "--lua-filter", str(ASSETS / "sidenotes.lua"),
+        "--lua-filter", str(ASSETS / "site.lua"),
         "--toc", "--toc-depth=2", "--template", str(ASSETS / "fragment.html"),
     ]  # fmt: skip
     out, err = pandoc.run(args, source, f"lesson {le.id}")
@@ -217,7 +217,9 @@ def build(
 
     index_md = page.index_markdown(course_dir, all_lessons, {})
     index_body, _ = pandoc.run(
-        ["-f", READER, "-t", "html5", "--wrap=none", "--mathml"], index_md, "the index page"
+        ["-f", READER, "-t", "html5", "--wrap=none", "--mathml", "--lua-filter", str(ASSETS / "site.lua")],
+        index_md,
+        "the index page",
     )
     index_html = page.shell(
         title=page.SITE_TITLE,

@@ -198,7 +198,7 @@ def _degradation_seeds(lesson) -> str:
     caption = (
         "<strong>The quick degradation run, measured over "
         f"{n} seeds.</strong> Final training error of each network (one dot per seed, the bar is "
-        f"the mean) on {html.escape(measured['data'])}. Measured {html.escape(measured['measured'])}"
+        f"the mean) on {html.escape(measured['data'].rstrip('.'))}. Measured {html.escape(measured['measured'])}"
         f"; command <code>{html.escape(measured['command'])}</code>; the full table is in "
         "<code>benchmarks/DEGRADATION.md</code>. Plain-56 barely leaves the 90% chance level; "
         "both residual nets memorise everything."

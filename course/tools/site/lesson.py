@@ -30,7 +30,7 @@ from course.tools.site import citations, figures
 from course.tools.site.errors import SiteError
 
 FIGURE_MARKER = re.compile(r"^[ \t]*<!--\s*site-figure:\s*([\w-]+)\s*-->[ \t]*$", re.M)
-IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+IMAGE = re.compile(r"!\[(?P<alt>(?:[^\[\]]|\[[^\[\]]*\])*)\]\((?P<src>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 HTML_IMG = re.compile(r"<img\b[^>]*\bsrc=[\"'](?P<src>[^\"']+)[\"']", re.I)
 TITLE = re.compile(r"^#[ \t]+(?P<text>.+?)[ \t]*$", re.M)
 STUB_LINES = {"# YOUR CODE HERE", "raise NotImplementedError()", "raise NotImplementedError"}

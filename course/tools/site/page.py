@@ -172,9 +172,7 @@ lessons' own formulas, and the papers behind it. You do the work in the notebook
 
 ## Lessons
 
-::: {{.table-wrap}}
 {chr(10).join(rows)}
-:::
 
 Every lesson runs on a CPU; "GPU" says where one helps. Points and exercises are listed at the top
 of each article.

@@ -1,3 +1,5 @@
+-- The site's pandoc filter: footnotes -> margin notes, tables -> scrolling boxes.
+
 -- Footnotes become margin notes (Tufte/distill style): the note's text is placed next to its
 -- number; site.css floats it into the right margin on wide screens and shows it below the
 -- paragraph, behind a tap on the number, on narrow ones. No JavaScript involved.
@@ -16,4 +18,9 @@ function Note(note)
   out:extend(inlines)
   out:insert(pandoc.RawInline("html", "</span>"))
   return out
+end
+
+-- Tables scroll inside their own box on narrow screens instead of widening the page.
+function Table(tbl)
+  return pandoc.Div({tbl}, pandoc.Attr("", {"table-wrap"}))
 end
