@@ -91,7 +91,9 @@ def main(argv=None) -> int:
     synthetic = not (Path(root) / data.FOLDER_NAME).is_dir()
     _, _, what = degradation.sample_batch(args.batch_size, root=root, seed=args.seeds[0])
     command = "python benchmarks/gradient_norms.py" + (
-        " " + shlex.join(argv if argv is not None else sys.argv[1:]) if (argv or sys.argv[1:]) else ""
+        " " + shlex.join(argv if argv is not None else sys.argv[1:])
+        if (argv or sys.argv[1:])
+        else ""
     )
     record = {
         "what": "weight-gradient norm of every conv at initialisation (lesson 02 reference code)",

@@ -65,7 +65,10 @@ class Built:
 
 
 def _cpu() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
@@ -111,9 +114,7 @@ class Visit:
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
-        self.page.on(
-            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
-        )
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
@@ -358,7 +359,9 @@ def test_bottleneck_cost_figure_equals_the_lesson(site, browser):
             want["expand_weights"] = ref["conv_params"](s["c_mid"], s["c_out"], s["f"], bias=False)
             for key, value in want.items():
                 got = _text(p, f'{fig} [data-out="{key}"]')
-                assert got == f"{value:,}", f"{s}: {key} shows {got}, the lesson's code gives {value:,}"
+                assert got == f"{value:,}", (
+                    f"{s}: {key} shows {got}, the lesson's code gives {value:,}"
+                )
         assert _value(p, f'{fig} [data-out="direct_mults"]') != before, "the numbers never moved"
 
 
@@ -389,7 +392,11 @@ def test_inception_figure_equals_the_lesson(site, browser):
                 table = f'#fig-inception-costs table[data-module="{kind}"]'
                 for row in rows:
                     tr = f'{table} tr[data-branch="{row["branch"]}"]'
-                    for key, out in [("weights", "weights"), ("mult_adds", "mult_adds"), ("out_channels", "out")]:
+                    for key, out in [
+                        ("weights", "weights"),
+                        ("mult_adds", "mult_adds"),
+                        ("out_channels", "out"),
+                    ]:
                         got = _text(p, f'{tr} [data-out="{out}"]')
                         assert got == f"{row[key]:,}", (
                             f"{kind} {args}, {size}: {row['branch']} {key} shows {got}, "
@@ -400,7 +407,11 @@ def test_inception_figure_equals_the_lesson(site, browser):
 @pytest.mark.slow
 def test_residual_vs_plain_figure_equals_the_lesson(site, browser):
     ns = answers("01_residual_block", "plain_block", "residual_block")
-    ex = {k: torch.tensor(v, dtype=torch.float64) for k, v in figures.RESIDUAL_EXAMPLE.items() if k != "decay"}
+    ex = {
+        k: torch.tensor(v, dtype=torch.float64)
+        for k, v in figures.RESIDUAL_EXAMPLE.items()
+        if k != "decay"
+    }
     lesson = _lesson_with(site, "residual-vs-plain")
     fig = "#fig-residual-vs-plain"
 
@@ -432,7 +443,9 @@ def test_residual_vs_plain_figure_equals_the_lesson(site, browser):
                     ok = {f"{x:.2f}"} | ({f"{x + 1e-9:.2f}", f"{x - 1e-9:.2f}"} if tie else set())
                     assert text in ok, f"s={s}: {kind} shows {text} for {x}"
             first = first if first is not None else shown(p, "residual")
-        assert torch.equal(shown(p, "residual"), ex["a"]), "at s = 0 the residual block is the identity"
+        assert torch.equal(shown(p, "residual"), ex["a"]), (
+            "at s = 0 the residual block is the identity"
+        )
         assert not shown(p, "plain").any(), "at s = 0 the plain block outputs 0"
         assert not torch.equal(first, ex["a"])
         assert "identity" in _text(p, f'{fig} [data-out="verdict"]')
@@ -457,10 +470,16 @@ def test_gradient_norm_figure_shows_the_measured_data(site, browser):
             for seed in ["median", *sorted({str(r["seed"]) for r in measured["runs"]})][:3]:
                 p.locator(f'{fig} select[data-control="seed"]').select_option(seed)
                 for label in (f"plain-{depth}", f"ResNet-{depth}"):
-                    norms = nets[label]["median"] if seed == "median" else nets[label]["seeds"][seed]
+                    norms = (
+                        nets[label]["median"] if seed == "median" else nets[label]["seeds"][seed]
+                    )
                     row = f'{fig} tr[data-net="{label}"]'
-                    assert _value(p, f'{row} [data-out="first"]') == pytest.approx(norms[0], rel=1e-12)
-                    assert _value(p, f'{row} [data-out="last"]') == pytest.approx(norms[-1], rel=1e-12)
+                    assert _value(p, f'{row} [data-out="first"]') == pytest.approx(
+                        norms[0], rel=1e-12
+                    )
+                    assert _value(p, f'{row} [data-out="last"]') == pytest.approx(
+                        norms[-1], rel=1e-12
+                    )
                     assert _value(p, f'{row} [data-out="ratio"]') == pytest.approx(
                         norms[0] / norms[-1], rel=1e-12
                     )
@@ -495,11 +514,15 @@ def test_gradient_norm_data_comes_from_the_lesson_functions(tmp_path):
 
 
 # --------------------------------------------------------------------------- a lesson made here
-def _course(tmp_path: Path, cells: list, meta: dict | None = None, files: dict | None = None) -> Path:
+def _course(
+    tmp_path: Path, cells: list, meta: dict | None = None, files: dict | None = None
+) -> Path:
     """A minimal course checkout with one released lesson ``90_demo``."""
     course = tmp_path / "course"
     (course / "docs").mkdir(parents=True)
-    (course / "docs" / "references.bib").write_bytes((ROOT / "docs" / "references.bib").read_bytes())
+    (course / "docs" / "references.bib").write_bytes(
+        (ROOT / "docs" / "references.bib").read_bytes()
+    )
     folder = course / "notebooks" / "90_demo"
     folder.mkdir(parents=True)
     nb = nbformat.v4.new_notebook()
@@ -528,7 +551,12 @@ def test_margin_notes_and_the_media_slot(tmp_path, browser, artifacts):
     course = _course(
         tmp_path,
         [_md(DEMO_TEXT), _md("## More\n\n" + "Text of the second section. " * 30)],
-        meta={"time": "5 min", "gpu": "no", "video": "intro.mp4", "slides": "https://example.org/s.pdf"},
+        meta={
+            "time": "5 min",
+            "gpu": "no",
+            "video": "intro.mp4",
+            "slides": "https://example.org/s.pdf",
+        },
         files={"intro.mp4": b"\x00\x00\x00\x18ftypmp42"},
     )
     built = _build(tmp_path / "site", course_dir=course)
@@ -558,7 +586,11 @@ def site_lessons_without_media() -> list[str]:
         lesson
         for lesson in released_lessons()
         if not {"video", "slides"}
-        & set(notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb").metadata.get("course", {}))
+        & set(
+            notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb").metadata.get(
+                "course", {}
+            )
+        )
     ]
 
 
@@ -574,7 +606,10 @@ def test_no_media_slot_when_a_lesson_names_none(site):
         ("# 90 · Demo\n\nAs Nobody et al. (2099) showed.", ["90_demo", "cell 1", "Nobody et al."]),
         ("# 90 · Demo\n\nSee [@no_such_key].", ["90_demo", "cell 1", "no_such_key"]),
         ("# 90 · Demo\n\nText.\n\n![a diagram](missing.svg)", ["90_demo", "cell 1", "missing.svg"]),
-        ("# 90 · Demo\n\n<!-- site-figure: no-such-figure -->", ["90_demo", "cell 1", "no-such-figure"]),
+        (
+            "# 90 · Demo\n\n<!-- site-figure: no-such-figure -->",
+            ["90_demo", "cell 1", "no-such-figure"],
+        ),
         ("# 90 · Demo\n\n![remote](https://example.org/x.png)", ["90_demo", "cell 1", "network"]),
     ],
     ids=["unknown-author-year", "broken-key", "missing-figure", "unknown-figure", "remote-image"],
@@ -605,9 +640,10 @@ def test_cli_builds_chosen_lessons_and_refuses_a_foreign_folder(tmp_path, capsys
     first = released_lessons()[0]
     assert main(["site", first.split("_")[0], "--out", str(tmp_path / "one")]) == 0
     assert (tmp_path / "one" / first / "index.html").is_file()
-    assert not (tmp_path / "one" / released_lessons()[-1] / "index.html").exists() or len(
-        released_lessons()
-    ) == 1
+    assert (
+        not (tmp_path / "one" / released_lessons()[-1] / "index.html").exists()
+        or len(released_lessons()) == 1
+    )
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "thesis.tex").write_text("precious")

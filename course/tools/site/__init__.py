@@ -123,7 +123,7 @@ def _yaml(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _media(le: lesson.Lesson, out_dir: Path) -> tuple[str | None, str | None]:
+def _media(le: lesson.Lesson) -> tuple[str | None, str | None]:
     found = []
     for key in ("video", "slides"):
         value = le.meta.get(key)
@@ -174,7 +174,7 @@ def build(
         lesson.to_markdown(le, bib, f"{le.id}.ipynb")
     _prepare_out(out)
     for le in all_lessons:
-        le.media = _media(le, out)
+        le.media = _media(le)
 
     workers = max(1, min(len(all_lessons), os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
@@ -196,7 +196,9 @@ def build(
                 '<article class="d-article">',
                 page.title_block(le, notebook_href, le.points, le.written_points),
                 page.media_block(le, *le.media),
-                f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>\n{toc}\n</nav>' if toc else "",
+                f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>\n{toc}\n</nav>'
+                if toc
+                else "",
                 body,
                 "</article>",
                 page.lesson_pager(all_lessons, i, "../"),
@@ -215,9 +217,18 @@ def build(
         (folder / "index.html").write_text(html_text, encoding="utf-8")
         result.pages.append(folder / "index.html")
 
-    index_md = page.index_markdown(course_dir, all_lessons, {})
+    index_md = page.index_markdown(course_dir, all_lessons)
     index_body, _ = pandoc.run(
-        ["-f", READER, "-t", "html5", "--wrap=none", "--mathml", "--lua-filter", str(ASSETS / "site.lua")],
+        [
+            "-f",
+            READER,
+            "-t",
+            "html5",
+            "--wrap=none",
+            "--mathml",
+            "--lua-filter",
+            str(ASSETS / "site.lua"),
+        ],
         index_md,
         "the index page",
     )

@@ -344,9 +344,7 @@ def rewrite(text: str, bib: Bibliography) -> Rewrite:
         inner = g.group(1)
         items = []
         for part in inner.split(";"):
-            found = [
-                (m, _AFTER.match(part, m.end())) for m in AUTHORS.finditer(part)
-            ]
+            found = [(m, _AFTER.match(part, m.end())) for m in AUTHORS.finditer(part)]
             found = [(m, y) for m, y in found if y]
             if not found:
                 if not items:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,9 +43,19 @@ DEGRADATION_REPORT = Path("benchmarks") / "DEGRADATION.md"
 # block of width h = 4. Round numbers so that a reader can check a column by hand.
 RESIDUAL_EXAMPLE = {
     "a": [[0.9, 0.0, 1.4], [0.2, 1.1, 0.5], [0.0, 0.7, 0.3], [1.3, 0.4, 0.0]],
-    "W1": [[0.5, -0.3, 0.8, 0.1], [-0.6, 0.9, 0.2, 0.4], [0.3, 0.5, -0.7, 0.6], [0.7, -0.2, 0.4, -0.5]],
+    "W1": [
+        [0.5, -0.3, 0.8, 0.1],
+        [-0.6, 0.9, 0.2, 0.4],
+        [0.3, 0.5, -0.7, 0.6],
+        [0.7, -0.2, 0.4, -0.5],
+    ],
     "b1": [[0.1], [-0.1], [0.2], [0.0]],
-    "W2": [[-0.8, 0.6, 0.3, -0.4], [0.5, -0.9, 0.7, 0.2], [0.4, 0.3, -0.6, 0.9], [-0.5, 0.8, 0.2, -0.7]],
+    "W2": [
+        [-0.8, 0.6, 0.3, -0.4],
+        [0.5, -0.9, 0.7, 0.2],
+        [0.4, 0.3, -0.6, 0.9],
+        [-0.5, 0.8, 0.2, -0.7],
+    ],
     "b2": [[0.2], [-0.3], [0.1], [-0.2]],
     "decay": 0.9,  # factor per step of the "weight decay" animation: W2 <- 0.9 W2
 }
@@ -109,12 +118,19 @@ def gradient_summary(measured: dict) -> dict:
     for run in measured["runs"]:
         net = nets.setdefault(
             run["label"],
-            {"depth": run["depth"], "residual": run["residual"], "layers": run["layers"], "seeds": {}},
+            {
+                "depth": run["depth"],
+                "residual": run["residual"],
+                "layers": run["layers"],
+                "seeds": {},
+            },
         )
         net["seeds"][str(run["seed"])] = run["norms"]
     for net in nets.values():
         per_layer = list(zip(*net["seeds"].values(), strict=True))
-        net["median"] = [sorted(v)[len(v) // 2] if len(v) % 2 else _mid(sorted(v)) for v in per_layer]
+        net["median"] = [
+            sorted(v)[len(v) // 2] if len(v) % 2 else _mid(sorted(v)) for v in per_layer
+        ]
         net["min"] = [min(v) for v in per_layer]
         net["max"] = [max(v) for v in per_layer]
     return nets
@@ -225,7 +241,9 @@ def _dot_plot(groups: dict[str, list[float]], ylabel: str, ymax: float) -> str:
     for tick in range(0, int(ymax) + 1, 20):
         ty = f"{y(tick):.1f}"
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ty}" y2="{ty}"/>')
-        parts.append(f'<text class="tick" x="{left - 6}" y="{ty}" dy="0.32em" text-anchor="end">{tick}</text>')
+        parts.append(
+            f'<text class="tick" x="{left - 6}" y="{ty}" dy="0.32em" text-anchor="end">{tick}</text>'
+        )
     parts.append(
         f'<text class="axis-label" transform="translate(14 {top + plot_h / 2:.1f}) rotate(-90)" '
         f'text-anchor="middle">{html.escape(ylabel)}</text>'
@@ -302,8 +320,3 @@ def render(name: str, lesson) -> str:
 
 def scripts(used: list[str]) -> list[str]:
     return [REGISTRY[n].script for n in used if REGISTRY[n].script]
-
-
-def log_ticks(lo: float, hi: float) -> list[float]:
-    """Powers of ten covering [lo, hi] (used by tests to sanity-check the plots' axes)."""
-    return [10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)]

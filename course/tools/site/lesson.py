@@ -66,6 +66,8 @@ class Lesson:
     cited: set[str] = field(default_factory=set)
     nocite: set[str] = field(default_factory=set)
     cells: dict[str, str] = field(default_factory=dict)  # cell label -> source (for errors)
+    media: tuple[str | None, str | None] = (None, None)  # (video, slides), checked by the build
+    nb: object = field(default=None, repr=False)  # the released notebook
 
     @property
     def href(self) -> str:
@@ -89,16 +91,15 @@ def _cell_label(cell, index: int) -> str:
 
 
 def _intent(source: str, grade_id: str) -> str:
-    """What a visible test checks: its leading comment lines, joined."""
-    lines = []
+    """What a visible test checks: its first block of top-level comment lines (after any helper)."""
+    lines: list[str] = []
     for line in source.split("\n"):
-        s = line.strip()
-        if s.startswith("#"):
-            text = s.lstrip("#").strip()
+        if line.startswith("#"):
+            text = line.lstrip("#").strip()
             if text.startswith("...") and lines:
                 break
             lines.append(text)
-        elif s:
+        elif lines:
             break
     text = " ".join(t for t in lines if t)
     if text:
@@ -155,14 +156,12 @@ def read(lesson_id: str, course_dir: Path) -> Lesson:
             text = m.group("text")
             # "01 · The residual block: ..." -> "The residual block: ..."
             title = re.sub(rf"^{re.escape(number)}\s*[·:.\-–—]\s*", "", text).strip()
-    lesson = Lesson(lesson_id, folder, path, number, title, meta)
-    lesson._nb = nb  # kept for to_markdown
-    return lesson
+    return Lesson(lesson_id, folder, path, number, title, meta, nb=nb)
 
 
 def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str) -> None:
     """Fill ``lesson.markdown`` (and exercises, figures, assets, citations) from its notebook."""
-    nb = lesson._nb
+    nb = lesson.nb
     tests: dict[str, list[tuple[str, str, float]]] = {}
     for cell in nb.cells:
         if notebooks.is_test(cell):
@@ -264,7 +263,7 @@ def _check_asset(lesson: Lesson, src: str, where: str) -> None:
 def _exercise_card(ex: Exercise, notebook_href: str) -> str:
     points = f" · {_fmt_points(ex.points)}" if ex.points else ""
     lines = [
-        f'::: {{.exercise #exercise-{ex.name}}}',
+        f"::: {{.exercise #exercise-{ex.name}}}",
         f"[Exercise]{{.exercise-label}} **`{ex.name}`**{points}"
         f" · [open the notebook]({notebook_href}){{.open-notebook}}",
         "",
@@ -279,8 +278,8 @@ def _exercise_card(ex: Exercise, notebook_href: str) -> str:
             lines.append(f"- {intent} [{_fmt_points(pts)}]{{.test-points}}")
         lines += [
             "",
-            "[Hidden tests check other shapes and values when your work is graded: passing the "
-            "visible ones is necessary, not sufficient.]{.hidden-note}",
+            "[When your work is graded, hidden tests may check more cases: passing the visible "
+            "ones is necessary, not sufficient.]{.hidden-note}",
         ]
     lines += ["", ":::"]
     return "\n".join(lines)

@@ -106,7 +106,11 @@ def media_block(lesson, video: str | None, slides: str | None) -> str:
                 f'<a href="{esc(video)}">Download the lesson video</a></video>'
             )
     if slides:
-        where = f" ({esc(_host(slides))}; opens outside this site)" if slides.startswith("https://") else ""
+        where = (
+            f" ({esc(_host(slides))}; opens outside this site)"
+            if slides.startswith("https://")
+            else ""
+        )
         parts.append(f'<p class="media-link"><a href="{esc(slides)}">Slides</a>{where}</p>')
     parts.append("</section>")
     return "\n".join(parts)
@@ -149,7 +153,7 @@ def readme_intro(course_dir: Path) -> str:
     return "\n\n".join(paras)
 
 
-def index_markdown(course_dir: Path, lessons: list, notebook_links: dict[str, str]) -> str:
+def index_markdown(course_dir: Path, lessons: list) -> str:
     """The home page: what the course is, the lessons (time, GPU), how to start."""
     rows = ["| # | lesson | you build | time | GPU |", "|---|---|---|---|---|"]
     for le in lessons:
@@ -159,7 +163,9 @@ def index_markdown(course_dir: Path, lessons: list, notebook_links: dict[str, st
             f"{_md_escape(le.meta.get('time', '—'))} | {_md_escape(le.meta.get('gpu', '—'))} |"
         )
     first = lessons[0] if lessons else None
-    example = f"notebooks/{first.id}/{first.id}.ipynb" if first else "notebooks/<lesson>/<lesson>.ipynb"
+    example = (
+        f"notebooks/{first.id}/{first.id}.ipynb" if first else "notebooks/<lesson>/<lesson>.ipynb"
+    )
     intro = readme_intro(course_dir) or (
         "An open, autograded course from the two equations of a residual block to training "
         "ResNet-34 on CIFAR-10."

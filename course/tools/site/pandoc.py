@@ -44,7 +44,7 @@ def pandoc_path() -> str:
     raise SiteError(
         "pandoc not found: `course site` needs pandoc >= "
         f"{'.'.join(map(str, MIN_VERSION))}. Install the course's dependencies "
-        '(`pip install -e .` installs pypandoc-binary, which ships pandoc) or install pandoc '
+        "(`pip install -e .` installs pypandoc-binary, which ships pandoc) or install pandoc "
         "itself (https://pandoc.org/installing.html) so that `pandoc` is on your PATH."
     )
 

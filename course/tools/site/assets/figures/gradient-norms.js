@@ -163,7 +163,7 @@
       var L = n ? n.layers.length : 1;
       var step = L > 60 ? 20 : 10;
       var xt = [1];
-      for (var t = step; t < L; t += step) xt.push(t);
+      for (var t = step; t < L - step / 3; t += step) xt.push(t);
       xt.push(L);
       if (series.length) {
         chart(left, { width: 440, height: 260, xs: [1, L], series: series, xlabel: "conv layer (1 = next to the input)", ylabel: "‖∂L/∂W‖", xticks: xt });

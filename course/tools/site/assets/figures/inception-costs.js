@@ -124,7 +124,7 @@
       return { rows: cells, total: trow };
     }
     var reducedTable = table("reduced", NAMES, "With 1×1 reductions (Fig. 2b)");
-    var chart = svg("svg", { "class": "chart", viewBox: "0 0 520 130", role: "img", "aria-label": "multiply-adds per branch" });
+    var chart = svg("svg", { "class": "chart", viewBox: "0 0 440 130", role: "img", "aria-label": "multiply-adds per branch" });
     out.appendChild(chart);
     var naiveTable = table("naive", NAIVE, "Naive module, same widths (Fig. 2a)");
     var verdict = el("p", { "class": "verdict", "data-out": "verdict" });
@@ -152,7 +152,7 @@
       var max = Math.max.apply(null, b.reduced.map(function (r) { return r.mult_adds; }).concat([1]));
       b.reduced.forEach(function (r, i) {
         var y = 4 + i * 31;
-        var w = Math.max(1, 300 * r.mult_adds / max);
+        var w = Math.max(1, 230 * r.mult_adds / max);
         chart.appendChild(svg("text", { x: 0, y: y + 16 }, NAMES[i]));
         chart.appendChild(svg("rect", { "class": "bar b" + (i + 1), x: 96, y: y, width: w.toFixed(1), height: 22, rx: 3 }));
         chart.appendChild(svg("text", { "class": "value", x: (100 + w).toFixed(1), y: y + 16 }, fmt(r.mult_adds)));
