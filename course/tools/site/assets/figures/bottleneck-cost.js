@@ -97,7 +97,7 @@
     out.appendChild(table);
     var verdict = el("p", { "class": "verdict", "data-out": "verdict" });
     out.appendChild(verdict);
-    var chart = svg("svg", { "class": "chart", viewBox: "0 0 440 96", role: "img", "aria-label": "multiplications, direct vs bottleneck" });
+    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 96", role: "img", "aria-label": "multiplications, direct vs bottleneck" });
     out.appendChild(chart);
 
     function show(key, value) {

@@ -124,7 +124,7 @@
       return { rows: cells, total: trow };
     }
     var reducedTable = table("reduced", NAMES, "With 1×1 reductions (Fig. 2b)");
-    var chart = svg("svg", { "class": "chart", viewBox: "0 0 440 130", role: "img", "aria-label": "multiply-adds per branch" });
+    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 130", role: "img", "aria-label": "multiply-adds per branch" });
     out.appendChild(chart);
     var naiveTable = table("naive", NAIVE, "Naive module, same widths (Fig. 2a)");
     var verdict = el("p", { "class": "verdict", "data-out": "verdict" });
