@@ -3,7 +3,7 @@
 The lessons are discovered from ``notebooks/`` (never listed here), the site is built once per
 test session (deterministic and fast), and one headless Chromium (Debian's, driven by Playwright)
 is shared by every browser check. Screenshots of every page land in the folder printed at the
-end of the run (``$COURSE_ARTIFACTS`` or pytest's temporary folder): look at them.
+end of the run (``$COURSE_ARTIFACTS``, else ``<tmp>/course-site-artifacts-<id>``): look at them.
 
 The interactive figures are checked against the lessons' **reference solutions**
 (``lesson_code.answers``): the numbers the browser shows must equal what the Python functions
@@ -12,11 +12,14 @@ return, for several settings of each figure's controls.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
 import resource
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -84,10 +87,15 @@ def site(tmp_path_factory) -> Built:
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory) -> Path:
+def artifacts() -> Path:
+    """Screenshots: ``$COURSE_ARTIFACTS``, else a folder in the system's temporary directory
+    named after this checkout (pytest's own temporary folders are pruned after three runs)."""
     base = os.environ.get("COURSE_ARTIFACTS")
-    folder = (Path(base) if base else tmp_path_factory.getbasetemp()) / "site-screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    folder = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     yield folder
     shots = sorted(folder.glob("*.png"))
     warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
@@ -159,6 +167,10 @@ def test_every_released_lesson_gets_an_article(site):
                 assert f'id="exercise-{notebooks.grade_id(cell)}"' in text, (
                     f"{lesson}: no exercise card for {notebooks.grade_id(cell)}"
                 )
+        for fig in re.findall(r"<figure\b.*?</figure>", text, re.S):
+            assert "<figcaption" in fig, f"{lesson}: a figure without a caption: {fig[:120]}"
+        for src in re.findall(r'<img [^>]*src="([^"]+)"', text):
+            assert (site.out / lesson / src).is_file(), f"{lesson}: image {src} not in the site"
         meta = nb.metadata.get("course", {})
         for key in ("time", "gpu"):
             if meta.get(key):

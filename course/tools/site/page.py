@@ -68,16 +68,16 @@ pandoc; works offline. <a href="{root}index.html">All lessons</a>.</p>
 def title_block(lesson, notebook_href: str, points_auto: float, points_written: float) -> str:
     facts = []
     if lesson.meta.get("time"):
-        facts.append(f"<dt>Time</dt><dd>{esc(lesson.meta['time'])}</dd>")
+        facts.append(f"<div><dt>Time</dt><dd>{esc(lesson.meta['time'])}</dd></div>")
     if lesson.meta.get("gpu"):
-        facts.append(f"<dt>GPU</dt><dd>{esc(lesson.meta['gpu'])}</dd>")
+        facts.append(f"<div><dt>GPU</dt><dd>{esc(lesson.meta['gpu'])}</dd></div>")
     pts = f"{points_auto:g} autograded"
     if points_written:
         pts += f" + {points_written:g} written"
-    facts.append(f"<dt>Points</dt><dd>{pts}</dd>")
+    facts.append(f"<div><dt>Points</dt><dd>{pts}</dd></div>")
     facts.append(
-        f'<dt>Notebook</dt><dd><a class="open-notebook" href="{esc(notebook_href)}" download>'
-        f"{esc(Path(notebook_href).name)}</a></dd>"
+        f'<div><dt>Notebook</dt><dd><a class="open-notebook" href="{esc(notebook_href)}" download>'
+        f"{esc(Path(notebook_href).name)}</a></dd></div>"
     )
     return (
         '<header class="title-block">\n'
