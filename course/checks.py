@@ -326,6 +326,15 @@ class CallCount:
         self.count += n
         self.by_name[name] = self.by_name.get(name, 0) + n
 
+    def add_remote(self, calls: dict) -> None:
+        """Add what the sandbox counted during one call (the grader; the student's word)."""
+        by_name = calls.get("by_name")
+        for name, n in (by_name if isinstance(by_name, dict) else {}).items():
+            if type(n) is int and n >= 0:
+                self.by_name[str(name)[:100]] = self.by_name.get(str(name)[:100], 0) + n
+        n = calls.get("count")
+        self.count += n if type(n) is int and n >= 0 else 0
+
 
 @contextlib.contextmanager
 def count_torch_calls():

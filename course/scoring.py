@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from course import data, train
+from course import checks, data, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -300,7 +300,14 @@ def score_checkpoint(
     ``root`` (defaults: :func:`score_n`, :func:`data_root`), normalised with the checkpoint's
     own mean/std. Results are cached per (file, size, mtime, class, data, n): the four band
     cells of a notebook evaluate the model once.
+
+    Under ``course grade`` the grader answers instead (``checks.grading_hooks``): it loads the
+    file as handed in, before any of the student's code ran, into the *course's* ResNet34;
+    ``model_class`` (the student's) is not used.
     """
+    hook = checks.grading_hooks.get("score_checkpoint") if checks.grading_hooks else None
+    if hook is not None:
+        return hook(path, n=n, device=device, batch_size=batch_size)
     path = Path(path)
     try:
         n_images = score_n() if n == "env" else n

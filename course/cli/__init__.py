@@ -177,7 +177,7 @@ def _add_grade(sub) -> None:
         "--unsafe-no-sandbox", action="store_true",
         help="run student code WITHOUT the OS sandbox (bubblewrap missing); every report says so",
     )  # fmt: skip
-    p.set_defaults(handler="course.grade:run")  # moving to course.grading.batch
+    p.set_defaults(handler="course.grading.batch:run")
 
 
 def _add_score_checkpoints(sub) -> None:

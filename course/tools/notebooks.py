@@ -102,6 +102,12 @@ def is_manual(cell) -> bool:
     return bool(m.get("grade")) and bool(m.get("solution"))
 
 
+def grades_artifact(cell) -> bool:
+    """A test cell that grades a file the student hands in (lesson 05's trained checkpoint,
+    scored with ``course.scoring.score_checkpoint``) rather than code in the notebook."""
+    return is_test(cell) and "score_checkpoint(" in cell.source
+
+
 def grade_id(cell) -> str | None:
     return nbgrader_meta(cell).get("grade_id")
 
@@ -356,6 +362,25 @@ def execute(nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None)
     return nb
 
 
+def earned(cell) -> float:
+    """Points an executed test cell earns: nbgrader's own rule (``nbgrader.utils.determine_grade``:
+    0 if the cell shows an error *or wrote to stderr*), the rule Validate and nbgrader's
+    autograde apply in a kernel. ``course check`` and the tests use it; ``course grade`` runs
+    the tests outside the kernel and awards the points when the test runs to the end."""
+    from nbgrader.utils import determine_grade
+
+    got, _ = determine_grade(cell)
+    return float(got or 0.0)
+
+
+def _stderr_line(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = str(out.get("text", "")).strip().split("\n", 1)[0][:200]
+            return f"the test wrote to stderr, which nbgrader counts as a failure: {text}"
+    return None
+
+
 def results(executed_nb) -> list[TestResult]:
     """One :class:`TestResult` per autograded test cell of an executed notebook."""
     out = []
@@ -363,8 +388,9 @@ def results(executed_nb) -> list[TestResult]:
         if not is_test(cell):
             continue
         gid = grade_id(cell)
-        err = _error_line(cell)
-        out.append(TestResult(gid, exercise_of(gid), points(cell), err is None, err or ""))
+        passed = earned(cell) >= points(cell)
+        err = None if passed else (_error_line(cell) or _stderr_line(cell) or "failed")
+        out.append(TestResult(gid, exercise_of(gid), points(cell), passed, err or ""))
     return out
 
 
