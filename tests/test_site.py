@@ -38,7 +38,7 @@ from course.tools import site as course_site
 from course.tools.site import SiteError, figures
 from course.tools.site import pandoc as site_pandoc
 
-pytestmark = pytest.mark.xdist_group("site")  # one worker: one build, one browser
+pytestmark = pytest.mark.xdist_group("site")  # one worker, one build, one browser (if honoured)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -92,7 +92,10 @@ def artifacts() -> Path:
     named after this checkout (pytest's own temporary folders are pruned after three runs)."""
     base = os.environ.get("COURSE_ARTIFACTS")
     tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-    folder = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
+    root = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
+    # one subfolder per xdist worker: pytest-xdist 3.8 under pytest 9 does not honour
+    # xdist_group, so the site's tests may be spread over several workers
+    folder = root / os.environ.get("PYTEST_XDIST_WORKER", "main")
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
@@ -119,6 +122,10 @@ class Visit:
         self.context = browser.new_context(
             viewport={"width": width, "height": 900}, color_scheme=color_scheme
         )
+        # generous timeouts: CI runs this beside notebook executions on 2 shared cores, where a
+        # full-page screenshot of a long article at 375 px can take many seconds
+        self.context.set_default_timeout(180_000)
+        self.context.set_default_navigation_timeout(180_000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.requests: list[str] = []
@@ -136,6 +143,18 @@ class Visit:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def screenshot(page, path: Path, chunk: int = 6000) -> None:
+    """The whole page; long pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture
+    one image taller than its texture limit (16,384 px), which a long article at 375 px exceeds."""
+    height, width = page.evaluate("[document.documentElement.scrollHeight, window.innerWidth]")
+    if height <= chunk:
+        page.screenshot(path=str(path), full_page=True)
+        return
+    for k, top in enumerate(range(0, height, chunk), start=1):
+        clip = {"x": 0, "y": top, "width": width, "height": min(chunk, height - top)}
+        page.screenshot(path=str(path.with_name(f"{path.stem}-{k}.png")), full_page=True, clip=clip)
 
 
 def page_url(built: Built, rel: str) -> str:
@@ -284,7 +303,7 @@ def test_pages_load_clean_and_hold_their_layout(site, browser, artifacts):
                         f"{rel}: figure {figs.nth(i).get_attribute('data-figure')} did not start"
                     )
                 name = rel.replace("/index.html", "").replace(".html", "")
-                v.page.screenshot(path=str(artifacts / f"{name}-{width}.png"), full_page=True)
+                screenshot(v.page, artifacts / f"{name}-{width}.png")
     # dark mode and print, on the index and the first article
     for rel in pages(site)[:2]:
         name = rel.replace("/index.html", "").replace(".html", "")
@@ -298,7 +317,7 @@ def test_pages_load_clean_and_hold_their_layout(site, browser, artifacts):
                 "getComputedStyle(document.querySelector('.site-bar')).display"
             )
             assert hidden == "none", f"{rel}: the navigation bar is printed"
-            v.page.screenshot(path=str(artifacts / f"{name}-print.png"), full_page=True)
+            screenshot(v.page, artifacts / f"{name}-print.png")
 
 
 @pytest.mark.slow
@@ -590,7 +609,7 @@ def test_margin_notes_and_the_media_slot(tmp_path, browser, artifacts):
         assert note.is_visible()
         scroll = v.page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= 375
-        v.page.screenshot(path=str(artifacts / "demo-margin-note-375.png"), full_page=True)
+        screenshot(v.page, artifacts / "demo-margin-note-375.png")
 
 
 def site_lessons_without_media() -> list[str]:
