@@ -15,6 +15,9 @@ from course.tools import notebooks
 
 def answers(lesson: str, *names: str) -> dict:
     """Run the answer cells ``names`` (in this order, markers removed); return their namespace."""
-    return notebooks.answer_namespace(
-        notebooks.source_path(lesson, ROOT), names, f"lesson_{lesson}"
-    )
+    try:
+        return notebooks.answer_namespace(
+            notebooks.source_path(lesson, ROOT), names, f"lesson_{lesson}"
+        )
+    except KeyError as exc:
+        raise AssertionError(str(exc)) from None
