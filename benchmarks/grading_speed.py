@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=1, help="course grade --jobs (1 = like nbgrader)")
     p.add_argument("--quick", action="store_true", help="1 student, lessons 01 and 03")
     p.add_argument("--json", type=Path, default=None, help="write the numbers here")
+    p.add_argument(
+        "--scaling", action="store_true",
+        help="also grade the class on a local Dask cluster of 1 and of 2 workers",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.students, args.lessons = 1, args.lessons or ["01", "03"]
@@ -112,6 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         print(f"course grade, {n} notebooks: {total:.1f} s (prepare, reference check and "
               f"staging: {overhead:.1f} s of it)", flush=True)  # fmt: skip
+        scaling = {}
+        for workers in (1, 2) if args.scaling else ():
+            scaling[workers] = timed(
+                [sys.executable, "-m", "course", "grade", str(course_dir / "submitted"), *lessons,
+                 "--course-dir", str(course_dir), "--scheduler", f"local:{workers}",
+                 "--out", str(work / f"dask{workers}"), "--data", str(data_dir)],
+                course_dir, env,
+            )  # fmt: skip
+            print(f"course grade --scheduler local:{workers}: {scaling[workers]:.1f} s", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     whole = sum(r["course_grade_s_per_notebook"] for r in rows)
@@ -124,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         "jobs": args.jobs,
         "rows": rows,
         "course_grade_one_student_all_lessons_s": whole,
+        "course_grade_total_s": total,
+        "dask_local_workers_s": scaling,
     }
     lines = [
         "| lesson | nbgrader autograde, s/notebook | course grade, s/notebook (job alone) | ratio |",
@@ -138,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"\nOne student, every lesson listed, in course grade: {whole:.0f} s "
                  f"(each lesson's time includes its share of the reference check and start-up).")  # fmt: skip
     print("\n".join(lines))
+    if scaling:
+        lines.append("\n| Dask workers (local) | whole class, s | speed-up |\n|---:|---:|---:|")
+        for workers, seconds in scaling.items():
+            lines.append(f"| {workers} | {seconds:.0f} | {scaling[1] / seconds:.2f} |")
+    print("\n".join(lines[-4:]) if scaling else "")
     print(f"\n{result['date']}; {result['machine']}; load {result['load_average']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

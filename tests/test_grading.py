@@ -653,3 +653,25 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     assert bands(good).ok and bands(good).accuracy >= 0.94
     low = bands(bad)
     assert low.ok and low.accuracy < 0.75
+
+
+# --------------------------------------------------------------------------- on a cluster
+@needs_bwrap
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_grades(toy, tmp_path):
+    """The same small class graded here and on a local Dask cluster of two worker processes
+    (files and course source travel with each task; the same sandbox on every worker): the
+    same grades.csv."""
+    pytest.importorskip("distributed")
+    root, _, release = toy
+    sub = tmp_path / "sub"
+    names = ["ok_full", "ok_half", "lying_tensor", "segfault", "victim"]
+    cases = [c for c in fx.CASES if c.student in names]
+    fx.write_submissions(sub, _release_dict(release), {}, cases)
+    base = ["grade", str(sub), "--course-dir", str(root), *LIMITS]
+    assert cli.main([*base, "--jobs", "2", "--out", str(tmp_path / "here")]) == 0
+    assert cli.main([*base, "--scheduler", "local:2", "--out", str(tmp_path / "dask")]) == 0
+    here = (tmp_path / "here" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    there = (tmp_path / "dask" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert sorted(here) == sorted(there)
+    assert len(here) == len(cases) + 1

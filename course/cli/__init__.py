@@ -175,6 +175,11 @@ def _add_grade(sub) -> None:
         help="scratch folder for staged copies (default: the system's temporary one)",
     )  # fmt: skip
     p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="hand the notebooks to a Dask cluster: tcp://HOST:PORT, or local:N for N local "
+        "worker processes (each worker needs bubblewrap and the course installed)",
+    )  # fmt: skip
+    p.add_argument(
         "--unsafe-no-sandbox", action="store_true",
         help="run student code WITHOUT the OS sandbox (bubblewrap missing); every report says so",
     )  # fmt: skip

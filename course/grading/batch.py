@@ -253,6 +253,79 @@ def run_in_worker(spec: JobSpec, work: Path, limit_s: float) -> JobResult:
         return result
 
 
+# --------------------------------------------------------------------------- on a cluster
+def cluster_task(spec_json: str, files: dict[str, bytes], source: str, limit_s: float) -> str:
+    """One job on a Dask worker (``course grade --scheduler``): the handed-in files and the
+    course source travel with the task (the worker shares no disk with the grader), the job runs
+    in a fresh ``python -m course.grading.job`` under the same sandbox as on one machine, and
+    the :class:`JobResult` comes back as JSON."""
+    import subprocess
+
+    spec = JobSpec.from_json(spec_json)
+    with tempfile.TemporaryDirectory(prefix="course-grade-task-") as tmp:
+        work = Path(tmp)
+        for i, (rel, data) in enumerate(files.items()):
+            path = work / "files" / str(i) / Path(rel).name
+            path.parent.mkdir(parents=True)
+            path.write_bytes(data)
+            spec.files[rel] = str(path)
+        (work / "source.ipynb").write_text(source, encoding="utf-8")
+        spec.source = str(work / "source.ipynb")
+        (work / "spec.json").write_text(spec.to_json(), encoding="utf-8")
+        job = work / "job"
+        job.mkdir()
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "course.grading.job", str(work / "spec.json"), str(job)],
+                timeout=limit_s, capture_output=True, check=False,
+            )  # fmt: skip
+            return (job / "result.json").read_text(encoding="utf-8")
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            result.notes.append(f"the grading worker failed: {type(exc).__name__}")
+            return result.to_json()
+
+
+class Cluster:
+    """Jobs handed to a Dask cluster: ``tcp://HOST:PORT`` (an existing scheduler) or
+    ``local:N`` (N single-threaded worker processes on this machine, for trying it out)."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InstructorError(
+                "--scheduler needs Dask: pip install 'resnet-course[cluster]'"
+            ) from None
+        self.local = None
+        if address.startswith("local:"):
+            n = int(address.split(":", 1)[1])
+            self.local = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            address = self.local.scheduler_address
+        self.client = Client(address)
+        self.threads = sum(self.client.nthreads().values())
+
+    def run(self, spec: JobSpec, limit_s: float) -> JobResult:
+        files = {rel: Path(path).read_bytes() for rel, path in spec.files.items()}
+        source = Path(spec.source).read_text(encoding="utf-8")
+        future = self.client.submit(
+            cluster_task, spec.to_json(), files, source, limit_s, pure=False
+        )
+        try:
+            return JobResult.from_json(future.result(timeout=limit_s + GRACE_S))
+        except Exception as exc:  # noqa: BLE001 - a lost worker: this notebook, not the class
+            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            result.notes.append(f"the cluster did not return a result: {type(exc).__name__}")
+            return result
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
 def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
     plan = course.plans[st.lesson]
     res = Result(st.student, st.lesson, flags=list(st.flags))
@@ -351,6 +424,7 @@ def students_in(submissions: Path) -> list[str]:
 class Graded:
     results: list[Result]
     reference: dict[str, Result]
+    staged: list[Staged] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -404,11 +478,9 @@ def grade_class(
     jobs: int = 1, limits: Limits | None = None, cell_timeout: float | None = None,
     timeout: float = 1200, feedback: bool = False, students: list[str] | None = None,
     work_dir: Path | None = None, gradebook: Path | None = None, data: Path | None = None,
-    unsafe: bool = False, log=print,
+    unsafe: bool = False, scheduler: str | None = None, log=print,
 ) -> Graded:  # fmt: skip
     """Grade every (student, lesson); see the module docstring."""
-    from course.grading import gradebook as gbook
-
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise InstructorError(f"no submissions folder {submissions}")
@@ -423,81 +495,116 @@ def grade_class(
     out.mkdir(parents=True, exist_ok=True)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(out)
     with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
-        work = Path(tmp)
         log(f"preparing {len(lessons)} lesson(s) ...")
         course = prepare(
-            root, lessons, work, out, limits or Limits(), cell_timeout=cell_timeout,
+            root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
             timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
         )  # fmt: skip
-        if gradebook is not None:
-            try:
-                cid = gbook.course_id(root)
-                fingerprint = gbook.check(gradebook, cid, course.plans)
-            except gbook.GradebookError as exc:
-                raise InstructorError(str(exc)) from None
-        limit = timeout + GRACE_S
-
-        def grade(st: Staged) -> tuple[Staged, JobResult | None]:
-            if st.nb is None:
-                return st, None
-            plan = course.plans[st.lesson]
-            digest = submission_digest(st)
-            if st.student != REFERENCE:
-                cached = store.load(st.student, st.lesson, digest, plan.fingerprint)
-                if cached is not None:
-                    return st, cached
-            key = hashlib.sha256(f"{st.student}\0{st.lesson}".encode("utf-8", "surrogatepass"))
-            job = run_in_worker(job_spec(course, st), work / "jobs" / key.hexdigest()[:24], limit)
-            if st.student != REFERENCE:
-                store.save(st.student, st.lesson, digest, plan.fingerprint, job)
-            return st, job
-
-        log("reference check: grading the reference solution of each lesson first ...")
-        reference: dict[str, Result] = {}
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for st, job in pool.map(grade, reference_submissions(course)):
-                if job is None:
-                    raise InstructorError(f"reference solution of {st.lesson}: {st.reason}")
-                check_reference(course, st, job)
-                reference[st.lesson] = to_result(course, st, job)
-                log(f"  reference / {st.lesson}: {job.score:g}/{reference[st.lesson].max_score:g} "
-                    f"({job.seconds:.0f} s)")  # fmt: skip
-        log(f"staging {len(names)} student(s) ...")
-        staged: list[Staged] = []
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for group in pool.map(lambda s: _stage(course, submissions, s), names):
-                staged += group
-        log(f"grading {len(staged)} notebook(s), {jobs} at a time ...")
-        results: dict[tuple[str, str], Result] = {}
-        lock = threading.Lock()
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(grade, st): st for st in staged}
-            for fut in as_completed(futures):
-                st = futures[fut]
-                try:
-                    st, job = fut.result()
-                    res = to_result(course, st, job)
-                    if job is not None:
-                        keep_outputs(course, st, job, res)
-                except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the class
-                    res = to_result(course, st, None)
-                    res.status, res.reason = "crashed", f"grader error: {exc!r}"
-                with lock:
-                    results[(st.student, st.lesson)] = res
-                    report.write_csv(list(results.values()), out / "grades.csv")
-                log(f"  {report.display(res.student)} / {res.lesson}: {res.status} "
-                    f"{res.score:g}/{res.max_score:g} ({res.seconds:.0f} s)")  # fmt: skip
-        ordered = [results[(st.student, st.lesson)] for st in staged]
-        graded = Graded(ordered, reference)
+        book = Book(gradebook, root, course) if gradebook is not None else None
+        cluster = Cluster(scheduler) if scheduler else None
+        try:
+            if cluster is not None:
+                course.jobs = max(jobs, cluster.threads)
+                log(
+                    f"grading on the Dask cluster at {scheduler} ({cluster.threads} worker threads)"
+                )
+            graded = _grade(course, submissions, names, Grader(course, Store(out), cluster), log)
+        finally:
+            if cluster is not None:
+                cluster.close()
         if unsafe:
             graded.notes.append(report.UNSAFE)
-        if gradebook is not None:
-            graded.notes.append(
-                gbook.record(gradebook, cid, fingerprint, ordered, course.plans, out, staged)
-            )
+        if book is not None:
+            graded.notes.append(book.record(graded.results, graded.staged))
     return graded
+
+
+class Book:
+    """``--gradebook``: checked against the course before grading, written after."""
+
+    def __init__(self, db: Path, root: Path, course: Course):
+        from course.grading import gradebook as gbook
+
+        self.db, self.course = db, course
+        try:
+            self.cid = gbook.course_id(root)
+            self.fingerprint = gbook.check(db, self.cid, course.plans)
+        except gbook.GradebookError as exc:
+            raise InstructorError(str(exc)) from None
+
+    def record(self, results: list[Result], staged: list[Staged]) -> str:
+        from course.grading import gradebook as gbook
+
+        plans, out = self.course.plans, self.course.out
+        return gbook.record(self.db, self.cid, self.fingerprint, results, plans, out, staged)
+
+
+class Grader:
+    """Grades one staged notebook: from the results store when unchanged, else in a worker
+    process here or on the cluster."""
+
+    def __init__(self, course: Course, store: Store, cluster: Cluster | None):
+        self.course, self.store, self.cluster = course, store, cluster
+
+    def __call__(self, st: Staged) -> tuple[Staged, JobResult | None]:
+        if st.nb is None:
+            return st, None
+        course = self.course
+        plan = course.plans[st.lesson]
+        digest = submission_digest(st)
+        if st.student != REFERENCE:
+            cached = self.store.load(st.student, st.lesson, digest, plan.fingerprint)
+            if cached is not None:
+                return st, cached
+        spec, limit = job_spec(course, st), course.timeout + GRACE_S
+        if self.cluster is not None:
+            job = self.cluster.run(spec, limit)
+        else:
+            key = hashlib.sha256(f"{st.student}\0{st.lesson}".encode("utf-8", "surrogatepass"))
+            job = run_in_worker(spec, course.work / "jobs" / key.hexdigest()[:24], limit)
+        if st.student != REFERENCE:
+            self.store.save(st.student, st.lesson, digest, plan.fingerprint, job)
+        return st, job
+
+
+def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, log) -> Graded:
+    """Reference check, staging, then every notebook, ``course.jobs`` at a time."""
+    log("reference check: grading the reference solution of each lesson first ...")
+    reference: dict[str, Result] = {}
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        for st, job in pool.map(grade, reference_submissions(course)):
+            if job is None:
+                raise InstructorError(f"reference solution of {st.lesson}: {st.reason}")
+            check_reference(course, st, job)
+            reference[st.lesson] = to_result(course, st, job)
+            log(f"  reference / {st.lesson}: {job.score:g}/{reference[st.lesson].max_score:g} "
+                f"({job.seconds:.0f} s)")  # fmt: skip
+    log(f"staging {len(names)} student(s) ...")
+    staged: list[Staged] = []
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        for group in pool.map(lambda s: _stage(course, submissions, s), names):
+            staged += group
+    log(f"grading {len(staged)} notebook(s), {course.jobs} at a time ...")
+    results: dict[tuple[str, str], Result] = {}
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        futures = {pool.submit(grade, st): st for st in staged}
+        for fut in as_completed(futures):
+            st = futures[fut]
+            try:
+                st, job = fut.result()
+                res = to_result(course, st, job)
+                if job is not None:
+                    keep_outputs(course, st, job, res)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the class
+                res = to_result(course, st, None)
+                res.status, res.reason = "crashed", f"grader error: {exc!r}"
+            results[(st.student, st.lesson)] = res
+            report.write_csv(list(results.values()), course.out / "grades.csv")
+            log(f"  {report.display(res.student)} / {res.lesson}: {res.status} "
+                f"{res.score:g}/{res.max_score:g} ({res.seconds:.0f} s)")  # fmt: skip
+    ordered = [results[(st.student, st.lesson)] for st in staged]
+    return Graded(ordered, reference, staged=staged)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -523,7 +630,8 @@ def run(args) -> int:
             args.submissions, root, lessons, args.out, jobs=jobs, limits=limits,
             cell_timeout=args.cell_timeout, timeout=args.timeout, feedback=args.feedback,
             students=args.students, work_dir=args.work_dir, gradebook=args.gradebook,
-            data=Path(data) if data else None, unsafe=args.unsafe_no_sandbox, log=log,
+            data=Path(data) if data else None, unsafe=args.unsafe_no_sandbox,
+            scheduler=args.scheduler, log=log,
         )  # fmt: skip
     except (nbs.CourseError, FileNotFoundError) as exc:
         print(f"course grade: {exc}", file=sys.stderr)

@@ -530,3 +530,22 @@ def run_job(spec_json: str, workdir: str) -> str:
         result.notes.append(f"grader error: {type(exc).__name__}: {exc}")
         result.authoring.append(traceback.format_exc()[-2000:])
     return result.to_json()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m course.grading.job SPEC.json WORKDIR``: grade one notebook in this process
+    and write ``WORKDIR/result.json`` (how a cluster worker runs a job: see
+    :mod:`course.grading.batch`)."""
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    spec_path, workdir = Path(argv[0]), Path(argv[1])
+    text = run_job(spec_path.read_text(encoding="utf-8"), str(workdir))
+    tmp = workdir / "result.json.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, workdir / "result.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
