@@ -152,12 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines.append(f"\nOne student, every lesson listed, in course grade: {whole:.0f} s "
                  f"(each lesson's time includes its share of the reference check and start-up).")  # fmt: skip
-    print("\n".join(lines))
     if scaling:
-        lines.append("\n| Dask workers (local) | whole class, s | speed-up |\n|---:|---:|---:|")
-        for workers, seconds in scaling.items():
-            lines.append(f"| {workers} | {seconds:.0f} | {scaling[1] / seconds:.2f} |")
-    print("\n".join(lines[-4:]) if scaling else "")
+        lines += ["", "| Dask workers (local) | whole class, s | speed-up |", "|---:|---:|---:|"]
+        lines += [f"| {w} | {t:.0f} | {scaling[1] / t:.2f} |" for w, t in scaling.items()]
+    print("\n".join(lines))
     print(f"\n{result['date']}; {result['machine']}; load {result['load_average']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
