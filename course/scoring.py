@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from course import data, runtime, train
+from course import checks, data, runtime, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -72,7 +72,11 @@ _REQUIRED_META = ("arch", "stem", "mean", "std", "classes")
 
 
 class ScoringError(RuntimeError):
-    """A checkpoint or the data cannot be scored; the message says what to do."""
+    """A checkpoint or the data cannot be scored; the message says what to do.
+
+    Lessons: none directly (:func:`read_checkpoint` raises it; :func:`score_checkpoint` turns it
+    into a message).
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +88,10 @@ data_root = data.data_root  # one convention for every lesson: see course.data.d
 
 
 def score_n() -> int | None:
-    """Test images to score: ``$COURSE_SCORE_N`` (``all`` or ``0`` -> every one), default 1000."""
+    """Test images to score: ``$COURSE_SCORE_N`` (``all`` or ``0`` -> every one), default 1000.
+
+    Lessons: none directly (``$COURSE_SCORE_N`` for :func:`score_checkpoint`, lesson 05).
+    """
     raw = os.environ.get(N_ENV, "").strip().lower()
     if not raw:
         return DEFAULT_N
@@ -132,6 +139,8 @@ def save_model(
     ``epochs``, ``val_accuracy``, ``torch_version``, ``date`` and any ``extra`` (e.g.
     ``recipe=dict(...)``): plain types only, so it loads with ``torch.load(weights_only=True)``.
     ResNet-34 in float32 is about 85 MB, under nbgrader's default 100 MB limit per submitted file.
+
+    Lessons: 05_resnet34_cifar10.
     """
     std3 = _floats3(std, "std")
     if min(std3) <= 0:
@@ -156,6 +165,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
     Raises :class:`ScoringError` with a message for the student when it is missing, unreadable
     (including pickles that are not plain data) or lacks a field.
+
+    Lessons: none directly (:func:`score_checkpoint` reads lesson 05's checkpoint with it).
     """
     path = Path(path)
     if not path.is_file():
@@ -197,7 +208,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 @dataclass
 class Score:
-    """The outcome of scoring one checkpoint. ``ok=False``: it could not be scored (see message)."""
+    """The outcome of scoring one checkpoint. ``ok=False``: it could not be scored (see message).
+
+    Lessons: none directly (what :func:`score_checkpoint` returns in lesson 05).
+    """
 
     ok: bool
     accuracy: float = 0.0
@@ -303,7 +317,16 @@ def score_checkpoint(
     ``root`` (defaults: :func:`score_n`, :func:`data_root`), normalised with the checkpoint's
     own mean/std. Results are cached per (file, size, mtime, class, data, n): the four band
     cells of a notebook evaluate the model once.
+
+    Under ``course grade`` the grader answers instead (``checks.grading_hooks``): it loads the
+    file as handed in, before any of the student's code ran, into the *course's* ResNet34;
+    ``model_class`` (the student's) is not used.
+
+    Lessons: 05_resnet34_cifar10.
     """
+    hook = checks.grading_hooks.get("score_checkpoint") if checks.grading_hooks else None
+    if hook is not None:
+        return hook(path, n=n, device=device, batch_size=batch_size)
     path = Path(path)
     try:
         n_images = score_n() if n == "env" else n
@@ -356,7 +379,7 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
         )
     if not isinstance(model, torch.nn.Module):
         return Score(False, message=f"{name}(...) did not build an nn.Module.", **base)
-    state = train._strip_prefixes(checkpoint["model"])  # compiled / DDP keys made plain
+    state = train.plain_state_dict(checkpoint["model"])  # compiled / DDP keys made plain
     problem = _mismatch_message(model, state, name)
     if problem:
         return Score(False, message=problem, **base)
@@ -379,7 +402,10 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
 
 
 def require_accuracy(score: Score, threshold: float) -> None:
-    """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student."""
+    """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     if not isinstance(score, Score):
         raise AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
     if not score.ok:
@@ -409,10 +435,16 @@ def check_band(model_class, threshold: float, path: str | os.PathLike = CHECKPOI
     - a checkpoint exists: prints the score and fails (``AssertionError``) below ``threshold``;
     - no checkpoint, notebook run by the student: prints "no checkpoint yet: 0 points ..." and
       returns the (not ok) score without raising, so that Run All completes;
-    - no checkpoint while grading (:func:`course.runtime.is_grading`): fails like any other test.
+    - no checkpoint while grading (:func:`course.runtime.is_grading`, or ``course grade``, whose
+      grader answers :func:`score_checkpoint` from the file as handed in): fails like any other test.
+
+    Lessons: 05_resnet34_cifar10 (its four accuracy-band cells).
     """
     score = score_checkpoint(model_class, path)
-    if not Path(path).is_file() and not runtime.is_grading():
+    graded = (
+        runtime.is_grading() or checks.grading_hooks is not None
+    )  # course grade: always a verdict
+    if not graded and not Path(path).is_file():
         print(
             f"no checkpoint yet: 0 points for the ≥ {threshold:.0%} band (train on a GPU in Part 4 "
             f"and keep {Path(path).as_posix()} beside the notebook)"
@@ -424,7 +456,10 @@ def check_band(model_class, threshold: float, path: str | os.PathLike = CHECKPOI
 
 
 def band_points(accuracy: float | None, bands: dict[str, float] = BANDS) -> int:
-    """How many bands ``accuracy`` reaches (0..len(bands)); ``None`` (not scored) is 0."""
+    """How many bands ``accuracy`` reaches (0..len(bands)); ``None`` (not scored) is 0.
+
+    Lessons: none directly (the gradebook counts lesson 05's bands with it).
+    """
     if accuracy is None:
         return 0
     return sum(accuracy >= t for t in bands.values())
