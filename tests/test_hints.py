@@ -35,10 +35,7 @@ MIN_SKELETON = 5  # tokens, at least two of them names
 _TOKEN = re.compile(r"[A-Za-z_]\w*|\d+(?:\.\d+)?")
 # Lessons another engineer is rewriting under the same issue: expected to fail until that lands.
 # An xfail that starts passing fails the run (strict), so the marker cannot outlive the fix.
-XFAIL = {
-    "04_inception": "hints/docstrings of lesson 04 are being rewritten in the 04/05 pass of issue 14",
-    "05_resnet34_cifar10": "hints/docstrings of lesson 05 are being rewritten in the 04/05 pass of issue 14",
-}
+XFAIL: dict[str, str] = {}
 
 
 def normalise(text: str) -> str:
