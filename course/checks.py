@@ -139,7 +139,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
 def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype).
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions,
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
     05_resnet34_cifar10.
     """
     dtype = getattr(x, "dtype", None)
@@ -302,7 +302,8 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     In the trusted grader, in-place changes the student's code makes to an argument are copied
     back into the test's tensor, so this check works there too.
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions.
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
@@ -389,7 +390,8 @@ def count_torch_calls():
     and operators), e.g. to tell a vectorised function from a per-sample loop. Detectable, not
     enforceable.
 
-    Lessons: 03_one_by_one_convolutions (conv1x1's tests: no convolution routine may run).
+    Lessons: 03_one_by_one_convolutions (conv1x1's tests: no convolution routine may run),
+    05_resnet34_cifar10 (random_crop_flip's: as many calls for 64 images as for 4).
     """
     counter = CallCount()
     if grading_hooks is not None:

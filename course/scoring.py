@@ -322,7 +322,7 @@ def score_checkpoint(
     file as handed in, before any of the student's code ran, into the *course's* ResNet34;
     ``model_class`` (the student's) is not used.
 
-    Lessons: 05_resnet34_cifar10.
+    Lessons: none directly (lesson 05's band cells call it through :func:`check_band`).
     """
     hook = checks.grading_hooks.get("score_checkpoint") if checks.grading_hooks else None
     if hook is not None:
@@ -404,7 +404,7 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
 def require_accuracy(score: Score, threshold: float) -> None:
     """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student.
 
-    Lessons: 05_resnet34_cifar10.
+    Lessons: none directly (lesson 05's band cells call it through :func:`check_band`).
     """
     if not isinstance(score, Score):
         raise AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
