@@ -313,7 +313,9 @@ def run(
     for kind in kinds:
         runtime.seed_everything(seed)
         model = variant_net(block_variant, kind, config.stages, config.widths)
-        out = degradation.train_net(model, task, config, seed=seed, max_steps=1 if grading else None)
+        out = degradation.train_net(
+            model, task, config, seed=seed, max_steps=1 if grading else None
+        )
         real = not config.random_labels and not grading and "SYNTHETIC" not in task.description
         row = {
             "kind": kind,
@@ -437,7 +439,9 @@ def plot_plus_one(pairs: dict, title: str = "What reaches a unit's input when it
     return fig
 
 
-def plot_gradients(profiles: dict[str, list[float]], growth: dict[str, dict[int, float]] | None = None):
+def plot_gradients(
+    profiles: dict[str, list[float]], growth: dict[str, dict[int, float]] | None = None
+):
     """Left: the gradient norm at each unit's input along one deep stack (top = 1).
     Right (if ``growth``): at the input of stacks of increasing depth. Log scales."""
     fig, axes = _figure(11 if growth else 6, 3.8, 2 if growth else 1)
@@ -456,7 +460,9 @@ def plot_gradients(profiles: dict[str, list[float]], growth: dict[str, dict[int,
         ax = axes[1]
         for kind, by_depth in growth.items():
             xs = sorted(by_depth)
-            ax.plot(xs, [by_depth[d] for d in xs], "o-", label=_label(kind), color=COLOURS.get(kind))
+            ax.plot(
+                xs, [by_depth[d] for d in xs], "o-", label=_label(kind), color=COLOURS.get(kind)
+            )
         ax.axhline(1.0, color="#999", lw=1, ls="--")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -507,7 +513,9 @@ def plot_summary(results: list[dict]):
     ys = range(len(kinds))
     left.barh(ys, [TABLE2_RESNET110[k] for k in kinds], color=[COLOURS[k] for k in kinds])
     for y, k in zip(ys, kinds, strict=True):
-        left.text(TABLE2_RESNET110[k] + 0.05, y, f"{TABLE2_RESNET110[k]:.2f}", va="center", fontsize=8)
+        left.text(
+            TABLE2_RESNET110[k] + 0.05, y, f"{TABLE2_RESNET110[k]:.2f}", va="center", fontsize=8
+        )
     left.set_xlim(5.5, 8.8)
     left.set_xlabel("test error (%)")
     left.set_title("He et al. 2016, Table 2: ResNet-110 on CIFAR-10", fontsize=10)
@@ -545,11 +553,22 @@ def plot_table3(extra_params: dict[str, int]):
     ys = [TABLE3_RESNET34[k][0] for k in ("A", "B", "C")]
     ax.plot(xs, ys, "o-", color="#4c72b0")
     for k, x, y in zip(("A", "B", "C"), xs, ys, strict=True):
-        ax.annotate(f"{k}: {y:.2f}%  (+{extra_params[k]:,})", (x, y), (6, 6),
-                    textcoords="offset points", fontsize=8)
+        ax.annotate(
+            f"{k}: {y:.2f}%  (+{extra_params[k]:,})",
+            (x, y),
+            (6, 6),
+            textcoords="offset points",
+            fontsize=8,
+        )
     ax.axhline(TABLE3_RESNET34["plain-34"][0], color="#c44e52", ls="--", lw=1)
-    ax.text(max(xs) * 0.5, TABLE3_RESNET34["plain-34"][0] - 0.35, "plain-34: 28.54%",
-            color="#c44e52", fontsize=8, ha="center")
+    ax.text(
+        max(xs) * 0.5,
+        TABLE3_RESNET34["plain-34"][0] - 0.35,
+        "plain-34: 28.54%",
+        color="#c44e52",
+        fontsize=8,
+        ha="center",
+    )
     ax.set_xlabel("parameters added by the shortcuts (millions)")
     ax.set_ylabel("top-1 error (%, 10-crop)")
     ax.set_ylim(23.5, 29.2)
@@ -595,7 +614,9 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def control(block_variant: Callable[[str, int], nn.Module], config: Config | None = None, task=None):
+def control(
+    block_variant: Callable[[str, int], nn.Module], config: Config | None = None, task=None
+):
     """An ipywidgets panel: pick the kinds and the depth; the gradient profile of stacks of that
     depth redraws at once, and Run trains the nets under the budget and draws both plots.
 
@@ -608,20 +629,42 @@ def control(block_variant: Callable[[str, int], nn.Module], config: Config | Non
 
     base = config or default_config()
     kinds = ipw.SelectMultiple(
-        options=[(LABELS[k], k) for k in KINDS], value=tuple(KINDS), description="units", rows=5,
+        options=[(LABELS[k], k) for k in KINDS],
+        value=tuple(KINDS),
+        description="units",
+        rows=5,
         layout=ipw.Layout(width="26em"),
     )
-    units = ipw.IntSlider(value=sum(base.stages), min=2, max=128, description="depth (units)",
-                          continuous_update=False, style={"description_width": "8em"})
-    epochs = ipw.IntSlider(value=base.epochs, min=1, max=max(4 * base.epochs, 8),
-                           description="epochs", continuous_update=False)
-    lr = ipw.FloatLogSlider(value=base.lr, base=10, min=-3, max=0, step=0.25, description="lr",
-                            continuous_update=False)
+    units = ipw.IntSlider(
+        value=sum(base.stages),
+        min=2,
+        max=128,
+        description="depth (units)",
+        continuous_update=False,
+        style={"description_width": "8em"},
+    )
+    epochs = ipw.IntSlider(
+        value=base.epochs,
+        min=1,
+        max=max(4 * base.epochs, 8),
+        description="epochs",
+        continuous_update=False,
+    )
+    lr = ipw.FloatLogSlider(
+        value=base.lr, base=10, min=-3, max=0, step=0.25, description="lr", continuous_update=False
+    )
     button = ipw.Button(description="Run", button_style="primary", icon="play")
     status = ipw.HTML()
     gradients, summary, curves = (ipw.Image(format="png") for _ in range(3))
-    box = ipw.VBox([ipw.HBox([kinds, ipw.VBox([units, epochs, lr, button])]), status, gradients,
-                    summary, curves])
+    box = ipw.VBox(
+        [
+            ipw.HBox([kinds, ipw.VBox([units, epochs, lr, button])]),
+            status,
+            gradients,
+            summary,
+            curves,
+        ]
+    )
     box.kinds, box.units, box.epochs, box.lr, box.button = kinds, units, epochs, lr, button
     box.results, box.error = None, None
 
@@ -663,5 +706,8 @@ def control(block_variant: Callable[[str, int], nn.Module], config: Config | Non
     kinds.observe(lambda _change: refresh(), names="value")
     button.on_click(do_run)
     box.refresh, box.run = refresh, do_run
-    refresh()
+    if runtime.is_grading():  # nothing to look at while grading: skip the first drawing
+        status.value = "<small>grading: the panel draws when you change a control</small>"
+    else:
+        refresh()
     return box

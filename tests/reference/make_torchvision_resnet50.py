@@ -41,8 +41,10 @@ def main(site: str) -> int:
     print(f"# models/resnet.py sha256 {hashlib.sha256(source).hexdigest()}")
     print(f"# made with torch {torch.__version__} by tests/reference/make_torchvision_resnet50.py")
     print(f"# parameters counted: {count}")
-    print(f"# model card (ResNet50_Weights.IMAGENET1K_V1.meta): num_params {meta['num_params']}, "
-          f"_ops {meta['_ops']} (GFLOPS as torchvision reports them: multiply-adds)")
+    print(
+        f"# model card (ResNet50_Weights.IMAGENET1K_V1.meta): num_params {meta['num_params']}, "
+        f"_ops {meta['_ops']} (GFLOPS as torchvision reports them: multiply-adds)"
+    )
     for key, value in model.state_dict().items():
         print(f"{key}\t{tuple(value.shape)}")
     return 0
