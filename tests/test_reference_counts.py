@@ -424,6 +424,10 @@ def test_last_stage_projection_against_its_bottleneck():
         "218M",
         "231M",
         "3.70G",
+        "9.90",
+        "8.91",
+        "4.92",
+        "7.61",
     ],
 )
 def test_lesson06_text_states_the_checked_figures(figure):
