@@ -59,8 +59,9 @@ def measure(seeds, config, kinds=variants.KINDS, log=print) -> list[dict]:
     rows = []
     for seed in seeds:
         task = variants.degradation.make_task(config, seed=seed)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         results = variants.run(block_variant, kinds, config, task, seed=seed, log=lambda _m: None)
+        train_cpu = time.process_time() - c0
         profiles = variants.gradient_profiles(block_variant, kinds, units=64, seed=seed)
         row = {
             "seed": seed,
@@ -70,6 +71,7 @@ def measure(seeds, config, kinds=variants.KINDS, log=print) -> list[dict]:
             "input_gradient": {k: v[0] for k, v in profiles.items()},
             "min_gradient": {k: min(v) for k, v in profiles.items()},
             "seconds": time.perf_counter() - t0,
+            "train_cpu_seconds": train_cpu,  # CPU time of this process for the trainings
             "task": task.description,
             "params": results[0]["params"],
             "layers": results[0]["layers"],
@@ -80,7 +82,7 @@ def measure(seeds, config, kinds=variants.KINDS, log=print) -> list[dict]:
         log(
             f"seed {seed}: "
             + "  ".join(f"{k} {v:.1%}" for k, v in row["errors"].items())
-            + f"  ({row['seconds']:.0f} s)"
+            + f"  ({row['seconds']:.0f} s wall, {row['train_cpu_seconds']:.0f} s CPU training)"
         )
     return rows
 
@@ -146,6 +148,14 @@ def report(rows, config, kinds, command: str, wall: float) -> str:
             "Test error (%, CIFAR-10 test set):",
             "",
             error_table(rows, kinds, "test_errors"),
+            "",
+        ]
+    cpu_times = [r.get("train_cpu_seconds") for r in rows]
+    if all(c is not None for c in cpu_times):
+        lines += [
+            f"CPU time of the five trainings per seed (this process): {min(cpu_times):.0f}–{max(cpu_times):.0f} s "
+            f"(wall-clock per seed, gradients included: "
+            f"{min(r['seconds'] for r in rows):.0f}–{max(r['seconds'] for r in rows):.0f} s).",
             "",
         ]
     lines += [

@@ -83,7 +83,7 @@ COLOURS = {
     "relu_only_preact": "#8172b3",
     "full_preact": "#55a868",
 }
-# He et al. 2016, Table 2: CIFAR-10 test error (%) of ResNet-110 with each unit (median of 5 runs).
+# He et al. 2016, Table 2: CIFAR-10 test error (%) of ResNet-110 with each unit.
 TABLE2_RESNET110 = {
     "original": 6.61,
     "bn_after_add": 8.17,

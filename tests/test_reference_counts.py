@@ -428,6 +428,8 @@ def test_last_stage_projection_against_its_bottleneck():
         "8.91",
         "4.92",
         "7.61",
+        "12.22",
+        "5.46",
     ],
 )
 def test_lesson06_text_states_the_checked_figures(figure):
