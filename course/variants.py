@@ -655,7 +655,16 @@ def control(
     )
     button = ipw.Button(description="Run", button_style="primary", icon="play")
     status = ipw.HTML()
-    gradients, summary, curves = (ipw.Image(format="png") for _ in range(3))
+    # hidden until they hold a figure (an empty Image shows a broken-image icon)
+    gradients, summary, curves = (
+        ipw.Image(format="png", layout=ipw.Layout(max_width="56em", display="none"))
+        for _ in range(3)
+    )
+
+    def show(image, fig) -> None:
+        image.value = _png(fig)
+        image.layout.display = ""
+
     box = ipw.VBox(
         [
             ipw.HBox([kinds, ipw.VBox([units, epochs, lr, button])]),
@@ -676,7 +685,7 @@ def control(
         try:
             chosen = list(kinds.value) or ["original"]
             profiles = gradient_profiles(block_variant, chosen, units=int(units.value))
-            gradients.value = _png(plot_gradients(profiles))
+            show(gradients, plot_gradients(profiles))
             box.error = None
             status.value = (
                 f"<small>{base.name} budget: {int(units.value)} units per net "
@@ -697,8 +706,8 @@ def control(
             _fail(exc)
             return None
         box.results = results
-        summary.value = _png(plot_summary(results))
-        curves.value = _png(plot_curves(results))
+        show(summary, plot_summary(results))
+        show(curves, plot_curves(results))
         status.value = f"<small>done in {time.perf_counter() - t0:.0f} s</small>"
         return results
 
