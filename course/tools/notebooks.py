@@ -25,6 +25,8 @@ from pathlib import Path
 
 import nbformat
 
+from course.errors import CourseError
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
@@ -76,7 +78,7 @@ def resolve_lessons(names: Iterable[str] | None, root: Path | None = None) -> li
             k for k in known if k == name or k.startswith(name + "_") or k.split("_")[0] == name
         ]
         if len(matches) != 1:
-            raise SystemExit(f"unknown lesson {name!r}; known lessons: {', '.join(known)}")
+            raise CourseError(f"unknown lesson {name!r}; known lessons: {', '.join(known)}")
         out.append(matches[0])
     return out
 
@@ -86,8 +88,20 @@ def nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
+# The predicates below mean exactly what nbgrader.utils' is_grade / is_solution / is_locked mean
+# (tests/test_tooling.py checks that they agree on every cell of every lesson). They are not
+# imported from there because importing nbgrader.utils imports all of nbgrader (its server
+# extensions): seconds, for every `course check` and every test worker.
 def is_solution(cell) -> bool:
     return bool(nbgrader_meta(cell).get("solution"))
+
+
+def is_locked(cell) -> bool:
+    """Read-only for students (nbgrader restores it): locked, or a test cell."""
+    m = nbgrader_meta(cell)
+    if m.get("solution"):
+        return False
+    return bool(m.get("grade") or m.get("locked"))
 
 
 def is_test(cell) -> bool:
@@ -100,6 +114,23 @@ def is_manual(cell) -> bool:
     """A manually graded answer (grade + solution)."""
     m = nbgrader_meta(cell)
     return bool(m.get("grade")) and bool(m.get("solution"))
+
+
+def is_helper(cell) -> bool:
+    """A locked code cell whose grade id ends in ``helpers``: functions the tests use, run both
+    in the student's kernel and in the grader (docs/TEST_FORM.md)."""
+    return (
+        cell.cell_type == "code"
+        and is_locked(cell)
+        and not is_test(cell)
+        and (grade_id(cell) or "").endswith("helpers")
+    )
+
+
+def grades_artifact(cell) -> bool:
+    """A test cell that grades a file the student hands in (lesson 05's trained checkpoint,
+    scored with ``course.scoring.score_checkpoint``) rather than code in the notebook."""
+    return is_test(cell) and "score_checkpoint(" in cell.source
 
 
 def grade_id(cell) -> str | None:
@@ -249,6 +280,37 @@ def release(
     return written
 
 
+ANSWER_PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+def answers(nb, names: Iterable[str] | None = None) -> dict[str, str]:
+    """The answer cells of ``nb`` (grade id -> code, markers removed), all or ``names``.
+    Raises ``KeyError`` naming the missing ones."""
+    cells = {
+        grade_id(c): strip_markers(c.source)
+        for c in nb.cells
+        if c.cell_type == "code" and is_solution(c)
+    }
+    if names is None:
+        return cells
+    missing = [n for n in names if n not in cells]
+    if missing:
+        raise KeyError(f"no answer cell(s) {missing}")
+    return {n: cells[n] for n in names}
+
+
+def answer_namespace(path: Path | str, names: Iterable[str], module_name: str = "lesson") -> dict:
+    """Run the answer cells ``names`` of the notebook at ``path`` (in this order, markers
+    removed, after importing torch, nn and F) and return their namespace: a lesson's reference
+    code as Python, for the grader's reference model and for tests that check the lessons'
+    figures independently. Only for the course's own (trusted) notebooks."""
+    cells = answers(read(path), names)
+    source = ANSWER_PRELUDE + "\n\n".join(cells.values())
+    namespace: dict = {"__name__": module_name}
+    exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - the course's own source
+    return namespace
+
+
 def fill_release(
     release_nb,
     source_nb,
@@ -260,8 +322,8 @@ def fill_release(
     ``solved``: exercise ids answered with the reference solution (default: all);
     ``exercises``: exercise id -> source to put in that answer cell instead (e.g. a wrong answer).
     """
-    answers = {grade_id(c): strip_markers(c.source) for c in source_nb.cells if is_solution(c)}
-    solved = set(answers) if solved is None else set(solved)
+    reference = answers(source_nb)
+    solved = set(reference) if solved is None else set(solved)
     exercises = exercises or {}
     nb = nbformat.from_dict(release_nb)
     for cell in nb.cells:
@@ -271,7 +333,7 @@ def fill_release(
         if gid in exercises:
             cell.source = exercises[gid]
         elif gid in solved:
-            cell.source = answers[gid]
+            cell.source = reference[gid]
     return nb
 
 
@@ -331,6 +393,25 @@ def execute(nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None)
     return nb
 
 
+def earned(cell) -> float:
+    """Points an executed test cell earns: nbgrader's own rule (``nbgrader.utils.determine_grade``:
+    0 if the cell shows an error *or wrote to stderr*), the rule Validate and nbgrader's
+    autograde apply in a kernel. ``course check`` and the tests use it; ``course grade`` runs
+    the tests outside the kernel and awards the points when the test runs to the end."""
+    from nbgrader.utils import determine_grade
+
+    got, _ = determine_grade(cell)
+    return float(got or 0.0)
+
+
+def _stderr_line(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = str(out.get("text", "")).strip().split("\n", 1)[0][:200]
+            return f"the test wrote to stderr, which nbgrader counts as a failure: {text}"
+    return None
+
+
 def results(executed_nb) -> list[TestResult]:
     """One :class:`TestResult` per autograded test cell of an executed notebook."""
     out = []
@@ -338,8 +419,9 @@ def results(executed_nb) -> list[TestResult]:
         if not is_test(cell):
             continue
         gid = grade_id(cell)
-        err = _error_line(cell)
-        out.append(TestResult(gid, exercise_of(gid), points(cell), err is None, err or ""))
+        passed = earned(cell) >= points(cell)
+        err = None if passed else (_error_line(cell) or _stderr_line(cell) or "failed")
+        out.append(TestResult(gid, exercise_of(gid), points(cell), passed, err or ""))
     return out
 
 

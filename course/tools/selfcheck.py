@@ -66,11 +66,11 @@ def format_table(rows: list[ExerciseRow]) -> str:
 def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
     path = Path(path).resolve()
     if not path.is_file():
-        raise SystemExit(f"no such notebook: {path}")
+        raise notebooks.CourseError(f"no such notebook: {path}")
     try:
         nb = notebooks.read(path)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise SystemExit(
+        raise notebooks.CourseError(
             f"{path} is not a readable notebook ({exc}); restore it from notebooks/"
         ) from exc
     executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout)
