@@ -106,7 +106,10 @@ RESNET34_STAGES = ((3, 64), (4, 128), (6, 256), (3, 512))
 
 @dataclass(frozen=True)
 class Config(degradation.Config):
-    """A training budget (:class:`course.degradation.Config`) plus the network's shape."""
+    """A training budget (:class:`course.degradation.Config`) plus the network's shape.
+
+    Lessons: none directly (:func:`default_config` returns one, lesson 06).
+    """
 
     stages: tuple[int, ...] = (27,)  # units per stage
     widths: tuple[int, ...] = (16,)  # channels per stage
@@ -154,7 +157,10 @@ FULL = Config(
 
 
 def default_config() -> Config:
-    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`."""
+    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`.
+
+    Lessons: 06_residual_variants.
+    """
     return QUICK if runtime.quick_mode() else FULL
 
 
@@ -185,6 +191,8 @@ def variant_net(
     ``widths[0]``; ``stages[i]`` units at ``widths[i]`` channels; between stages a plain 3x3
     stride-2 conv + BN + ReLU; then BN + ReLU, global average pooling, linear. Every conv of
     the network (the student's included) is initialised as He et al. do (Kaiming normal).
+
+    Lessons: none directly (:func:`run` builds every network with it, lesson 06).
     """
     if len(stages) != len(widths) or not stages:
         raise ValueError(f"stages {tuple(stages)} and widths {tuple(widths)}: one width per stage")
@@ -242,6 +250,8 @@ def gradient_profiles(
 
     The input is standard normal (B, width, size, size); the top receives a standard normal
     ``da_out``. Returns kind -> ``units`` floats.
+
+    Lessons: 06_residual_variants.
     """
     return {
         kind: _stack_input_gradients(block_variant, kind, units, width, size, batch, seed)
@@ -258,7 +268,10 @@ def gradient_growth(
     batch: int = 32,
     seed: int = 0,
 ) -> dict[str, dict[int, float]]:
-    """kind -> {depth L: ||dL/dx_0|| / ||dL/dx_L||} for fresh stacks of L units (train mode)."""
+    """kind -> {depth L: ||dL/dx_0|| / ||dL/dx_L||} for fresh stacks of L units (train mode).
+
+    Lessons: 06_residual_variants.
+    """
     out: dict[str, dict[int, float]] = {}
     for kind in kinds:
         out[kind] = {
@@ -301,6 +314,8 @@ def run(
     ``seed``, ``history`` (per-epoch ``train_loss``/``train_acc``), ``final_loss`` and
     ``final_error`` (the whole training set, eval mode), ``test_error`` (full budget on real
     CIFAR-10 only, else None) and ``seconds``. While grading each network takes one token step.
+
+    Lessons: 06_residual_variants.
     """
     config = config or default_config()
     task = task or degradation.make_task(config, seed=seed)
@@ -367,6 +382,8 @@ def plot_units():
 
     The shortcut (grey) joins at the addition; what lies on the path from the addition to the
     unit's output (above the circle) also acts on the shortcut's signal. Returns the figure.
+
+    Lessons: 06_residual_variants.
     """
     from matplotlib.patches import Circle, FancyBboxPatch
 
@@ -419,7 +436,10 @@ def plot_units():
 
 def plot_plus_one(pairs: dict, title: str = "What reaches a unit's input when its branch is off"):
     """``pairs``: label -> (da_out, dx), tensors of one shape. A scatter of every element of dx
-    against the matching element of da_out (the identity line dashed). Returns the figure."""
+    against the matching element of da_out (the identity line dashed). Returns the figure.
+
+    Lessons: 06_residual_variants.
+    """
     fig, axes = _figure(4.2 * len(pairs), 3.8, len(pairs))
     for ax, (label, (da_out, dx)) in zip(axes, pairs.items(), strict=True):
         a = torch.as_tensor(da_out).detach().reshape(-1).float()
@@ -443,7 +463,10 @@ def plot_gradients(
     profiles: dict[str, list[float]], growth: dict[str, dict[int, float]] | None = None
 ):
     """Left: the gradient norm at each unit's input along one deep stack (top = 1).
-    Right (if ``growth``): at the input of stacks of increasing depth. Log scales."""
+    Right (if ``growth``): at the input of stacks of increasing depth. Log scales.
+
+    Lessons: 06_residual_variants.
+    """
     fig, axes = _figure(11 if growth else 6, 3.8, 2 if growth else 1)
     ax = axes[0]
     for kind, values in profiles.items():
@@ -483,7 +506,10 @@ def _budget_title(results: list[dict]) -> str:
 
 def plot_curves(results: list[dict]):
     """Training loss and training error (on the batches as trained) vs epoch, one line per kind;
-    several seeds of a kind share its colour."""
+    several seeds of a kind share its colour.
+
+    Lessons: 06_residual_variants.
+    """
     fig, axes = _figure(11, 3.8, 2)
     seen: set[str] = set()
     for r in results:
@@ -507,7 +533,10 @@ def plot_curves(results: list[dict]):
 
 def plot_summary(results: list[dict]):
     """Left: He et al. 2016, Table 2 (ResNet-110, CIFAR-10 test error). Right: this run's final
-    training error per kind (a dot per seed, the bar at their mean). Same colours, same order."""
+    training error per kind (a dot per seed, the bar at their mean). Same colours, same order.
+
+    Lessons: 06_residual_variants.
+    """
     fig, (left, right) = _figure(11, 3.9, 2)
     kinds = [k for k in KINDS if any(r["kind"] == k for r in results)] or list(KINDS)
     ys = range(len(kinds))
@@ -547,7 +576,10 @@ def plot_table3(extra_params: dict[str, int]):
     shortcut options A/B/C (and plain-34) vs the shortcut parameters each option adds.
 
     ``extra_params``: option ("A", "B", "C") -> parameters its shortcuts add to ResNet-34
-    (as the student computed them). Returns the figure."""
+    (as the student computed them). Returns the figure.
+
+    Lessons: 06_residual_variants.
+    """
     fig, (ax,) = _figure(6.2, 3.8)
     xs = [extra_params[k] / 1e6 for k in ("A", "B", "C")]
     ys = [TABLE3_RESNET34[k][0] for k in ("A", "B", "C")]
@@ -578,7 +610,10 @@ def plot_table3(extra_params: dict[str, int]):
 
 
 def plot_block_costs(rows: dict[str, dict[str, int]]):
-    """``rows``: block name -> {"params": int, "mults": int}. Two bar panels. Returns the figure."""
+    """``rows``: block name -> {"params": int, "mults": int}. Two bar panels. Returns the figure.
+
+    Lessons: 06_residual_variants.
+    """
     fig, axes = _figure(11, 3.2, 2)
     names = list(rows)
     colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b3"][: len(names)]
@@ -624,6 +659,8 @@ def control(
     ``units``, ``epochs``, ``lr`` (the controls), ``button``, ``refresh()`` (redraw the
     gradients), ``run()`` (what the button does), ``results`` (the last run, or ``None``) and
     ``error`` (the last error message, or ``None``).
+
+    Lessons: 06_residual_variants.
     """
     import ipywidgets as ipw
 

@@ -533,14 +533,6 @@ WRONG_ANSWERS = [
     },
     {
         "exercise": "input_gradient",
-        "name": "caller_x_requires_grad",
-        "why": "turns on requires_grad of the caller's x instead of a copy",
-        "source": _input_gradient("""    x.requires_grad_(True)
-    (dx,) = torch.autograd.grad(block(x), x, grad_outputs=da_out)
-    return dx"""),
-    },
-    {
-        "exercise": "input_gradient",
         "name": "forward_without_grad",
         "why": "runs the block under torch.no_grad(), so there is no graph to differentiate",
         "source": _input_gradient("""    x = x.detach().clone().requires_grad_(True)
