@@ -98,7 +98,7 @@ def check(condition: Any, message: str, hint: Hint = None) -> None:
     """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     if not bool(condition):
         _fail("", message, hint)
@@ -108,7 +108,7 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
     """``obj`` must be an instance of ``expected``.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     if obj is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -125,7 +125,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
     """``x.shape`` must equal ``expected``.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     if x is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -140,7 +140,7 @@ def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype).
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     dtype = getattr(x, "dtype", None)
     if dtype != expected:
@@ -178,7 +178,7 @@ def check_close(
     then reports the worst element (index, got, expected) and the relative error.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     if actual is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -212,7 +212,7 @@ def check_equal(actual: Any, expected: Any, name: str, hint: Hint = None) -> Non
     """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     if actual is None and expected is not None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -242,7 +242,7 @@ def count_params(module: Any, trainable_only: bool = False) -> int:
     """Number of parameters (elements) of an ``nn.Module``.
 
     Lessons: 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
@@ -250,7 +250,7 @@ def count_params(module: Any, trainable_only: bool = False) -> int:
 def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) -> None:
     """The module must have exactly ``expected`` parameters.
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10, 06_residual_variants.
     """
     check_type(module, _torch.nn.Module, name)
     check_equal(count_params(module), expected, f"{name} parameter count", hint)
@@ -259,7 +259,7 @@ def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) 
 def check_module_names(module: Any, required: Iterable[str], name: str, hint: Hint = None) -> None:
     """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``).
 
-    Lessons: 01_residual_block, 04_inception, 05_resnet34_cifar10.
+    Lessons: 01_residual_block, 04_inception, 05_resnet34_cifar10, 06_residual_variants.
     """
     missing = [n for n in required if not hasattr(module, n)]
     if missing:
@@ -271,7 +271,7 @@ def check_raises(
 ) -> None:
     """Calling ``func()`` must raise ``exc``.
 
-    Lessons: 03_one_by_one_convolutions.
+    Lessons: 03_one_by_one_convolutions, 06_residual_variants.
     """
     try:
         func()
@@ -303,7 +303,7 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     back into the test's tensor, so this check works there too.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10.
+    05_resnet34_cifar10, 06_residual_variants.
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]

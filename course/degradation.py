@@ -194,7 +194,7 @@ def make_task(config: Config = QUICK, root: str | Path | None = None, seed: int 
     the full budget tries to download CIFAR-10 first unless grading). Random labels depend only
     on ``seed``.
 
-    Lessons: 02_plain_vs_residual.
+    Lessons: 02_plain_vs_residual, 06_residual_variants.
     """
     download = not config.random_labels and not runtime.is_grading()
     images, labels, source = load_images(root, download=download)

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ ye
 
 MIN_CHARS = 8  # normalised fragments shorter than this are too generic to give anything away
 _OPERATOR = re.compile(r"[@*/+\-(\[%]")
-_BARE_CALL = re.compile(r"^[\w.]+\(\)$")  # nn.ReLU(), super().__init__(): nothing to give away
+# nn.ReLU(), super().__init__(): nothing to give away
+_BARE_CALL = re.compile(r"^[\w.]+\(\)(?:\.\w+\(\))*$")
 # The skeleton of a fragment: its names and numbers in order, operators dropped, so that
 # "floor((n + 2*padding - f) / stride) + 1" in a docstring is found for "(n + 2 * padding - f) // stride + 1".
 MIN_SKELETON = 5  # tokens, at least two of them names

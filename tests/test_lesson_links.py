@@ -15,7 +15,8 @@ import pytest
 from conftest import ROOT
 
 RUNTIME = (
-    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "runtime",
+    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "variants",
+    "runtime",
 )  # fmt: skip
 LESSON_ID = re.compile(r"\b\d\d_[a-z0-9_]*[a-z0-9]\b")
 

@@ -1,4 +1,4 @@
-"""Reference figures of lessons 03 and 04, checked against independent computations.
+"""Reference figures of lessons 03, 04 and 06, checked against independent computations.
 
 Each published figure (the lecture's 28×28×192 bottleneck example in lesson 03 and COURSE_SPEC;
 GoogLeNet's inception (3a), Szegedy et al. 2014, Table 1, in lesson 04) is computed here twice:
@@ -9,10 +9,19 @@ GoogLeNet's inception (3a), Szegedy et al. 2014, Table 1, in lesson 04) is compu
 - with the lessons' reference solutions (``conv_mults``/``conv_params`` of lesson 03,
   ``InceptionModule``/``NaiveInception`` of lesson 04, read from ``solutions/``).
 
+Lesson 06's ResNet-50 is compared with the state_dict of torchvision's own ``resnet50()``, checked
+in as ``tests/reference/torchvision_resnet50.tsv`` (made by ``make_torchvision_resnet50.py`` from
+the torchvision wheel's code, since torchvision cannot be installed beside our torch), and its
+parameter count with torchvision's model card and a closed-form count.
+
 Both must equal the figure, and the figure must be the one the lesson's text states.
 """
 
 from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -250,3 +259,181 @@ def test_lesson04_solution_computes_what_the_plain_module_computes():
 @pytest.mark.parametrize("figure", ["163,328", "159K", "128M", "28×28×256", "128,049,152"])
 def test_lesson04_text_states_the_checked_figures(figure):
     assert figure in lesson_text(L04)
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 06: ResNet-50 (torchvision's), shortcut options, the bottleneck's cost
+# --------------------------------------------------------------------------------------------
+
+L06 = "06_residual_variants"
+RESNET50_PARAMS = 25_557_032  # torchvision's model card for resnet50 (ResNet50_Weights)
+RESNET50_MULT_ADDS = 4_089_184_256  # torchvision: "_ops": 4.089 (GFLOPS, in fact multiply-adds)
+RESNET34_PARAMS = 21_797_672  # torchvision's resnet34 (option B shortcuts), lesson 05
+SHORTCUTS_B, SHORTCUTS_C = 173_824, 1_092_992  # ResNet-34's shortcut parameters, options B and C
+BOTTLENECK_256 = (69_632, 218_365_952)  # weights, multiply-adds on 56×56: 1×1 256→64, 3×3, 1×1 →256
+BASIC_64 = (73_728, 231_211_008)  # two 3×3 convolutions at 64 channels
+TWO_3X3_256 = (1_179_648, 3_699_376_128)  # two 3×3 convolutions at 256 channels
+TORCHVISION_KEYS = Path(__file__).resolve().parent / "reference" / "torchvision_resnet50.tsv"
+
+
+def torchvision_resnet50_table() -> tuple[dict[str, tuple[int, ...]], dict[str, str]]:
+    """The checked-in state_dict of torchvision's resnet50() (key -> shape) and its header notes
+    (made from torchvision's own code: tests/reference/make_torchvision_resnet50.py)."""
+    table, notes = {}, {}
+    for line in TORCHVISION_KEYS.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            key, _, value = line[2:].partition(":")
+            notes[key.strip()] = value.strip()
+        elif line.strip():
+            key, shape = line.split("\t")
+            table[key] = tuple(ast.literal_eval(shape))
+    return table, notes
+
+
+def is_parameter(key: str) -> bool:
+    """State-dict entries that are parameters (BN running statistics are buffers)."""
+    return not key.endswith(("running_mean", "running_var", "num_batches_tracked"))
+
+
+def test_checked_in_key_list_counts_torchvisions_parameters():
+    table, notes = torchvision_resnet50_table()
+    assert len(table) == 320
+    count = sum(math.prod(shape) for key, shape in table.items() if is_parameter(key))
+    assert count == RESNET50_PARAMS
+    assert str(RESNET50_PARAMS) in notes["parameters counted"]
+    assert (
+        f"num_params {RESNET50_PARAMS}" in notes["model card (ResNet50_Weights.IMAGENET1K_V1.meta)"]
+    )
+
+
+def test_resnet50_params_by_closed_form():
+    """Stage by stage, without any module: stem, bottlenecks, projections, fc."""
+    total = 7 * 7 * 3 * 64 + 2 * 64
+    cin = 64
+    for blocks, w in ((3, 64), (4, 128), (6, 256), (3, 512)):
+        for i in range(blocks):
+            a = cin if i == 0 else 4 * w
+            total += a * w + 9 * w * w + w * 4 * w + 2 * (w + w + 4 * w)
+            if i == 0:
+                total += a * 4 * w + 2 * 4 * w
+        cin = 4 * w
+    total += 2048 * 1000 + 1000
+    assert total == RESNET50_PARAMS
+
+
+def test_lesson06_resnet50_state_dict_equals_torchvisions():
+    ns = answers(L06, "Bottleneck", "ResNet50")
+    model = ns["ResNet50"]().to("meta")
+    got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    table, _ = torchvision_resnet50_table()
+    assert list(got) == list(table)  # same keys, same order
+    assert got == table
+    assert params(model) == RESNET50_PARAMS
+
+
+def test_lesson06_resnet50_cost_by_flop_counter():
+    ns = answers(L06, "Bottleneck", "ResNet50")
+    macs, out = mult_adds(ns["ResNet50"](), (1, 3, 224, 224))
+    assert out == (1, 1000)
+    assert macs == RESNET50_MULT_ADDS and round(macs / 1e9, 3) == 4.089
+    # the paper's v1 (stride on the first 1×1 convolution) costs 3.86G: Table 1's "3.8 × 10^9"
+    model = ns["ResNet50"]()
+    for name in ("layer2", "layer3", "layer4"):
+        block = getattr(model, name)[0]
+        block.conv1.stride, block.conv2.stride = (2, 2), (1, 1)
+    v1, _ = mult_adds(model, (1, 3, 224, 224))
+    assert round(v1 / 1e9, 2) == 3.86 and round(v1 / 1e9, 1) == 3.9 and int(v1 / 1e8) == 38
+
+
+def _plain_shortcut(cin: int, cout: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+
+def test_resnet34_shortcut_parameters_with_plain_modules():
+    blocks, cin = [], 64
+    for n, c in ((3, 64), (4, 128), (6, 256), (3, 512)):
+        for i in range(n):
+            blocks.append((cin, c, 2 if i == 0 and c != 64 else 1))
+            cin = c
+    b = sum(params(_plain_shortcut(a, c)) for a, c, s in blocks if s != 1 or a != c)
+    c_all = sum(params(_plain_shortcut(a, c)) for a, c, _ in blocks)
+    assert (b, c_all) == (SHORTCUTS_B, SHORTCUTS_C)
+    assert len(blocks) - sum(s != 1 or a != c for a, c, s in blocks) == 13  # "thirteen" (§4.1)
+    ns = answers(L06, "Shortcut", "shortcut_params")
+    for option, want in (("A", 0), ("B", SHORTCUTS_B), ("C", SHORTCUTS_C), ("pool", SHORTCUTS_B)):
+        assert sum(ns["shortcut_params"](a, c, s, option) for a, c, s in blocks) == want
+        assert sum(params(ns["Shortcut"](a, c, s, option)) for a, c, s in blocks) == want
+
+
+def test_bottleneck_and_basic_costs_by_flop_counter():
+    def cost(layers):
+        seq = nn.Sequential(*(nn.Conv2d(a, b, f, padding=f // 2, bias=False) for a, b, f in layers))
+        return weights(seq), mult_adds(seq, (1, layers[0][0], 56, 56))[0]
+
+    assert cost([(256, 64, 1), (64, 64, 3), (64, 256, 1)]) == BOTTLENECK_256
+    assert cost([(64, 64, 3), (64, 64, 3)]) == BASIC_64
+    assert cost([(256, 256, 3), (256, 256, 3)]) == TWO_3X3_256
+    assert round(TWO_3X3_256[0] / BOTTLENECK_256[0]) == 17  # "17 times"
+    ns = answers(L06, "block_costs")
+    assert tuple(ns["bottleneck_cost"](256, 64, 56, 56).values()) == BOTTLENECK_256
+    assert tuple(ns["two_conv_cost"](64, 56, 56).values()) == BASIC_64
+    assert tuple(ns["two_conv_cost"](256, 56, 56).values()) == TWO_3X3_256
+    # the lesson's own Bottleneck measures the same (its three convolutions, without BN)
+    block = answers(L06, "Bottleneck")["Bottleneck"](256, 64)
+    convs = nn.Sequential(block.conv1, block.conv2, block.conv3)
+    assert (weights(convs), mult_adds(convs, (1, 256, 56, 56))[0]) == BOTTLENECK_256
+
+
+def test_last_stage_projection_against_its_bottleneck():
+    """Written answer 2: a 2048 × 2048 projection is nearly as big as a last-stage bottleneck."""
+    bottleneck = nn.Sequential(
+        nn.Conv2d(2048, 512, 1, bias=False),
+        nn.Conv2d(512, 512, 3, bias=False),
+        nn.Conv2d(512, 2048, 1, bias=False),
+    )
+    assert (
+        weights(bottleneck) == 4_456_448
+        and weights(nn.Conv2d(2048, 2048, 1, bias=False)) == 4_194_304
+    )
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "6.61",
+        "8.17",
+        "7.84",
+        "6.71",
+        "6.37",
+        "25.03",
+        "7.76",
+        "24.52",
+        "7.46",
+        "24.19",
+        "7.40",
+        "28.54",
+        "10.02",
+        "25,557,032",
+        "173,824",
+        "1,092,992",
+        "69,632",
+        "73,728",
+        "1,179,648",
+        "4,089,184,256",
+        "3.86G",
+        "218M",
+        "231M",
+        "3.70G",
+        "9.90",
+        "8.91",
+        "4.92",
+        "7.61",
+        "12.22",
+        "5.46",
+    ],
+)
+def test_lesson06_text_states_the_checked_figures(figure):
+    text = lesson_text(L06) + "\n".join(
+        c.source for c in notebooks.read(notebooks.source_path(L06)).cells if c.cell_type == "code"
+    )
+    assert figure in text

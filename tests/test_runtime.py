@@ -79,7 +79,8 @@ def test_seed_everything_reproducible():
 
 
 RUNTIME_MODULES = (
-    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "runtime",
+    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "variants",
+    "runtime",
 )  # fmt: skip
 
 

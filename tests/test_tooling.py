@@ -122,7 +122,7 @@ def test_cell_predicates_agree_with_nbgrader():
                 assert notebooks.is_manual(cell) == (grade and bool(nu.is_solution(cell)))
 
 
-RUNTIME = ["checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation",
+RUNTIME = ["checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "variants",
            "runtime"]  # fmt: skip
 
 
