@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from course import data, train
+from course import colab, data, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -133,7 +133,7 @@ def save_model(
     std3 = _floats3(std, "std")
     if min(std3) <= 0:
         raise ScoringError(f"std must be positive, got {std3}.")
-    return train.save_checkpoint(  # atomic: a crash never leaves half a file at the graded path
+    saved = train.save_checkpoint(  # atomic: a crash never leaves half a file at the graded path
         path,
         model,
         arch=str(arch),
@@ -146,6 +146,8 @@ def save_model(
         val_accuracy=None if val_accuracy is None else float(val_accuracy),
         **extra,
     )
+    colab.tell_how_to_hand_in(saved)  # on Google Colab only: download it, hand it in
+    return saved
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

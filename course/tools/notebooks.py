@@ -25,6 +25,20 @@ from pathlib import Path
 
 import nbformat
 
+from course.cells import (  # noqa: F401 - re-exported: tools say notebooks.is_test(...)
+    COURSE_CELL_IDS,
+    NOT_ANSWERED,
+    exercise_of,
+    grade_id,
+    is_course_cell,
+    is_manual,
+    is_solution,
+    is_test,
+    nbgrader_meta,
+    points,
+)
+from course.progress import error_line
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 SOLUTION_END = "### END SOLUTION"
@@ -82,37 +96,7 @@ def resolve_lessons(names: Iterable[str] | None, root: Path | None = None) -> li
 
 
 # --------------------------------------------------------------------------- cell structure
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def is_solution(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_test(cell) -> bool:
-    """An autograded test cell (grade, not solution)."""
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and not m.get("solution") and cell.cell_type == "code"
-
-
-def is_manual(cell) -> bool:
-    """A manually graded answer (grade + solution)."""
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and bool(m.get("solution"))
-
-
-def grade_id(cell) -> str | None:
-    return nbgrader_meta(cell).get("grade_id")
-
-
-def exercise_of(gid: str) -> str:
-    """``residual_block__shape`` -> ``residual_block``; a solution id is its own exercise."""
-    return gid.split("__", 1)[0]
-
-
-def points(cell) -> float:
-    return float(nbgrader_meta(cell).get("points", 0) or 0)
+# nbgrader's cell semantics live in course.cells (the runtime needs them too); imported above.
 
 
 def strip_markers(source: str) -> str:
@@ -136,13 +120,35 @@ def write(nb, path: Path | str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+# The notebook metadata an IPython kernel of the course's reference environment writes
+# (ipykernel's language_info; Python as in CI). Released with it, a notebook opened in
+# JupyterLab stays unmodified: JupyterLab rewrites this key on kernel start and marks the
+# notebook dirty only if the value differs (another Python patch version still does).
+PYTHON_VERSION = "3.11.7"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": PYTHON_VERSION,
+}
+
+
 def normalize(nb):
-    """Make a notebook byte-stable: no outputs/counts, deterministic cell ids, trimmed metadata.
+    """Make a notebook byte-stable: no outputs/counts, deterministic cell ids, trimmed metadata,
+    the course cells from their template (:mod:`course.tools.course_cells`), and the notebook
+    metadata a kernel writes (so opening it in JupyterLab does not mark it modified).
 
     Cell ids come from the nbgrader ``grade_id`` when there is one, else ``<kind>-<n>`` counted
     per kind, so inserting a markdown cell does not renumber every code cell.
     """
+    from course.tools.course_cells import ensure_course_cells
+
     nb.nbformat, nb.nbformat_minor = 4, 5
+    ensure_course_cells(nb)
     counters: dict[str, int] = {}
     used: set[str] = set()
     for cell in nb.cells:
@@ -164,12 +170,11 @@ def normalize(nb):
                 del cell.metadata[key]
         cell.pop("attachments", None) if not cell.get("attachments") else None
     meta = nb.metadata
-    meta["kernelspec"] = {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
+    meta["kernelspec"] = dict(KERNELSPEC)
+    meta["language_info"] = {
+        **LANGUAGE_INFO,
+        "codemirror_mode": dict(LANGUAGE_INFO["codemirror_mode"]),
     }
-    meta["language_info"] = {"name": "python"}
     for key in ("widgets", "toc", "varInspector", "celltoolbar"):
         meta.pop(key, None)
     return nb
@@ -289,14 +294,11 @@ class TestResult:
         return self.points if self.passed else 0.0
 
 
-def _error_line(cell) -> str | None:
+def error_of(cell) -> str | None:
+    """The first line of an executed cell's error output (``None`` when it has none)."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            ename, evalue = out.get("ename", "Error"), str(out.get("evalue", "")).strip()
-            if ename == "NotImplementedError" and not evalue:
-                return "not answered yet (the answer cell still raises NotImplementedError)"
-            text = f"{ename}: {evalue}".strip()
-            return text.split("\n", 1)[0][:200]
+            return error_line(out.get("ename", "Error"), str(out.get("evalue", "")))
     return None
 
 
@@ -338,7 +340,7 @@ def results(executed_nb) -> list[TestResult]:
         if not is_test(cell):
             continue
         gid = grade_id(cell)
-        err = _error_line(cell)
+        err = error_of(cell)
         out.append(TestResult(gid, exercise_of(gid), points(cell), err is None, err or ""))
     return out
 
