@@ -57,24 +57,21 @@ def colab_badge(lesson: str) -> str:
 
 
 COLAB_TEMPLATE = """\
-# Google Colab only: install the course package ({package} {version}) and set up the runtime.
-# Anywhere else (JupyterLab, JupyterHub, grading) this cell does nothing.
+# @title Google Colab only: install the course package ({package} {version}). Elsewhere it does nothing.
 import os, sys
 if "google.colab" in sys.modules or os.environ.get("COLAB_RELEASE_TAG"):
-    import importlib, importlib.metadata, subprocess
+    import importlib, importlib.metadata as _md, subprocess
     try:
-        _installed = importlib.metadata.version("{package}")
-    except importlib.metadata.PackageNotFoundError:
-        _installed = None
-    if _installed != "{version}":
+        _have = _md.version("{package}")
+    except _md.PackageNotFoundError:
+        _have = None
+    if _have != "{version}":
         print("Installing the course package ({package} {version}) ...")
         _pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                                "{spec}"], capture_output=True, text=True)
         if _pip.returncode != 0:
             raise RuntimeError("could not install the course package:\\n" + _pip.stderr[-3000:])
         importlib.invalidate_caches()
-        if "course" in sys.modules:
-            print("Installed: restart the session (Runtime > Restart session) and run again.")
     from course import colab
     colab.setup()"""
 
@@ -92,6 +89,14 @@ def colab_source() -> str:
 
 def progress_source() -> str:
     return PROGRESS_TEMPLATE
+
+
+# How the cells show: the set-up cell collapsed to its title (JupyterLab: input hidden; Colab:
+# a form), the progress cell as it is. normalize() keeps these keys on course cells only.
+DISPLAY = {
+    cells.COLAB_SETUP_ID: {"cellView": "form", "jupyter": {"source_hidden": True}},
+    cells.PROGRESS_ID: {},
+}
 
 
 def _locked(gid: str) -> dict:
@@ -119,6 +124,9 @@ def ensure_course_cells(nb):
     ):
         cell = existing.get(gid) or nbformat.v4.new_code_cell(metadata={"nbgrader": _locked(gid)})
         cell.source = src
+        for key in ("cellView", "jupyter"):
+            cell.metadata.pop(key, None)
+        cell.metadata.update(nbformat.from_dict(DISPLAY[gid]))
         made.append(cell)
     first_code = next((i for i, c in enumerate(body) if c.cell_type == "code"), len(body))
     nb.cells = body[:first_code] + [made[0]] + body[first_code:] + [made[1]]

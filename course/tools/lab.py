@@ -56,6 +56,10 @@ def configure_server(c, *, self_study: bool) -> None:
     command = terminal_command()
     if command is not None:
         c.ServerApp.terminado_settings = {"shell_command": command}
+    # no "official Jupyter news?" toast and no update check during lessons (they also reach out
+    # to the internet, which a lab room may not have)
+    c.LabApp.news_url = None
+    c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
     if self_study:
         c.ServerApp.jpserver_extensions = dict.fromkeys(EXCHANGE_SERVER_EXTENSIONS, False)
 

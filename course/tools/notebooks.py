@@ -125,6 +125,7 @@ def write(nb, path: Path | str) -> None:
 # JupyterLab stays unmodified: JupyterLab rewrites this key on kernel start and marks the
 # notebook dirty only if the value differs (another Python patch version still does).
 PYTHON_VERSION = "3.11.7"
+RAISES_EXCEPTION = "raises-exception"  # the cell tag that lets Run All continue after it fails
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {
     "codemirror_mode": {"name": "ipython", "version": 3},
@@ -165,9 +166,18 @@ def normalize(nb):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        course_cell = is_course_cell(cell)
         for key in ("collapsed", "scrolled", "execution", "ExecuteTime", "jupyter", "tags"):
+            if key == "jupyter" and course_cell:  # its display (course_cells.DISPLAY)
+                continue
             if key in cell.metadata and not (key == "tags" and cell.metadata[key]):
                 del cell.metadata[key]
+        if is_test(cell):
+            # JupyterLab's Run All (and nbclient) go on after a failing test: every test shows
+            # its result, and the notebook runs to its end (the progress table) as in Validate
+            tags = list(cell.metadata.get("tags", []))
+            if RAISES_EXCEPTION not in tags:
+                cell.metadata["tags"] = [*tags, RAISES_EXCEPTION]
         cell.pop("attachments", None) if not cell.get("attachments") else None
     meta = nb.metadata
     meta["kernelspec"] = dict(KERNELSPEC)

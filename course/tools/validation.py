@@ -38,7 +38,7 @@ def summary_text(executed_nb) -> str | None:
     total = sum(t.points for t in tests)
     head = (
         f"SUMMARY: {len(tests) - len(failing)} of {len(tests)} test cells pass "
-        f"({earned:g}/{total:g} points of the visible tests); per exercise:"
+        f"({earned:g} of {total:g} points, if the hidden tests agree); per exercise:"
     )
     table = selfcheck.format_table(rows)
     return f"{head}\n{table}\nThe failing cells follow, this one first.\n{'=' * 60}\n"
