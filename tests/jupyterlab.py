@@ -66,6 +66,10 @@ class JupyterLab:
             PATH=os.pathsep.join(p for p in ("/usr/local/bin", "/usr/bin", "/bin") if p),
         )
         env.pop("MPLBACKEND", None)  # as for a user: the kernel's inline figures
+        # answered once by every new user; here it would cover part of each screenshot
+        news = scratch / "settings" / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True, exist_ok=True)
+        (news / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}\n')
         for key in ("JUPYTER_CONFIG_PATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING"):
             env.pop(key, None)
         cmd = [

@@ -265,7 +265,10 @@ def test_tqdm_bar_during_a_fit_and_course_from_a_notebook(ui, lab):
 def test_course_in_jupyterlab_terminal(ui, lab):
     """A terminal starts a login shell (which resets PATH); `course` is still found."""
     target = lab.course_dir / "scratch" / "terminal.txt"
-    ui.page.evaluate("() => window.jupyterapp.commands.execute('terminal:create-new')")
+    target.parent.mkdir(exist_ok=True)
+    ui.page.evaluate(
+        "async () => { await window.jupyterapp.commands.execute('terminal:create-new'); return true; }"
+    )
     term = ui.page.locator(".jp-Terminal").last
     term.wait_for(timeout=60_000)
     ui.page.wait_for_timeout(2000)  # the shell's start-up files
