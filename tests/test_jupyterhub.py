@@ -69,7 +69,17 @@ def test_exchange_round_trip_with_the_hub_settings(hub):
     course, exchange, alice = hub["course"], hub["exchange"], hub["homes"]["alice"]
     course_id, student = "resnets-hands-on", get_username()
 
-    # instructor: the committed release (notebooks/, from `course release`) goes out as it is
+    # instructor: put the lesson into the gradebook (for `course grade --gradebook` and the
+    # formgrader), then restore the byte-stable release that nbgrader just overwrote
+    nbgrader(hub, course, "generate_assignment", LESSON, "--force")
+    release = course / "notebooks" / LESSON / f"{LESSON}.ipynb"
+    assert (course / "gradebook.db").is_file()
+    subprocess.run(
+        [sys.executable, "-m", "course", "release", LESSON, "--course-dir", str(course)],
+        env=hub["env"], check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    assert release.read_bytes() == (ROOT / "notebooks" / LESSON / f"{LESSON}.ipynb").read_bytes()
+    # the committed release goes out as it is
     nbgrader(hub, course, "release_assignment", LESSON)
     outbound = exchange / course_id / "outbound" / LESSON / f"{LESSON}.ipynb"
     assert outbound.read_bytes() == (course / "notebooks" / LESSON / f"{LESSON}.ipynb").read_bytes()
@@ -84,15 +94,20 @@ def test_exchange_round_trip_with_the_hub_settings(hub):
         solved=["plain_block"],
     )  # fmt: skip
     notebooks.write(answered, mine)
+    (alice / LESSON / "checkpoints").mkdir()
+    (alice / LESSON / "checkpoints" / "model.pt").write_bytes(b"weights")
+    (alice / LESSON / "runs").mkdir()
+    (alice / LESSON / "runs" / "last.pt").write_bytes(b"training state, not handed in")
     nbgrader(hub, alice, "submit", LESSON)
 
     # instructor: collect into the layout `course grade` reads
     nbgrader(hub, course, "collect", LESSON)
     submitted = course / "submitted" / student / LESSON
     assert (submitted / f"{LESSON}.ipynb").read_bytes() == mine.read_bytes()
-    assert (submitted / "timestamp.txt").is_file() and (
-        submitted / "submission_secret.txt"
-    ).is_file()
+    assert (submitted / "timestamp.txt").is_file()
+    assert (submitted / "submission_secret.txt").is_file()
+    assert (submitted / "checkpoints" / "model.pt").read_bytes() == b"weights"
+    assert not (submitted / "runs").exists(), "runs/ was handed in (CourseDirectory.ignore)"
 
     # `course grade submitted/ --gradebook gradebook.db --feedback` writes, per student,
     # feedback/<student>/<lesson>/<lesson>.html beside the submission's timestamp and secret

@@ -15,3 +15,8 @@ load_subconfig(os.path.join(COURSE_CHECKOUT, "nbgrader_config.py"))  # noqa: F82
 # nbgrader's exchange: one folder shared by all users. Create it once, as root:
 #   mkdir -p /srv/nbgrader/exchange && chmod ugo+rwx,+t /srv/nbgrader/exchange
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", "/srv/nbgrader/exchange")
+
+# What `nbgrader submit` hands in: the notebook and checkpoints/ (lesson 05's trained model,
+# ~85 MB, under the 100 MB max_file_size), never the resumable training state (runs/, ~170 MB
+# per run) or a copy of CIFAR-10 (data/).
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "runs", "data"]
