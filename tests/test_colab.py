@@ -25,21 +25,20 @@ import course
 from course import cells, colab, data, scoring, train
 from course.tools import course_cells, notebooks
 
-SITE_PACKAGES = sysconfig.get_paths()["purelib"]  # where torch & co. live (Colab: preinstalled)
+SITE_PACKAGES = sysconfig.get_paths()["purelib"]  # torch & co. (on Colab: preinstalled)
 
 FAKE_PIP = '''\
-"""Stand-in for pip: records its arguments; "installs" the course (this checkout) unless told
-to fail, and makes Colab's preinstalled packages (torch, ...) visible."""
-import json, os, sys, sysconfig
+"""Stand-in for pip: records its arguments and, unless told to fail, installs the course the
+way pip does (a package folder and its metadata in site-packages)."""
+import json, os, shutil, sys, sysconfig
 from pathlib import Path
-log = Path(os.environ["FAKE_PIP_LOG"])
-log.write_text(json.dumps(sys.argv[1:]))
+Path(os.environ["FAKE_PIP_LOG"]).write_text(json.dumps(sys.argv[1:]))
 if os.environ.get("FAKE_PIP_FAIL"):
     print("ERROR: Could not find a version that satisfies the requirement", file=sys.stderr)
     sys.exit(1)
 site = Path(sysconfig.get_paths()["purelib"])
-(site / "course_checkout.pth").write_text(os.environ["FAKE_PIP_CHECKOUT"] + "\\n")
-(site / "colab_preinstalled.pth").write_text(os.environ["FAKE_PIP_PREINSTALLED"] + "\\n")
+shutil.copytree(Path(os.environ["FAKE_PIP_CHECKOUT"]) / "course", site / "course",
+                ignore=shutil.ignore_patterns("__pycache__"))
 info = site / "resnet_course-{version}.dist-info"
 info.mkdir()
 (info / "METADATA").write_text("Metadata-Version: 2.1\\nName: resnet-course\\nVersion: {version}\\n")
@@ -48,11 +47,22 @@ info.mkdir()
 
 @pytest.fixture(scope="module")
 def fresh_runtime(tmp_path_factory):
-    """A Python with no course package (and no torch until 'pip' runs), and a fake pip."""
+    """A Python like a fresh Colab runtime: torch & co. importable, the course package not;
+    and a stand-in pip."""
     base = tmp_path_factory.mktemp("colab")
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
+    preinstalled = base / "preinstalled"  # this environment's packages, minus the course
+    preinstalled.mkdir()
+    for entry in Path(SITE_PACKAGES).iterdir():
+        if not entry.name.startswith(("resnet_course", "__editable__", "course", "_course")):
+            (preinstalled / entry.name).symlink_to(entry)
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    (Path(site) / "colab_preinstalled.pth").write_text(f"{preinstalled}\n")
     fake = base / "fakepip" / "pip"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("")
@@ -72,7 +82,6 @@ def run_cell(python: Path, base: Path, source: str, *, colab_env: bool, fail: bo
         "PYTHONPATH": str(base / "fakepip"),  # `python -m pip` finds the stand-in first
         "FAKE_PIP_LOG": str(log),
         "FAKE_PIP_CHECKOUT": str(ROOT),
-        "FAKE_PIP_PREINSTALLED": SITE_PACKAGES,
     }
     if colab_env:
         env["COLAB_RELEASE_TAG"] = "release-colab-20260101"
@@ -116,8 +125,9 @@ def test_colab_cell_installs_the_pinned_package_quietly(fresh_runtime):
     pinned to this release's tag; then the package imports and colab.setup() reports."""
     python, base = fresh_runtime
     missing = subprocess.run(
-        [str(python), "-c", "import course"], capture_output=True, text=True, cwd=base
-    )
+        [str(python), "-c", "import course"], capture_output=True, text=True, cwd=base,
+        env={"PATH": os.environ.get("PATH", "")},
+    )  # fmt: skip
     assert missing.returncode != 0, "the simulated runtime must not have the course package"
     failed, _ = run_cell(python, base, course_cells.colab_source(), colab_env=True, fail=True)
     assert failed.returncode != 0
@@ -228,27 +238,38 @@ def test_lesson05_on_colab_resumes_after_a_disconnect(on_colab, tmp_path, monkey
     drive = tmp_path / "drive" / "MyDrive"
     drive.mkdir(parents=True)
 
-    def session(epochs):
+    class Disconnected(Exception):
+        pass
+
+    def session(disconnect_after_epoch=None):
         work = tmp_path / "content"  # a fresh Colab VM: empty /content
         work.mkdir(exist_ok=True)
         monkeypatch.chdir(work)
         colab.setup(work, drive)
         loader = data.CifarLoader(*data.load_cifar10(root, "train"), 50, True, seed=0)
         lines = []
-        history = train.fit(Tiny(), loader, None, epochs=epochs, lr=0.1, progress=False,
-                            checkpoint_dir="runs/tiny", log=lines.append)  # fmt: skip
+
+        def log(line):
+            lines.append(line)
+            if disconnect_after_epoch and line.startswith(f"epoch {disconnect_after_epoch + 1}/"):
+                raise Disconnected  # epoch 1 is on Drive, epoch 2 is not
+
+        history = train.fit(Tiny(), loader, None, epochs=3, lr=0.1, progress=False,
+                            checkpoint_dir="runs/tiny", log=log)  # fmt: skip
         return work, history, lines
 
-    work, history, _ = session(1)
+    with pytest.raises(Disconnected):
+        session(disconnect_after_epoch=1)
     out = capsys.readouterr().out
     assert "kept on Google Drive" in out and "GPU" in out
-    assert (drive / colab.COURSE_FOLDER / "runs" / "tiny" / train.CHECKPOINT_NAME).is_file()
+    saved_run = drive / colab.COURSE_FOLDER / "runs" / "tiny" / train.CHECKPOINT_NAME
+    assert torch.load(saved_run, weights_only=True)["epoch"] == 1
     import shutil
 
-    shutil.rmtree(work)  # disconnect: the VM's disk is gone, Drive is not
-    work, history, lines = session(2)
-    assert any("resumed from" in line for line in lines), lines
-    assert [row["epoch"] for row in history] == [1, 2]
+    shutil.rmtree(tmp_path / "content")  # the VM's disk is gone, Drive is not
+    work, history, lines = session()
+    assert any("resumed from" in line and "epoch 1/3" in line for line in lines), lines
+    assert [row["epoch"] for row in history] == [1, 2, 3]
 
     model = Tiny()
     saved = scoring.save_model(model, scoring.CHECKPOINT_PATH, stem="cifar", mean=[0.5] * 3,
