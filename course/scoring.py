@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from course import colab, data, train
+from course import colab, data, progress, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -380,9 +380,13 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
 def require_accuracy(score: Score, threshold: float) -> None:
     """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student."""
     if not isinstance(score, Score):
-        raise AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
+        raise progress.as_message_only(
+            AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
+        )
     if not score.ok:
-        raise AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
+        raise progress.as_message_only(
+            AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
+        )
     if score.accuracy < threshold:
         if score.dataset == data.SYNTHETIC_NAME:
             hint = (
@@ -395,9 +399,11 @@ def require_accuracy(score: Score, threshold: float) -> None:
                 "train with the full recipe on a GPU (Part 4); check the normalisation saved "
                 "with the model equals the one it was trained with."
             )
-        raise AssertionError(
-            f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
-            f"images is below this band's {threshold:.0%}.\n  Hint: {hint}"
+        raise progress.as_message_only(
+            AssertionError(
+                f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
+                f"images is below this band's {threshold:.0%}.\n  Hint: {hint}"
+            )
         )
 
 

@@ -186,7 +186,16 @@ class Page:
         self.console_errors: list[str] = []
         self.page.on(
             "console",
-            lambda m: self.console_errors.append(m.text) if m.type == "error" else None,
+            lambda m: self.console_errors.append(f"{m.text} ({m.location.get('url', '')})")
+            if m.type == "error"
+            else None,
+        )
+        self.failed_requests: list[str] = []
+        self.page.on(
+            "response",
+            lambda r: self.failed_requests.append(f"{r.status} {r.request.method} {r.url}")
+            if r.status >= 400
+            else None,
         )
         self.page.on("pageerror", lambda e: self.console_errors.append(f"page error: {e}"))
         self.page.goto(f"{lab.url}/lab?token={lab.token}")
