@@ -186,23 +186,46 @@ class Page:
         self.console_errors: list[str] = []
         self.page.on(
             "console",
-            lambda m: self.console_errors.append(f"{m.text} ({m.location.get('url', '')})")
-            if m.type == "error"
-            else None,
+            lambda m: (
+                self.console_errors.append(f"{m.text} ({m.location.get('url', '')})")
+                if m.type == "error"
+                else None
+            ),
         )
         self.failed_requests: list[str] = []
-        self.page.on(
-            "response",
-            lambda r: self.failed_requests.append(f"{r.status} {r.request.method} {r.url}")
-            if r.status >= 400
-            else None,
-        )
+        self.files_served: list[str] = []
+        self.page.on("response", self._response)
         self.page.on("pageerror", lambda e: self.console_errors.append(f"page error: {e}"))
         self.page.goto(f"{lab.url}/lab?token={lab.token}")
         self.page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started")
         self.page.evaluate("() => window.jupyterapp.started")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.screenshots: list[Path] = []
+
+    def _response(self, response) -> None:
+        if response.status >= 400:
+            self.failed_requests.append(
+                f"{response.status} {response.request.method} {response.url}"
+            )
+        elif "/files/" in response.url:
+            self.files_served.append(response.url.split("?", 1)[0])
+
+    def unexpected_console_errors(self) -> list[str]:
+        """Console errors, less one JupyterLab 4.6 artefact: a markdown image with a relative
+        path (``![..](figure.svg)``) is first requested against the page's URL (404) and then,
+        once JupyterLab's resolver has rewritten it, served from ``/files/<notebook folder>/``."""
+        unexpected = []
+        for error in self.console_errors:
+            url = error.rsplit("(", 1)[-1].rstrip(")")
+            name = url.rsplit("/", 1)[-1]
+            relative_then_resolved = (
+                "status of 404" in error
+                and url == f"{self.lab.url}/{name}"
+                and any(served.endswith(f"/{name}") for served in self.files_served)
+            )
+            if not relative_then_resolved:
+                unexpected.append(error)
+        return unexpected
 
     def screenshot(self, name: str) -> Path:
         path = ARTIFACTS / f"{name}.png"

@@ -285,7 +285,7 @@ def test_course_in_jupyterlab_terminal(ui, lab):
 
 
 def test_no_console_errors(ui):
-    assert not ui.console_errors, (ui.console_errors, ui.failed_requests)
+    assert not ui.unexpected_console_errors(), (ui.console_errors, ui.failed_requests)
 
 
 @pytest.mark.slow
@@ -310,4 +310,4 @@ def test_run_all_solution_ends_without_an_error_cell(ui, lesson, request):
     ui.close(path)
     assert not bad, f"error cells: {bad[:3]}"
     assert not not_run, f"cells that never ran: {not_run[:10]}"
-    assert not ui.console_errors, (ui.console_errors, ui.failed_requests)
+    assert not ui.unexpected_console_errors(), (ui.console_errors, ui.failed_requests)
