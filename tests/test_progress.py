@@ -168,3 +168,33 @@ def test_validate_dialog_starts_with_a_summary(tmp_path):
     assert error.strip().startswith("AssertionError: double(3): expected 6, got 5"), error
     assert all("SUMMARY" not in f["raw_error"] for f in failed[1:])
     assert not validation._validating_nb, "state left behind"
+
+
+def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
+    """On Colab the notebook is not a file: it comes from Colab's frontend (get_ipynb)."""
+    import json
+    import sys
+    import types
+
+    nb = json.loads(notebooks.nbformat.writes(toy_source()))
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = lambda kind, timeout_sec: (
+        {"ipynb": nb} if kind == "get_ipynb" else None
+    )
+    colab = types.ModuleType("google.colab")
+    colab._message = message
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.chdir(tmp_path)  # /content: no notebook file
+    progress.show()
+    out = capsys.readouterr().out
+    assert "double" in out and "halve" in out and "not run" in out and "0/4" in out
+
+
+def test_show_is_silent_while_autograding(monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    progress.show()
+    assert capsys.readouterr().out == ""

@@ -320,6 +320,7 @@ def execution_env(mode: str = "validate", extra: dict | None = None) -> dict:
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env.pop("NBGRADER_VALIDATING", None)
+    env.pop("JPY_SESSION_NAME", None)  # set by JupyterLab for *its* kernel: not this notebook
     if extra:
         env.update(extra)
     return env

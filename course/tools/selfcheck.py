@@ -38,7 +38,9 @@ def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
         raise SystemExit(
             f"{path} is not a readable notebook ({exc}); restore it from notebooks/"
         ) from exc
-    executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout)
+    # the kernel is told which notebook it runs, as JupyterLab does (course.progress reads it)
+    env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)})
+    executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout, env=env)
     return summarize(executed)
 
 
