@@ -7,14 +7,16 @@ max-pool), same CIFAR-shaped data, same batch size:
       randomly crops, flips and normalises one image at a time, ``num_workers`` processes, fp32.
   (b) course: ``course.data.CifarLoader`` (whole split on the device, batched crop/flip) and
       ``course.train.train_step`` (the step ``fit`` takes: bf16 autocast + channels_last on
-      CUDA, optional ``torch.compile``).
+      CUDA), eager (``course``) and ``torch.compile``'d (``course_compiled``, ``--compile``).
 
 Warm-up steps are excluded; the device is synchronised before the clock starts and stops.
 
     python benchmarks/train_throughput.py                      # GPU: full size, fake data
-    python benchmarks/train_throughput.py --data data --compile
+    python benchmarks/train_throughput.py --data data --compile    # + course_compiled
     python benchmarks/train_throughput.py --quick              # CPU smoke run, < 1 min
     python benchmarks/train_throughput.py --quick --json out.json   # or --json - for stdout
+
+``benchmarks/gpu_check.py`` runs it (all three pipelines) as part of one timed GPU check.
 
 ResNet-34 lives here, not in ``course/``: building it is lesson 05's graded exercise.
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -167,13 +170,11 @@ def dataloader_pipeline(images, labels, args, device):
 # -- (b) the course pipeline ---------------------------------------------------------------------
 
 
-def course_pipeline(images, labels, args, device):
+def course_pipeline(images, labels, args, device, compile_backend=None):
     loader = data.CifarLoader(images, labels, args.batch_size, train=True, device=device, seed=0)
     model = ResNet34(width=args.width).to(device, memory_format=runtime.memory_format(device))
-    opt = torch.optim.SGD(
-        train._param_groups(model, 5e-4), lr=0.1, momentum=0.9, nesterov=True
-    )  # the same optimizer fit builds
-    net = torch.compile(model) if args.compile else model
+    opt = train.make_optimizer(model, "sgd", lr=0.1, momentum=0.9, nesterov=True)  # as fit does
+    net = torch.compile(model, backend=compile_backend) if compile_backend else model
 
     def batches():
         epoch = 0
@@ -188,6 +189,17 @@ def course_pipeline(images, labels, args, device):
     return batches(), step
 
 
+def compiled_pipeline(images, labels, args, device):
+    return course_pipeline(images, labels, args, device, compile_backend=args.compile_backend)
+
+
+PIPELINES = {  # name -> (builder, what it is)
+    "dataloader": (dataloader_pipeline, "DataLoader, per-sample transforms, fp32"),
+    "course": (course_pipeline, "CifarLoader on the device + train_step, eager"),
+    "course_compiled": (compiled_pipeline, "the same, torch.compile'd"),
+}
+
+
 # -- timing --------------------------------------------------------------------------------------
 
 
@@ -197,22 +209,36 @@ def sync(device):
 
 
 def measure(name, pipeline, images, labels, args, device) -> dict:
+    """Warm-up steps (untimed: worker start-up, cudnn autotuning, compilation), then timed steps
+    until ``args.steps`` or ``args.max_seconds``, whichever comes first."""
     torch.manual_seed(0)
+    t_start = time.perf_counter()
     batches, step = pipeline(images, labels, args, device)
-    for _ in range(args.warmup):  # worker start-up, cudnn autotuning, compilation
+    for _ in range(args.warmup):
         step(*next(batches))
     sync(device)
     t0 = time.perf_counter()
-    for _ in range(args.steps):
+    steps = 0
+    while steps < args.steps:
         step(*next(batches))
+        steps += 1
+        if args.max_seconds and time.perf_counter() - t0 > args.max_seconds:
+            sync(device)
+            if time.perf_counter() - t0 > args.max_seconds:
+                break
     sync(device)
     seconds = time.perf_counter() - t0
     result = {
-        "images_per_s": args.steps * args.batch_size / seconds,
+        "images_per_s": steps * args.batch_size / seconds,
         "seconds": seconds,
-        "steps": args.steps,
+        "steps": steps,
+        "warmup_seconds": t0 - t_start,  # set-up + warm-up steps (+ compilation)
     }
-    print(f"  {name:<11} {result['images_per_s']:>11,.0f} img/s   ({seconds:.2f} s)", flush=True)
+    print(
+        f"  {name:<16} {result['images_per_s']:>11,.0f} img/s   ({seconds:.2f} s timed, "
+        f"{result['warmup_seconds']:.1f} s set-up + warm-up)",
+        flush=True,
+    )
     return result
 
 
@@ -224,16 +250,29 @@ def bf16_peak_tflops(device) -> tuple[str, float | None]:
     return name, peak
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="fake", help="'fake' (synthetic) or a CIFAR-10 root")
-    parser.add_argument("--n-images", type=int, default=50_000, help="fake images to generate")
+    parser.add_argument("--n-images", type=int, default=50_000, help="images to use (first N)")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=50, help="timed steps per pipeline")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps first")
+    parser.add_argument(
+        "--max-seconds", type=float, default=None, help="stop a pipeline's timed steps after this"
+    )
     parser.add_argument("--num-workers", type=int, default=8, help="DataLoader workers (a)")
     parser.add_argument("--width", type=int, default=64, help="ResNet-34 base width (64 = real)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the course model")
+    parser.add_argument(
+        "--pipelines",
+        default="dataloader,course",
+        help=f"comma-separated, from {', '.join(PIPELINES)} (default: dataloader,course)",
+    )
+    parser.add_argument("--compile", action="store_true", help="also time course_compiled")
+    parser.add_argument(
+        "--compile-backend",
+        default="inductor",
+        help="torch.compile backend of course_compiled ('eager' for a CPU smoke run)",
+    )
     parser.add_argument("--device", default=None, help="default: cuda if available, else cpu")
     parser.add_argument(
         "--quick",
@@ -241,26 +280,72 @@ def main(argv=None) -> int:
         help="CPU smoke run: width 8, batch 32, 2 + 6 steps, 1,024 images",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--json", default=None, metavar="PATH", help="write results ('-': stdout)")
+    parser.add_argument(
+        "--json",
+        default=None,
+        metavar="PATH",
+        help="write results ('-': stdout); a file is rewritten after every pipeline",
+    )
     args = parser.parse_args(argv)
+    args.pipelines = [p.strip() for p in args.pipelines.split(",") if p.strip()]
+    if args.compile and "course_compiled" not in args.pipelines:
+        args.pipelines.append("course_compiled")
+    unknown = sorted(set(args.pipelines) - set(PIPELINES))
+    if unknown or not args.pipelines:
+        parser.error(f"--pipelines: unknown {unknown}; choose from {', '.join(PIPELINES)}")
     if args.quick:
         args.width, args.batch_size, args.steps, args.warmup = 8, 32, 6, 2
         args.n_images, args.num_workers = min(args.n_images, 1024), min(args.num_workers, 2)
         # One intra-op thread: on a small, shared CPU more threads oversubscribe the cores
         # (measured here: ~14x slower with 2 threads while other jobs ran).
         args.threads = args.threads or 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    return args
 
-    device = runtime.get_device(args.device)
+
+SYNTHETIC_GENERATED = 5_000  # images the stand-in generates; repeated up to --n-images
+
+
+def load_train(root, n: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """``(images, labels, dataset name)``: the first ``n`` training images under ``root``.
+
+    Real CIFAR-10 is never repeated. The synthetic stand-in (a few thousand generated images:
+    generating all 50,000 takes minutes on a small CPU) is repeated up to ``n``: for timing,
+    the content does not matter, the number of images per epoch does. The name says so.
+    """
+    images, labels = data.load_cifar10(root, "train")
+    name = data.dataset_name(root)
+    if len(images) < n and data.is_synthetic(root):
+        reps = -(-n // len(images))
+        images, labels = images.repeat(reps, 1, 1, 1), labels.repeat(reps)
+        name = f"{name} ({len(labels) // reps:,} generated images, repeated)"
+    return images[:n], labels[:n], name
+
+
+def load_images(args):
+    """``(images, labels, dataset name)`` for ``--data``: a CIFAR-10 root, or ``fake``."""
     if args.data == "fake":
         with tempfile.TemporaryDirectory(prefix="throughput-") as tmp:
-            data.make_fake_cifar10(tmp, n_train=args.n_images, n_test=10)
-            images, labels = data.load_cifar10(tmp, "train")
-        dataset = data.SYNTHETIC_NAME
-    else:
-        images, labels = data.load_cifar10(args.data, "train")
-        dataset = data.dataset_name(args.data)
+            data.make_fake_cifar10(tmp, n_train=min(args.n_images, SYNTHETIC_GENERATED), n_test=10)
+            return load_train(tmp, args.n_images)
+    return load_train(args.data, args.n_images)
+
+
+def write_report(report: dict, path: str | None) -> None:
+    if path == "-":
+        print(json.dumps(report, indent=2))
+    elif path:  # atomically: a reader (gpu_check.py) never sees half a file
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(report, f, indent=2)
+        os.replace(tmp, path)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = runtime.get_device(args.device)
+    images, labels, dataset = load_images(args)
     device_name, peak = bf16_peak_tflops(device)
     fwd_gflop = forward_gflop_per_image(args.width)
     train_gflop = 3 * fwd_gflop
@@ -272,26 +357,9 @@ def main(argv=None) -> int:
         f"{len(images):,} {dataset} images, batch {args.batch_size}, "
         f"{args.warmup} warm-up + {args.steps} timed steps\n"
         f"device: {device} ({device_name}), torch {torch.__version__}, "
-        f"{torch.get_num_threads()} CPU thread(s), {args.num_workers} DataLoader workers"
+        f"{torch.get_num_threads()} CPU thread(s), {args.num_workers} DataLoader workers",
+        flush=True,
     )
-    results = {
-        "dataloader": measure("dataloader", dataloader_pipeline, images, labels, args, device),
-        "course": measure("course", course_pipeline, images, labels, args, device),
-    }
-    results["dataloader"].update(precision="fp32", num_workers=args.num_workers)
-    results["course"].update(
-        precision="bf16 autocast + channels_last" if device.type == "cuda" else "fp32",
-        compile=args.compile,
-    )
-    speedup = results["course"]["images_per_s"] / results["dataloader"]["images_per_s"]
-    print(f"  speed-up    {speedup:>11.2f}x")
-    for name, r in results.items():
-        r["tflops"] = r["images_per_s"] * train_gflop / 1e3
-        r["fraction_of_bf16_peak"] = r["tflops"] / peak if peak else None
-        if peak:
-            print(f"  {name:<11} {r['tflops']:>8.1f} TFLOP/s = {r['tflops'] / peak:.1%} of "
-                  f"{peak:.0f} TFLOP/s bf16 dense peak")  # fmt: skip
-
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python", *sys.argv]),
@@ -307,14 +375,37 @@ def main(argv=None) -> int:
         "cpu_threads": torch.get_num_threads(),
         "warmup_steps": args.warmup,
         "timed_steps": args.steps,
-        "results": results,
-        "speedup": speedup,
+        "pipelines": args.pipelines,
+        "results": {},
     }
-    if args.json == "-":
-        print(json.dumps(report, indent=2))
-    elif args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    results = report["results"]
+    for name in args.pipelines:
+        builder, what = PIPELINES[name]
+        r = measure(name, builder, images, labels, args, device)
+        r["what"] = what
+        if name == "dataloader":
+            r.update(precision="fp32", num_workers=args.num_workers)
+        else:
+            r.update(
+                precision=runtime.precision_label(device),
+                compile=args.compile_backend if name == "course_compiled" else False,
+            )
+        r["tflops"] = r["images_per_s"] * train_gflop / 1e3
+        r["fraction_of_bf16_peak"] = r["tflops"] / peak if peak else None
+        results[name] = r
+        base = results.get("dataloader")
+        for key, other in (("speedup", "course"), ("speedup_compiled", "course_compiled")):
+            if base and other in results:
+                report[key] = results[other]["images_per_s"] / base["images_per_s"]
+        write_report(report, None if args.json == "-" else args.json)  # partial, after each
+    for key, label in (("speedup", "speed-up"), ("speedup_compiled", "speed-up compiled")):
+        if key in report:
+            print(f"  {label:<17} {report[key]:>10.2f}x")
+    for name, r in results.items():
+        if peak:
+            print(f"  {name:<16} {r['tflops']:>8.1f} TFLOP/s = {r['fraction_of_bf16_peak']:.1%} of "
+                  f"{peak:.0f} TFLOP/s bf16 dense peak")  # fmt: skip
+    write_report(report, args.json)
     return 0
 
 

@@ -38,6 +38,18 @@ def is_solution(cell) -> bool:
     return bool(nbgrader_meta(cell).get("solution"))
 
 
+# The predicates below mean exactly what nbgrader.utils' is_grade / is_solution / is_locked mean
+# (tests/test_tooling.py checks that they agree on every cell of every lesson). They are not
+# imported from there because importing nbgrader.utils imports all of nbgrader (its server
+# extensions): seconds, for every `course check`, every kernel and every test worker.
+def is_locked(cell) -> bool:
+    """Read-only for students (nbgrader restores it): locked, or a test cell."""
+    m = nbgrader_meta(cell)
+    if m.get("solution"):
+        return False
+    return bool(m.get("grade") or m.get("locked"))
+
+
 def is_test(cell) -> bool:
     """An autograded test cell (grade, not solution)."""
     m = nbgrader_meta(cell)
@@ -48,6 +60,23 @@ def is_manual(cell) -> bool:
     """A manually graded answer (grade + solution)."""
     m = nbgrader_meta(cell)
     return bool(m.get("grade")) and bool(m.get("solution"))
+
+
+def is_helper(cell) -> bool:
+    """A locked code cell whose grade id ends in ``helpers``: functions the tests use, run both
+    in the student's kernel and in the grader (docs/TEST_FORM.md)."""
+    return (
+        cell.get("cell_type") == "code"
+        and is_locked(cell)
+        and not is_test(cell)
+        and (grade_id(cell) or "").endswith("helpers")
+    )
+
+
+def grades_artifact(cell) -> bool:
+    """A test cell that grades a file the student hands in (lesson 05's trained checkpoint,
+    scored with ``course.scoring.score_checkpoint``) rather than code in the notebook."""
+    return is_test(cell) and "score_checkpoint(" in source(cell)
 
 
 def is_course_cell(cell) -> bool:

@@ -103,13 +103,20 @@ def _shape_of(x: Any) -> tuple[int, ...] | None:
 
 
 def check(condition: Any, message: str, hint: Hint = None) -> None:
-    """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy."""
+    """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    """
     if not bool(condition):
         _fail("", message, hint)
 
 
 def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hint = None):
-    """``obj`` must be an instance of ``expected``."""
+    """``obj`` must be an instance of ``expected``.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
+    """
     if obj is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
     if not isinstance(obj, expected):
@@ -122,7 +129,10 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
 
 
 def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:
-    """``x.shape`` must equal ``expected``."""
+    """``x.shape`` must equal ``expected``.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    """
     if x is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
     shape = _shape_of(x)
@@ -133,14 +143,20 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
 
 
 def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
-    """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype)."""
+    """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype).
+
+    Lessons: 01_residual_block, 05_resnet34_cifar10.
+    """
     dtype = getattr(x, "dtype", None)
     if dtype != expected:
         _fail(name, f"expected dtype {expected}, got {dtype}", hint)
 
 
 def relative_error(actual: Any, expected: Any) -> float:
-    """``max|a - e| / max(max|e|, tiny)``, computed in float64."""
+    """``max|a - e| / max(max|e|, tiny)``, computed in float64.
+
+    Lessons: 01_residual_block.
+    """
     a = _to_tensor(actual, "actual").to(_float64)
     e = _to_tensor(expected, "expected").to(_float64)
     denom = max(float(_abs(e).max()) if e.numel() else 0.0, 1e-300)
@@ -165,6 +181,9 @@ def check_close(
 
     Checks type, shape and finiteness first so the message names the first thing that is wrong,
     then reports the worst element (index, got, expected) and the relative error.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
     """
     if actual is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -195,7 +214,11 @@ def check_close(
 
 
 def check_equal(actual: Any, expected: Any, name: str, hint: Hint = None) -> None:
-    """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays."""
+    """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
+    """
     if actual is None and expected is not None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
     if _is_tensor(actual) or isinstance(actual, _np.ndarray):
@@ -221,18 +244,28 @@ def check_equal(actual: Any, expected: Any, name: str, hint: Hint = None) -> Non
 
 
 def count_params(module: Any, trainable_only: bool = False) -> int:
-    """Number of parameters (elements) of an ``nn.Module``."""
+    """Number of parameters (elements) of an ``nn.Module``.
+
+    Lessons: 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
+    """
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 
 def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) -> None:
-    """The module must have exactly ``expected`` parameters."""
+    """The module must have exactly ``expected`` parameters.
+
+    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    """
     check_type(module, _torch.nn.Module, name)
     check_equal(count_params(module), expected, f"{name} parameter count", hint)
 
 
 def check_module_names(module: Any, required: Iterable[str], name: str, hint: Hint = None) -> None:
-    """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``)."""
+    """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``).
+
+    Lessons: 01_residual_block, 04_inception, 05_resnet34_cifar10.
+    """
     missing = [n for n in required if not hasattr(module, n)]
     if missing:
         _fail(name, f"missing attribute(s) {missing}", hint)
@@ -241,7 +274,10 @@ def check_module_names(module: Any, required: Iterable[str], name: str, hint: Hi
 def check_raises(
     func: Callable[[], Any], exc: type[BaseException], name: str, hint: Hint = None
 ) -> None:
-    """Calling ``func()`` must raise ``exc``."""
+    """Calling ``func()`` must raise ``exc``.
+
+    Lessons: 03_one_by_one_convolutions.
+    """
     try:
         func()
     except exc:
@@ -270,6 +306,8 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
 
     In the trusted grader, in-place changes the student's code makes to an argument are copied
     back into the test's tensor, so this check works there too.
+
+    Lessons: none yet (for test cells: docs/TEST_FORM.md).
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
@@ -305,7 +343,10 @@ class _AutogradBanned(RuntimeError):
 def no_autograd(message: str = "compute this by hand with the chain rule, not with autograd"):
     """Inside the block, ``torch.autograd.grad``, ``torch.autograd.backward`` and
     ``Tensor.backward`` raise ``RuntimeError(message)``. Detectable, not enforceable: the code
-    under test runs in the same process and could undo it (docs/TEST_FORM.md)."""
+    under test runs in the same process and could undo it (docs/TEST_FORM.md).
+
+    Lessons: none yet (for test cells: docs/TEST_FORM.md).
+    """
     if grading_hooks is not None:
         with grading_hooks["call_options"](no_autograd=message):
             yield
@@ -324,7 +365,10 @@ def no_autograd(message: str = "compute this by hand with the chain rule, not wi
 
 
 class CallCount:
-    """What :func:`count_torch_calls` counted: ``count`` and, per function, ``by_name``."""
+    """What :func:`count_torch_calls` counted: ``count`` and, per function, ``by_name``.
+
+    Lessons: none yet (returned by :func:`count_torch_calls`).
+    """
 
     def __init__(self) -> None:
         self.count = 0
@@ -334,12 +378,24 @@ class CallCount:
         self.count += n
         self.by_name[name] = self.by_name.get(name, 0) + n
 
+    def add_remote(self, calls: dict) -> None:
+        """Add what the sandbox counted during one call (the grader; the student's word)."""
+        by_name = calls.get("by_name")
+        for name, n in (by_name if isinstance(by_name, dict) else {}).items():
+            if type(n) is int and n >= 0:
+                self.by_name[str(name)[:100]] = self.by_name.get(str(name)[:100], 0) + n
+        n = calls.get("count")
+        self.count += n if type(n) is int and n >= 0 else 0
+
 
 @contextlib.contextmanager
 def count_torch_calls():
     """Count the Python-level torch calls made inside the block (torch functions, tensor methods
     and operators), e.g. to tell a vectorised function from a per-sample loop. Detectable, not
-    enforceable."""
+    enforceable.
+
+    Lessons: none yet (for test cells: docs/TEST_FORM.md).
+    """
     counter = CallCount()
     if grading_hooks is not None:
         with grading_hooks["call_options"](count_torch_calls=counter):
@@ -359,7 +415,10 @@ def count_torch_calls():
 def runs_beside_student(func: Callable) -> Callable:
     """Mark a library helper that must run next to the student's objects (it registers hooks on
     a student's module, say). In a kernel it is an ordinary call; in the trusted grader a call
-    that receives a student's object runs in the sandbox and returns values and proxies."""
+    that receives a student's object runs in the sandbox and returns values and proxies.
+
+    Lessons: none directly (marks helpers such as :func:`course.degradation.trace`).
+    """
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):

@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from course import runtime
+from course.errors import CourseError
 
 __all__ = [
     "DATA_ENV",
@@ -91,8 +92,11 @@ DATA_ENV = "COURSE_DATA"  # where graders and tests point every lesson at one sh
 SYNTHETIC_NAME = "SYNTHETIC stand-in, not CIFAR-10"
 
 
-class DataError(RuntimeError):
-    """Data missing, corrupt or unreachable; the message says what to do."""
+class DataError(CourseError, RuntimeError):
+    """Data missing, corrupt or unreachable; the message says what to do.
+
+    Lessons: 05_resnet34_cifar10.
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,6 +229,8 @@ def download_cifar10(
     with absolute paths, ``..``, links or anything outside ``cifar-10-batches-py/`` are refused.
     ``md5=None`` skips verification (only for trusted mirrors). Every failure raises
     :class:`DataError` and leaves nothing half-written behind, so a retry starts clean.
+
+    Lessons: 05_resnet34_cifar10.
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -302,6 +308,9 @@ def load_cifar10(
 
     ``split`` is ``"train"`` (data_batch_1..5, N = 50,000) or ``"test"`` (test_batch, 10,000).
     ``root`` is the folder holding ``cifar-10-batches-py`` (or that folder itself).
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    02).
     """
     files = {"train": TRAIN_FILES, "test": TEST_FILES}.get(split)
     if files is None:
@@ -320,6 +329,8 @@ def data_root() -> Path:
     ``$COURSE_DATA`` wins when set (graders and the test suite point it at a shared copy).
     Otherwise the first candidate that holds the extracted data; if none does, ``./data`` (where
     a download goes). Every lesson finds its data through this one function.
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (05 as ``scoring.data_root``).
     """
     env = os.environ.get(DATA_ENV, "").strip()
     if env:
@@ -332,12 +343,18 @@ def data_root() -> Path:
 
 
 def is_synthetic(root: str | os.PathLike = "data") -> bool:
-    """True when ``root`` holds the generated stand-in of :func:`make_fake_cifar10`."""
+    """True when ``root`` holds the generated stand-in of :func:`make_fake_cifar10`.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     return bool(_unpickle(_folder(root) / META_FILE).get(b"synthetic", False))
 
 
 def dataset_name(root: str | os.PathLike = "data") -> str:
-    """``"CIFAR-10"``, or ``SYNTHETIC_NAME`` for the stand-in: use it in every plot title."""
+    """``"CIFAR-10"``, or ``SYNTHETIC_NAME`` for the stand-in: use it in every plot title.
+
+    Lessons: 04_inception, 05_resnet34_cifar10.
+    """
     return SYNTHETIC_NAME if is_synthetic(root) else "CIFAR-10"
 
 
@@ -380,6 +397,8 @@ def make_fake_cifar10(
     The archive is byte-identical for the same arguments. It is also extracted into
     ``root/cifar-10-batches-py`` (replacing an older synthetic one; a real CIFAR-10 folder is never
     overwritten). Returns ``(archive_path, md5)``.
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (when CIFAR-10 cannot be downloaded).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -434,29 +453,13 @@ def make_fake_cifar10(
 # --------------------------------------------------------------------------------------------
 
 
-def _dist_env() -> tuple[int, int]:
-    """(rank, world_size) from an initialised process group, else from torchrun's env."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def _default_device() -> torch.device:
-    """``runtime.get_device()``, on this process's GPU under torchrun (LOCAL_RANK)."""
-    device = runtime.get_device()
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
-
-
 class CifarLoader:
     """Batches of a CIFAR split that lives on the device: ``for X, y in loader``.
 
     images: uint8 (N, 3, 32, 32), labels: int64 (N,) (as from :func:`load_cifar10`).
-    Yields ``X``: (B, 3, 32, 32) normalised float (bf16 on CUDA, fp32 on CPU; run the model under
-    ``runtime.autocast``), in ``runtime.memory_format``; ``y``: (B,) int64, both on ``device``.
+    Yields ``X``: (B, 3, 32, 32) normalised float (``runtime.input_dtype``: bf16 on CUDA, fp32 on
+    CPU; run the model under ``runtime.autocast``), in ``runtime.memory_format``; ``y``: (B,)
+    int64, both on ``device`` (default ``runtime.get_device()``).
 
     - ``mean``/``std``: per-channel, pixel scale [0, 1]; default the cited ``CIFAR10_MEAN`` /
       ``CIFAR10_STD`` (pass your own, e.g. lesson 05's ``channel_stats``; the library does not
@@ -476,6 +479,9 @@ class CifarLoader:
       iterates its own shard; ``batch_size`` is per rank. Train shards are equal-sized (the
       remainder of the epoch's permutation is dropped), so all ranks take the same number of steps.
     - ``subset=n``: keep only the first n images (quick CPU runs).
+
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    02).
     """
 
     def __init__(
@@ -505,14 +511,14 @@ class CifarLoader:
             raise ValueError(f"{len(images)} images but labels of shape {tuple(labels.shape)}.")
         if subset is not None:
             images, labels = images[:subset], labels[:subset]
-        env_rank, env_world = _dist_env()
+        env_rank, env_world, _ = runtime.distributed_env()
         self.rank = env_rank if rank is None else rank
         self.world_size = env_world if world_size is None else world_size
         if not 0 <= self.rank < self.world_size:
             raise ValueError(f"rank {self.rank} outside world_size {self.world_size}.")
 
-        self.device = _default_device() if device is None else torch.device(device)
-        self.dtype = dtype or (torch.bfloat16 if self.device.type == "cuda" else torch.float32)
+        self.device = runtime.get_device() if device is None else torch.device(device)
+        self.dtype = dtype or runtime.input_dtype(self.device)
         self.batch_size = batch_size
         self.train = train
         self.drop_last = train if drop_last is None else drop_last
@@ -617,7 +623,10 @@ class CifarLoader:
 
 # --------------------------------------------------------------------------- command line
 def download_command(args) -> int:
-    """``course data download [--data DIR] [--quiet]``."""
+    """``course data download [--data DIR] [--quiet]``.
+
+    Lessons: none directly (the ``course data download`` command).
+    """
     import sys
 
     try:
@@ -630,7 +639,10 @@ def download_command(args) -> int:
 
 
 def fake_command(args) -> int:
-    """``course data fake [--data DIR] [--n-train N] [--n-test N] [--seed S]``."""
+    """``course data fake [--data DIR] [--n-train N] [--n-test N] [--seed S]``.
+
+    Lessons: none directly (the ``course data fake`` command).
+    """
     import sys
 
     try:

@@ -65,7 +65,10 @@ PLAIN_COLOUR, RESIDUAL_COLOUR = "#c44e52", "#4c72b0"
 
 @dataclass(frozen=True)
 class Config:
-    """One training budget. Units in the comments; every run of a comparison shares it."""
+    """One training budget. Units in the comments; every run of a comparison shares it.
+
+    Lessons: none directly (:func:`default_config` returns one, lesson 02).
+    """
 
     name: str
     n_images: int | None  # training images used (None: all 50,000)
@@ -121,7 +124,10 @@ GRADING_IMAGES = 8  # images per network while grading: one token step, nothing 
 
 
 def default_config() -> Config:
-    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`."""
+    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`.
+
+    Lessons: 02_plain_vs_residual.
+    """
     return QUICK if runtime.quick_mode() else FULL
 
 
@@ -132,7 +138,10 @@ def default_config() -> Config:
 
 @dataclass
 class Task:
-    """The training set of one budget: ``images`` uint8 (N, 3, S, S), ``labels`` int64 (N,)."""
+    """The training set of one budget: ``images`` uint8 (N, 3, S, S), ``labels`` int64 (N,).
+
+    Lessons: none directly (:func:`make_task` returns one, lesson 02).
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -156,6 +165,9 @@ def load_images(root: str | Path | None = None, download: bool = False):
     CIFAR-10, a small synthetic stand-in (:func:`course.data.make_fake_cifar10`) is generated in
     a temporary folder, read into memory and deleted: nothing is written into ``root``. The name
     is ``"CIFAR-10"`` or :data:`course.data.SYNTHETIC_NAME`: show it on everything drawn.
+
+    Lessons: none directly (:func:`make_task` and :func:`sample_batch` read CIFAR-10 with it,
+    lesson 02).
     """
     root = Path(root) if root is not None else data.data_root()
     if download:
@@ -181,6 +193,8 @@ def make_task(config: Config = QUICK, root: str | Path | None = None, seed: int 
     Images come from :func:`load_images` (CIFAR-10 in ``root``, else the synthetic stand-in;
     the full budget tries to download CIFAR-10 first unless grading). Random labels depend only
     on ``seed``.
+
+    Lessons: 02_plain_vs_residual.
     """
     download = not config.random_labels and not runtime.is_grading()
     images, labels, source = load_images(root, download=download)
@@ -202,6 +216,8 @@ def sample_batch(batch_size: int = 32, root: str | Path | None = None, seed: int
 
     Returns ``X`` float32 (B, 3, 32, 32), ``y`` int64 (B,) and a description (CIFAR-10, or the
     synthetic stand-in when ``root`` has no CIFAR-10), all on the CPU.
+
+    Lessons: 02_plain_vs_residual.
     """
     images, labels, source = load_images(root)
     g = torch.Generator().manual_seed(seed)
@@ -227,6 +243,8 @@ def trace(
     batch axis) and, with ``keep_outputs``, ``output`` (the tensor). Works for any way of writing
     the model (Sequential, custom ``forward``). BN layers in train mode update their running
     statistics, as in any forward pass.
+
+    Lessons: 02_plain_vs_residual.
     """
     names = {m: name for name, m in model.named_modules()}
     calls: list[dict] = []
@@ -258,7 +276,10 @@ def _describe_layer(m: nn.Module) -> str:
 
 
 def shape_walk(model: nn.Module, X: torch.Tensor) -> None:
-    """Print the weighted layers (conv, linear) of ``model`` in forward order with output shapes."""
+    """Print the weighted layers (conv, linear) of ``model`` in forward order with output shapes.
+
+    Lessons: 02_plain_vs_residual.
+    """
     calls = trace(model, X)
     for i, c in enumerate(calls, 1):
         print(f"{i:>3}  {c['name']:<22} {_describe_layer(c['module']):<32} -> {c['out_shape']}")
@@ -289,6 +310,8 @@ def train_net(
     Returns ``history`` (fit's per-epoch rows: ``train_loss``, ``train_acc`` on the batches as
     they were trained), and ``final_loss`` / ``final_error``: the trained model evaluated on the
     whole training set, in eval mode (BN running statistics), no augmentation.
+
+    Lessons: none directly (:func:`run` trains every network with it, lesson 02).
     """
     device = runtime.get_device()
     loader = data.CifarLoader(
@@ -341,6 +364,8 @@ def run(
     Every network starts from ``torch.manual_seed(seed)`` and sees the same batches. Returns one
     dict per network: ``label``, ``depth``, ``n``, ``residual``, ``params``, ``config`` and the
     fields of :func:`train_net`. While grading, each network takes one token step only.
+
+    Lessons: 02_plain_vs_residual.
     """
     config = config or default_config()
     task = task or make_task(config, seed=seed)
@@ -393,6 +418,8 @@ def plot_gradient_norms(norms: dict, title: str = "Weight-gradient norm per conv
     """``norms``: label -> per-layer values (a list, or a dict name -> float, in depth order).
 
     One line per network, x = conv layer (1 = next to the input), log-scale y. Returns the figure.
+
+    Lessons: 02_plain_vs_residual.
     """
     fig, (ax,) = _figure(7, 3.6)
     for label, values in norms.items():
@@ -424,7 +451,10 @@ def _title(results: list[dict]) -> str:
 
 
 def plot_curves(results: list[dict]):
-    """Training error vs epoch, plain | residual (the training-error curves of He et al. Fig. 6)."""
+    """Training error vs epoch, plain | residual (the training-error curves of He et al. Fig. 6).
+
+    Lessons: 02_plain_vs_residual.
+    """
     fig, axes = _figure(10, 3.8, 2)
     depths = [r["depth"] for r in results]
     for ax, residual in zip(axes, (False, True), strict=True):
@@ -450,6 +480,8 @@ def plot_summary(results: list[dict]):
     Theory: a deeper plain net can copy a shallower one and make its extra layers identities,
     so its training error should be no higher than the best shallower net's: the running
     minimum of the measured errors. Reality: what was measured.
+
+    Lessons: 02_plain_vs_residual.
     """
     fig, (left, right) = _figure(10, 3.8, 2)
     for ax, residual in ((left, False), (right, True)):
@@ -498,6 +530,8 @@ def control(cifar_net: Callable[..., nn.Module], config: Config | None = None, t
     Nothing trains until the button is pressed. Returns the ``VBox`` with extra attributes:
     ``depths``, ``epochs``, ``lr`` (the controls), ``button``, ``run()`` (what the button
     does) and ``results`` (the last run's rows, or ``None``).
+
+    Lessons: 02_plain_vs_residual.
     """
     import ipywidgets as ipw
 

@@ -35,6 +35,8 @@ def plot_curves(
 
     ``curves``: name -> values (lists, tuples, NumPy arrays or 1-D tensors), one point per step;
     ``x``: shared x values (default ``0, 1, 2, ...``); ``logy``: log-scale y axis.
+
+    Lessons: none directly (:func:`plot_panels` draws each panel with it, lesson 01).
     """
     import matplotlib.pyplot as plt
 
@@ -61,6 +63,8 @@ def plot_panels(panels: Sequence[Mapping[str, Any]], *, width: float = 5.0, heig
 
     ``plot_panels([{"curves": {...}, "ylabel": "loss", "logy": True}, {"curves": {...}}])``
     Returns the figure.
+
+    Lessons: 01_residual_block.
     """
     import matplotlib.pyplot as plt
 

@@ -44,6 +44,8 @@ def confusion_matrix(pred, target, num_classes: int = 10) -> torch.Tensor:
 
     ``pred``, ``target``: (N,) integer labels. Rows sum to the class sizes, the diagonal holds
     the correct predictions, ``trace / N`` is the accuracy.
+
+    Lessons: 05_resnet34_cifar10.
     """
     pred, target = _labels(pred, "pred"), _labels(target, "target")
     if pred.shape != target.shape:
@@ -59,13 +61,19 @@ def confusion_matrix(pred, target, num_classes: int = 10) -> torch.Tensor:
 
 
 def per_class_accuracy(cm: torch.Tensor) -> torch.Tensor:
-    """(C,) float64 recall per class from a confusion matrix: diagonal / row sum (NaN if no images)."""
+    """(C,) float64 recall per class from a confusion matrix: diagonal / row sum (NaN if no images).
+
+    Lessons: 05_resnet34_cifar10.
+    """
     cm = torch.as_tensor(cm, dtype=torch.float64)
     return cm.diagonal() / cm.sum(1)
 
 
 def format_per_class(cm: torch.Tensor, classes: Sequence[str]) -> str:
-    """A text table: class, images, correct, accuracy, most frequent wrong guess."""
+    """A text table: class, images, correct, accuracy, most frequent wrong guess.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     cm = torch.as_tensor(cm)
     acc = per_class_accuracy(cm)
     w = max(len(c) for c in classes)
@@ -89,6 +97,8 @@ def plot_history(history: Sequence[Mapping], *, title: str | None = None):
 
     ``history``: the list of per-epoch dicts returned by :func:`course.train.fit` (keys
     ``epoch``, ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``). Returns the figure.
+
+    Lessons: 05_resnet34_cifar10.
     """
     import matplotlib.pyplot as plt
 
@@ -112,7 +122,10 @@ def plot_history(history: Sequence[Mapping], *, title: str | None = None):
 
 
 def plot_confusion(cm: torch.Tensor, classes: Sequence[str], *, title: str | None = None):
-    """The confusion matrix as an image, rows normalised to fractions, counts written in cells."""
+    """The confusion matrix as an image, rows normalised to fractions, counts written in cells.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     import matplotlib.pyplot as plt
 
     cm = torch.as_tensor(cm)
@@ -137,7 +150,10 @@ def plot_confusion(cm: torch.Tensor, classes: Sequence[str], *, title: str | Non
 
 
 def plot_per_class(acc: torch.Tensor, classes: Sequence[str], *, title: str | None = None):
-    """Horizontal bars: accuracy per class, with the mean as a dashed line."""
+    """Horizontal bars: accuracy per class, with the mean as a dashed line.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     import matplotlib.pyplot as plt
 
     acc = torch.as_tensor(acc, dtype=torch.float64)
@@ -166,6 +182,8 @@ def show_misclassified(
     """A grid of the first ``n`` misclassified images, captioned "true -> predicted".
 
     ``images``: uint8 (N, 3, H, W) as stored (not normalised), aligned with ``pred``/``target``.
+
+    Lessons: 05_resnet34_cifar10.
     """
     import matplotlib.pyplot as plt
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import torch
 
-from course import colab, data, progress, train
+from course import checks, colab, data, progress, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -69,7 +69,11 @@ _REQUIRED_META = ("arch", "stem", "mean", "std", "classes")
 
 
 class ScoringError(RuntimeError):
-    """A checkpoint or the data cannot be scored; the message says what to do."""
+    """A checkpoint or the data cannot be scored; the message says what to do.
+
+    Lessons: none directly (:func:`read_checkpoint` raises it; :func:`score_checkpoint` turns it
+    into a message).
+    """
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +85,10 @@ data_root = data.data_root  # one convention for every lesson: see course.data.d
 
 
 def score_n() -> int | None:
-    """Test images to score: ``$COURSE_SCORE_N`` (``all`` or ``0`` -> every one), default 1000."""
+    """Test images to score: ``$COURSE_SCORE_N`` (``all`` or ``0`` -> every one), default 1000.
+
+    Lessons: none directly (``$COURSE_SCORE_N`` for :func:`score_checkpoint`, lesson 05).
+    """
     raw = os.environ.get(N_ENV, "").strip().lower()
     if not raw:
         return DEFAULT_N
@@ -129,6 +136,8 @@ def save_model(
     ``epochs``, ``val_accuracy``, ``torch_version``, ``date`` and any ``extra`` (e.g.
     ``recipe=dict(...)``): plain types only, so it loads with ``torch.load(weights_only=True)``.
     ResNet-34 in float32 is about 85 MB, under nbgrader's default 100 MB limit per submitted file.
+
+    Lessons: 05_resnet34_cifar10.
     """
     std3 = _floats3(std, "std")
     if min(std3) <= 0:
@@ -155,6 +164,8 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
     Raises :class:`ScoringError` with a message for the student when it is missing, unreadable
     (including pickles that are not plain data) or lacks a field.
+
+    Lessons: none directly (:func:`score_checkpoint` reads lesson 05's checkpoint with it).
     """
     path = Path(path)
     if not path.is_file():
@@ -196,7 +207,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
 
 @dataclass
 class Score:
-    """The outcome of scoring one checkpoint. ``ok=False``: it could not be scored (see message)."""
+    """The outcome of scoring one checkpoint. ``ok=False``: it could not be scored (see message).
+
+    Lessons: none directly (what :func:`score_checkpoint` returns in lesson 05).
+    """
 
     ok: bool
     accuracy: float = 0.0
@@ -302,7 +316,16 @@ def score_checkpoint(
     ``root`` (defaults: :func:`score_n`, :func:`data_root`), normalised with the checkpoint's
     own mean/std. Results are cached per (file, size, mtime, class, data, n): the four band
     cells of a notebook evaluate the model once.
+
+    Under ``course grade`` the grader answers instead (``checks.grading_hooks``): it loads the
+    file as handed in, before any of the student's code ran, into the *course's* ResNet34;
+    ``model_class`` (the student's) is not used.
+
+    Lessons: 05_resnet34_cifar10.
     """
+    hook = checks.grading_hooks.get("score_checkpoint") if checks.grading_hooks else None
+    if hook is not None:
+        return hook(path, n=n, device=device, batch_size=batch_size)
     path = Path(path)
     try:
         n_images = score_n() if n == "env" else n
@@ -355,7 +378,7 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
         )
     if not isinstance(model, torch.nn.Module):
         return Score(False, message=f"{name}(...) did not build an nn.Module.", **base)
-    state = train._strip_prefixes(checkpoint["model"])  # compiled / DDP keys made plain
+    state = train.plain_state_dict(checkpoint["model"])  # compiled / DDP keys made plain
     problem = _mismatch_message(model, state, name)
     if problem:
         return Score(False, message=problem, **base)
@@ -378,7 +401,10 @@ def _score(model_class, path: Path, root: Path, n, device, batch_size) -> Score:
 
 
 def require_accuracy(score: Score, threshold: float) -> None:
-    """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student."""
+    """Pass if ``score`` is at least ``threshold``; otherwise an AssertionError for the student.
+
+    Lessons: 05_resnet34_cifar10.
+    """
     if not isinstance(score, Score):
         raise progress.as_message_only(
             AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
@@ -408,7 +434,10 @@ def require_accuracy(score: Score, threshold: float) -> None:
 
 
 def band_points(accuracy: float | None, bands: dict[str, float] = BANDS) -> int:
-    """How many bands ``accuracy`` reaches (0..len(bands)); ``None`` (not scored) is 0."""
+    """How many bands ``accuracy`` reaches (0..len(bands)); ``None`` (not scored) is 0.
+
+    Lessons: none directly (the gradebook counts lesson 05's bands with it).
+    """
     if accuracy is None:
         return 0
     return sum(accuracy >= t for t in bands.values())

@@ -6,12 +6,15 @@
     evaluate(model, test_loader, tta=True)          # {"accuracy": ..., "loss": ..., "n": ...}
     labels = predict(model, test_loader)
 
-``fit`` is one loop that reads top to bottom (nanoGPT style): forward under autocast, backward,
-optimizer step, schedule step, metrics kept on the device. Device and precision come from
-:mod:`course.runtime` (CUDA: bf16 autocast + channels_last, optional ``torch.compile``; CPU: fp32).
-After every epoch it writes ``checkpoint_dir/last.pt`` atomically; calling the same ``fit`` again
-resumes from it. Under ``torchrun`` it trains with DistributedDataParallel. Under nbgrader it
-never starts a long run (see :data:`GRADING_MAX_STEPS`).
+``fit`` reads top to bottom as named steps: :func:`_setup` (process group, device, the run's
+config), :func:`_resume` (``last.pt`` through :func:`load_checkpoint`), :func:`_train_epoch`
+(forward under autocast, backward, optimizer step, schedule step, metrics kept on the device),
+:func:`_finish_epoch` (totals across ranks, evaluation, the history row) and
+:func:`_save_epoch`. Device, precision and the process group come from :mod:`course.runtime`
+(CUDA: bf16 autocast + channels_last, optional ``torch.compile``; CPU: fp32). After every epoch
+``fit`` writes ``checkpoint_dir/last.pt`` atomically; calling the same ``fit`` again resumes from
+it. Under ``torchrun`` it trains with DistributedDataParallel. Under nbgrader it never starts a
+long run (see :data:`GRADING_MAX_STEPS`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course import runtime
+from course.runtime import init_distributed  # noqa: F401 - its historical home, re-exported
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -37,10 +42,12 @@ __all__ = [
     "CheckpointError",
     "fit",
     "train_step",
+    "make_optimizer",
     "evaluate",
     "predict",
     "save_checkpoint",
     "load_checkpoint",
+    "plain_state_dict",
     "init_distributed",
 ]
 
@@ -67,33 +74,11 @@ _CONFIG_KEYS = (
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint is missing, unreadable or belongs to a different run/model."""
+    """A checkpoint is missing, unreadable or belongs to a different run/model.
 
-
-# --------------------------------------------------------------------------------------------
-# distributed
-# --------------------------------------------------------------------------------------------
-
-
-def init_distributed() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)``; under ``torchrun`` also initialise the process group.
-
-    Detects torchrun through ``WORLD_SIZE``/``RANK``; backend ``nccl`` on CUDA (and the process's
-    GPU becomes ``cuda:LOCAL_RANK``), ``gloo`` on CPU. Without torchrun: ``(0, 1, 0)``.
-    Idempotent; the caller ends the group (``torch.distributed.destroy_process_group()``).
+    Lessons: none directly (:func:`load_checkpoint` and :func:`fit` raise it; lesson 05 loads
+    checkpoints).
     """
-    world_size = int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size(), local_rank
-    if world_size <= 1 or "RANK" not in os.environ:
-        return 0, 1, 0
-    if torch.cuda.is_available():
-        torch.cuda.set_device(local_rank)
-        dist.init_process_group("nccl")
-    else:
-        dist.init_process_group("gloo")
-    return dist.get_rank(), dist.get_world_size(), local_rank
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -130,6 +115,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **meta) -> Path:
     (UTC, ISO 8601) and every keyword in ``meta`` (e.g. ``config=...``, ``metrics=...``).
     Keep ``meta`` to tensors, numbers, strings, lists and dicts so that it loads with
     ``torch.load(weights_only=True)``.
+
+    Lessons: none directly (:func:`fit` writes ``last.pt`` with it; lesson 05 hands its model in
+    through :func:`course.scoring.save_model`).
     """
     path = Path(path)
     model = _unwrap(model)
@@ -144,8 +132,13 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **meta) -> Path:
     return path
 
 
-def _strip_prefixes(state_dict: dict) -> dict:
-    """Keys saved from a compiled (``_orig_mod.``) or DDP (``module.``) model, made plain."""
+def plain_state_dict(state_dict: dict) -> dict:
+    """A state_dict saved from a compiled (``_orig_mod.``) or DDP (``module.``) model, with its
+    keys made plain so that it loads into the bare module.
+
+    Lessons: none directly (:func:`load_checkpoint` and :func:`course.scoring.score_checkpoint`
+    use it; lesson 05's checkpoint goes through both).
+    """
     out = {}
     for key, value in state_dict.items():
         for prefix in ("_orig_mod.", "module."):
@@ -153,6 +146,19 @@ def _strip_prefixes(state_dict: dict) -> dict:
                 key = key[len(prefix) :]
         out[key] = value
     return out
+
+
+def _load_weights(checkpoint: dict, model: nn.Module, path: Path) -> None:
+    """Load a checkpoint's weights into ``model`` (strict), with a message when they do not fit."""
+    target = _unwrap(model)
+    try:
+        target.load_state_dict(plain_state_dict(checkpoint["model"]))
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{path} holds weights of a {checkpoint.get('model_class')} that do not fit this "
+            f"{type(target).__name__}: {err}\nHint: build the same architecture (same "
+            "class and arguments) as the one that was trained."
+        ) from err
 
 
 def load_checkpoint(
@@ -164,6 +170,9 @@ def load_checkpoint(
 
     With ``model``, also load the weights into it (strict: every key and shape must match).
     Loads with ``weights_only=True``: a checkpoint cannot run code on the machine that reads it.
+
+    Lessons: 05_resnet34_cifar10 (loads the trained model instead of training again); :func:`fit`
+    resumes through it.
     """
     path = Path(path)
     if not path.is_file():
@@ -178,16 +187,7 @@ def load_checkpoint(
     if not isinstance(checkpoint, dict) or "model" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (no 'model' state_dict).")
     if model is not None:
-        target = _unwrap(model)
-        saved_class = checkpoint.get("model_class")
-        try:
-            target.load_state_dict(_strip_prefixes(checkpoint["model"]))
-        except RuntimeError as err:
-            raise CheckpointError(
-                f"{path} holds weights of a {saved_class} that do not fit this "
-                f"{type(target).__name__}: {err}\nHint: build the same architecture (same "
-                "class and arguments) as the one that was trained."
-            ) from err
+        _load_weights(checkpoint, model, path)
     return checkpoint
 
 
@@ -202,13 +202,15 @@ def _rng_state() -> dict:
 
 
 def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
+    """Restore :func:`_rng_state`. Generator states must be CPU byte tensors, wherever the
+    checkpoint was mapped to (a CUDA ``map_location`` would otherwise break the resume)."""
+    torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
     version, internal, gauss_next = state["python"]
     random.setstate((version, tuple(internal), gauss_next))
     name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, keys.numpy(), pos, has_gauss, cached))
+    np.random.set_state((name, keys.cpu().numpy(), pos, has_gauss, cached))
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,6 +237,8 @@ def evaluate(model: nn.Module, loader, tta: bool = False) -> dict:
 
     ``tta=True`` averages the logits of each batch and its horizontal flip. When the loader is
     sharded across a process group, the sums are all-reduced: every rank gets the totals.
+
+    Lessons: 04_inception (and through :mod:`course.degradation`, lesson 02).
     """
     was_training = model.training
     model.eval()
@@ -268,6 +272,8 @@ def predict(
 
     ``X_or_loader``: a normalised float batch (N, 3, H, W) (e.g. ``loader.X``), or a loader
     yielding ``(X, y)`` in a fixed order (``CifarLoader(..., train=False)``).
+
+    Lessons: 05_resnet34_cifar10.
     """
     if torch.is_tensor(X_or_loader):
         X = X_or_loader
@@ -293,7 +299,7 @@ def predict(
 
 
 # --------------------------------------------------------------------------------------------
-# training
+# training: one step
 # --------------------------------------------------------------------------------------------
 
 
@@ -310,37 +316,20 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     ]
 
 
-def train_step(
-    net: nn.Module,
-    opt: torch.optim.Optimizer,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    label_smoothing: float = 0.0,
-    loss_fn: Callable | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One optimizer step on a batch; returns ``(loss, logits)`` (not synced to the CPU).
+def make_optimizer(
+    model: nn.Module,
+    optimizer: str = "sgd",
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    nesterov: bool = True,
+    weight_decay: float = 5e-4,
+) -> torch.optim.Optimizer:
+    """The optimizer :func:`fit` builds: ``"sgd"`` (momentum, Nesterov) or ``"adamw"``, with
+    ``weight_decay`` on conv/linear weights only (not BN parameters or biases).
 
-    X: (B, 3, H, W) on the model's device, y: (B,) int64. This is exactly the step :func:`fit`
-    takes (``benchmarks/train_throughput.py`` times it too). ``loss_fn(outputs, y)`` replaces the
-    cross-entropy for a model whose training-mode output is a tuple ``(logits, *extra)`` (lesson
-    04's auxiliary heads); ``logits`` is then ``outputs[0]``.
+    Lessons: none directly (:func:`fit` builds its optimizer with it;
+    ``benchmarks/train_throughput.py`` too, so that it times the same step).
     """
-    # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
-    with runtime.autocast(X.device):
-        outputs = net(X)
-        logits = outputs[0] if isinstance(outputs, tuple | list) else outputs
-        if loss_fn is None:
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
-        else:
-            loss = loss_fn(outputs, y)
-    # backward and update
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    return loss, logits
-
-
-def _make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay):
     groups = _param_groups(model, weight_decay)
     if optimizer == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=nesterov and momentum > 0)
@@ -368,6 +357,92 @@ def _make_schedule(opt, schedule, total_steps):
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', got {schedule!r}.")
 
 
+def train_step(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    label_smoothing: float = 0.0,
+    loss_fn: Callable | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch; returns ``(loss, logits)`` (not synced to the CPU).
+
+    X: (B, 3, H, W) on the model's device, y: (B,) int64. This is exactly the step :func:`fit`
+    takes (``benchmarks/train_throughput.py`` times it too). ``loss_fn(outputs, y)`` replaces the
+    cross-entropy for a model whose training-mode output is a tuple ``(logits, *extra)`` (lesson
+    04's auxiliary heads); ``logits`` is then ``outputs[0]``.
+
+    Lessons: none directly (every :func:`fit` step: lessons 02 and 05).
+    """
+    # forward: logits and loss under autocast (bf16 on CUDA, fp32 on CPU)
+    with runtime.autocast(X.device):
+        outputs = net(X)
+        logits = outputs[0] if isinstance(outputs, tuple | list) else outputs
+        if loss_fn is None:
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        else:
+            loss = loss_fn(outputs, y)
+    # backward and update
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss, logits
+
+
+# --------------------------------------------------------------------------------------------
+# training: fit, as named steps
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Setup:
+    """Decided once per fit call, before training: where it runs and which run it is."""
+
+    device: torch.device
+    rank: int
+    world_size: int
+    say: Callable[[str], object]  # rank 0's log (tqdm-safe), a no-op elsewhere
+    config: dict  # the run's identity (_CONFIG_KEYS), stored in and checked against last.pt
+    ckpt_path: Path | None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class _State:
+    """How far the run has got: completed epochs, optimizer steps, one history row per epoch."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _setup(model, train_loader, device, log, checkpoint_dir, **run) -> _Setup:
+    """Process group, device, logging, the model on the device, the run's config."""
+    from tqdm.auto import tqdm
+
+    rank, world_size, _ = runtime.init_distributed()
+    device = runtime.get_device(device)
+    say = (tqdm.write if log is print else log) if rank == 0 and log else (lambda _msg: None)
+    model.to(device, memory_format=runtime.memory_format(device))
+    steps_per_epoch = len(train_loader)
+    if steps_per_epoch == 0:
+        raise ValueError("train_loader yields no batches (batch_size larger than the data?).")
+    config = {
+        "model": type(model).__name__,
+        "num_params": sum(p.numel() for p in model.parameters()),
+        **run,
+        "batch_size": getattr(train_loader, "batch_size", None),
+        "steps_per_epoch": steps_per_epoch,
+        "world_size": world_size,
+    }
+    config = {key: config[key] for key in _CONFIG_KEYS}
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    return _Setup(device, rank, world_size, say, config, ckpt_path)
+
+
 def _check_config(saved: dict, config: dict, path: Path) -> None:
     diffs = [
         f"{k}: checkpoint {saved.get(k)!r}, now {config[k]!r}"
@@ -380,6 +455,142 @@ def _check_config(saved: dict, config: dict, path: Path) -> None:
             + "\n  ".join(diffs)
             + "\nUse a new checkpoint_dir, delete the old one, or pass resume=False to start over."
         )
+
+
+def _load_run(setup: _Setup, model: nn.Module) -> dict:
+    """``last.pt`` through :func:`load_checkpoint`: the same run (config), then its weights.
+
+    Read onto the CPU: the optimizer's state follows its parameters' device when loaded, and
+    the RNG states must stay CPU tensors.
+    """
+    checkpoint = load_checkpoint(setup.ckpt_path, map_location="cpu")
+    _check_config(checkpoint.get("config", {}), setup.config, setup.ckpt_path)
+    _load_weights(checkpoint, model, setup.ckpt_path)
+    return checkpoint
+
+
+def _resume(setup: _Setup, model, opt, sched) -> _State:
+    """Continue a run from ``last.pt``: weights, optimizer, schedule, RNG states, history."""
+    checkpoint = _load_run(setup, model)
+    opt.load_state_dict(checkpoint["optimizer"])
+    sched.load_state_dict(checkpoint["scheduler"])
+    _set_rng_state(checkpoint["rng"])
+    state = _State(checkpoint["epoch"], checkpoint["step"], checkpoint["history"])
+    setup.say(
+        f"resumed from {setup.ckpt_path}: epoch {state.epoch}/{setup.config['epochs']} done, "
+        f"step {state.step}."
+    )
+    return state
+
+
+def _wrap(model: nn.Module, setup: _Setup, compile: bool) -> nn.Module:
+    """The network that steps: DDP wrapper (syncs gradients), then optional torch.compile."""
+    net = model
+    if setup.world_size > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[setup.device.index] if setup.device.type == "cuda" else None
+        )
+    return torch.compile(net) if compile else net
+
+
+def _train_epoch(net, opt, sched, train_loader, epoch, state, bar, max_steps, show, setup, **loss):
+    """One pass of optimizer steps; returns ``(sums, seconds)``: the device tensor (loss sum,
+    correct, count) of this rank and the seconds the steps took (device synchronised)."""
+    if hasattr(train_loader, "set_epoch"):  # deterministic order: a resumed run sees the same
+        train_loader.set_epoch(epoch)
+    sums = torch.zeros(3, dtype=torch.float64, device=setup.device)  # loss sum, correct, count
+    shown_at = t0 = time.perf_counter()
+    for X, y in train_loader:
+        if max_steps is not None and state.step >= max_steps:
+            break
+        X = X.to(setup.device, non_blocking=True)
+        y = y.to(setup.device, non_blocking=True)
+
+        # forward (autocast: bf16 on CUDA, fp32 on CPU), backward (DDP averages the gradients
+        # across ranks here), optimizer update, then the per-step schedule
+        loss_value, logits = train_step(net, opt, X, y, **loss)
+        sched.step()
+        state.step += 1
+
+        # metrics stay on the device: no GPU->CPU sync per step
+        sums[0] += loss_value.detach() * len(y)
+        sums[1] += (logits.detach().argmax(1) == y).sum()
+        sums[2] += len(y)
+        bar.update(1)
+        now = time.perf_counter()
+        if show and now - shown_at > 0.5:  # sync twice a second at most
+            loss_sum, correct, seen = sums.tolist()
+            bar.set_postfix(
+                loss=f"{loss_sum / seen:.3f}",
+                acc=f"{correct / seen:.1%}",
+                img_s=f"{seen * setup.world_size / (now - t0):,.0f}",
+                refresh=False,
+            )
+            shown_at = now
+    if setup.device.type == "cuda":
+        torch.cuda.synchronize(setup.device)
+    return sums, time.perf_counter() - t0
+
+
+def _sync_ranks(model: nn.Module, sums: torch.Tensor, world_size: int) -> None:
+    """Totals over all ranks; BN running statistics (updated per rank, on its own batches)
+    averaged, so that every rank evaluates and rank 0 saves the same model."""
+    if world_size <= 1:
+        return
+    dist.all_reduce(sums)
+    for buffer in model.buffers():
+        if buffer.is_floating_point():
+            dist.all_reduce(buffer)
+            buffer /= world_size
+
+
+def _finish_epoch(model, sums, seconds, val_loader, epoch, opt, state, setup) -> dict | None:
+    """Totals across ranks, validation and the epoch's history row (``None``: no step ran)."""
+    _sync_ranks(model, sums, setup.world_size)
+    loss_sum, correct, seen = sums.tolist()
+    if seen == 0:
+        return None
+    val = evaluate(model, val_loader) if val_loader is not None else None
+    row = {
+        "epoch": epoch + 1,
+        "step": state.step,
+        "train_loss": loss_sum / seen,
+        "train_acc": correct / seen,
+        "val_loss": val["loss"] if val else None,
+        "val_acc": val["accuracy"] if val else None,
+        "lr": opt.param_groups[0]["lr"],
+        "seconds": seconds,
+        "images_per_s": seen / seconds,
+    }
+    if state.step < (epoch + 1) * setup.config["steps_per_epoch"]:
+        row["partial"] = True
+    state.history.append(row)
+    state.epoch = epoch + 1
+    val_text = f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%}" if val else ""
+    setup.say(
+        f"epoch {epoch + 1}/{setup.config['epochs']}{' (partial)' if row.get('partial') else ''}"
+        f"  train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}{val_text}  "
+        f"lr {row['lr']:.4g}  {seconds:.1f}s  {row['images_per_s']:,.0f} img/s"
+    )
+    return row
+
+
+def _save_epoch(setup: _Setup, model, opt, sched, state: _State, row: dict) -> None:
+    """``last.pt``: rank 0, complete epochs only, atomically."""
+    if setup.ckpt_path is None or not setup.is_main or row.get("partial"):
+        return
+    save_checkpoint(
+        setup.ckpt_path,
+        model,
+        optimizer=opt.state_dict(),
+        scheduler=sched.state_dict(),
+        epoch=state.epoch,
+        step=state.step,
+        rng=_rng_state(),
+        config=setup.config,
+        history=state.history,
+        metrics=row,
+    )
 
 
 def fit(
@@ -426,181 +637,67 @@ def fit(
       history, else trains at most :data:`GRADING_MAX_STEPS` steps and writes no checkpoint.
     - under ``torchrun``: DistributedDataParallel; give each rank its shard through the loader
       (``CifarLoader`` does it by itself); only rank 0 logs, shows the bar and writes checkpoints.
+
+    Lessons: 05_resnet34_cifar10 (and lesson 02 through :func:`course.degradation.train_net`).
     """
     from tqdm.auto import tqdm
 
-    # -- where: process group, device, precision ------------------------------------------
-    rank, world_size, local_rank = init_distributed()
-    is_main = rank == 0
-    if device is None:
-        device = torch.device("cuda", local_rank) if torch.cuda.is_available() else "cpu"
-    device = torch.device(device)
-    say = (tqdm.write if log is print else log) if is_main and log else (lambda _msg: None)
-    model.to(device, memory_format=runtime.memory_format(device))
-
-    # -- what: the run's config, checked against any checkpoint we resume from ---------------
-    steps_per_epoch = len(train_loader)
-    if steps_per_epoch == 0:
-        raise ValueError("train_loader yields no batches (batch_size larger than the data?).")
-    config = {
-        "model": type(model).__name__,
-        "num_params": sum(p.numel() for p in model.parameters()),
-        "epochs": epochs,
-        "lr": lr,
-        "optimizer": optimizer,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "weight_decay": weight_decay,
-        "label_smoothing": label_smoothing,
-        "loss_fn": getattr(loss_fn, "__name__", None),
-        "schedule": schedule,
-        "batch_size": getattr(train_loader, "batch_size", None),
-        "steps_per_epoch": steps_per_epoch,
-        "world_size": world_size,
-    }
-    ckpt_path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
+    # -- where and what: process group, device, precision, the run's config ---------------------
+    setup = _setup(
+        model, train_loader, device, log, checkpoint_dir,
+        epochs=epochs, lr=lr, optimizer=optimizer, momentum=momentum, nesterov=nesterov,
+        weight_decay=weight_decay, label_smoothing=label_smoothing,
+        loss_fn=getattr(loss_fn, "__name__", None), schedule=schedule,
+    )  # fmt: skip
 
     # -- grading: never a long run -----------------------------------------------------------
     if runtime.is_grading():
-        if ckpt_path is not None and ckpt_path.is_file():
-            checkpoint = load_checkpoint(ckpt_path, model, map_location=device)
-            _check_config(checkpoint.get("config", {}), config, ckpt_path)
-            say(
-                f"grading mode: loaded {ckpt_path} (epoch {checkpoint['epoch']}/{epochs}) "
+        if setup.ckpt_path is not None and setup.ckpt_path.is_file():
+            checkpoint = _load_run(setup, model)
+            setup.say(
+                f"grading mode: loaded {setup.ckpt_path} (epoch {checkpoint['epoch']}/{epochs}) "
                 "instead of training."
             )
             return checkpoint["history"]
         max_steps = GRADING_MAX_STEPS if max_steps is None else min(max_steps, GRADING_MAX_STEPS)
-        ckpt_path = None
-        say(f"grading mode: training capped at {max_steps} steps, no checkpoint written.")
+        setup.ckpt_path = None
+        setup.say(f"grading mode: training capped at {max_steps} steps, no checkpoint written.")
 
-    # -- how: optimizer and per-step schedule ------------------------------------------------
-    opt = _make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay)
-    sched = _make_schedule(opt, schedule, epochs * steps_per_epoch)
-    start_epoch, step, history = 0, 0, []
+    # -- how: optimizer and per-step schedule; resume from checkpoint_dir/last.pt --------------
+    opt = make_optimizer(model, optimizer, lr, momentum, nesterov, weight_decay)
+    sched = _make_schedule(opt, schedule, epochs * setup.config["steps_per_epoch"])
+    state = _State()
+    if setup.ckpt_path is not None and resume and setup.ckpt_path.is_file():
+        state = _resume(setup, model, opt, sched)
+        if state.epoch >= epochs:
+            setup.say("nothing left to train.")
+            return state.history
 
-    # -- resume from checkpoint_dir/last.pt ----------------------------------------------------
-    if ckpt_path is not None and resume and ckpt_path.is_file():
-        checkpoint = torch.load(ckpt_path, map_location=device, weights_only=True)
-        _check_config(checkpoint.get("config", {}), config, ckpt_path)
-        model.load_state_dict(checkpoint["model"])
-        opt.load_state_dict(checkpoint["optimizer"])
-        sched.load_state_dict(checkpoint["scheduler"])
-        _set_rng_state(checkpoint["rng"])
-        start_epoch, step, history = checkpoint["epoch"], checkpoint["step"], checkpoint["history"]
-        say(f"resumed from {ckpt_path}: epoch {start_epoch}/{epochs} done, step {step}.")
-        if start_epoch >= epochs:
-            say("nothing left to train.")
-            return history
-
-    # -- the network that steps: DDP wrapper (syncs gradients), then optional compile ----------
-    net = model
-    if world_size > 1:
-        net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if compile:
-        net = torch.compile(net)
-
-    total_steps = epochs * steps_per_epoch
+    # -- the epoch loop: train, totals + evaluation, checkpoint ----------------------------------
+    net = _wrap(model, setup, compile)
+    total_steps = epochs * setup.config["steps_per_epoch"]
     if max_steps is not None:
         total_steps = min(total_steps, max_steps)
-    show = progress and is_main
+    show = progress and setup.is_main
     bar = tqdm(
         total=total_steps,
-        initial=min(step, total_steps),
+        initial=min(state.step, total_steps),
         unit="step",
         disable=not show,
         dynamic_ncols=True,
     )
-    for epoch in range(start_epoch, epochs):
-        if max_steps is not None and step >= max_steps:
+    loss = dict(label_smoothing=label_smoothing, loss_fn=loss_fn)
+    for epoch in range(state.epoch, epochs):
+        if max_steps is not None and state.step >= max_steps:
             break
-        if hasattr(train_loader, "set_epoch"):  # deterministic order: a resumed run sees the same
-            train_loader.set_epoch(epoch)
         model.train()
         bar.set_description(f"epoch {epoch + 1}/{epochs}")
-        sums = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
-        shown_at = t0 = time.perf_counter()
-        for X, y in train_loader:
-            if max_steps is not None and step >= max_steps:
-                break
-            X = X.to(device, non_blocking=True)
-            y = y.to(device, non_blocking=True)
-
-            # forward (autocast: bf16 on CUDA, fp32 on CPU), backward (DDP averages the
-            # gradients across ranks here), optimizer update, then the per-step schedule
-            loss, logits = train_step(net, opt, X, y, label_smoothing, loss_fn)
-            sched.step()
-            step += 1
-
-            # metrics stay on the device: no GPU->CPU sync per step
-            sums[0] += loss.detach() * len(y)
-            sums[1] += (logits.detach().argmax(1) == y).sum()
-            sums[2] += len(y)
-            bar.update(1)
-            now = time.perf_counter()
-            if show and now - shown_at > 0.5:  # sync twice a second at most
-                loss_sum, correct, seen = sums.tolist()
-                bar.set_postfix(
-                    loss=f"{loss_sum / seen:.3f}",
-                    acc=f"{correct / seen:.1%}",
-                    img_s=f"{seen * world_size / (now - t0):,.0f}",
-                    refresh=False,
-                )
-                shown_at = now
-
-        # end of epoch: totals over all ranks, then validation
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = time.perf_counter() - t0
-        if world_size > 1:
-            dist.all_reduce(sums)
-            # BN running statistics are updated per rank (on its own batches): average them,
-            # so every rank evaluates and rank 0 saves the same model.
-            for buffer in model.buffers():
-                if buffer.is_floating_point():
-                    dist.all_reduce(buffer)
-                    buffer /= world_size
-        loss_sum, correct, seen = sums.tolist()
-        if seen == 0:
-            break
-        val = evaluate(model, val_loader) if val_loader is not None else None
-        row = {
-            "epoch": epoch + 1,
-            "step": step,
-            "train_loss": loss_sum / seen,
-            "train_acc": correct / seen,
-            "val_loss": val["loss"] if val else None,
-            "val_acc": val["accuracy"] if val else None,
-            "lr": opt.param_groups[0]["lr"],
-            "seconds": seconds,
-            "images_per_s": seen / seconds,
-        }
-        partial = step < (epoch + 1) * steps_per_epoch
-        if partial:
-            row["partial"] = True
-        history.append(row)
-        val_text = f"  val loss {row['val_loss']:.4f} acc {row['val_acc']:.2%}" if val else ""
-        say(
-            f"epoch {epoch + 1}/{epochs}{' (partial)' if partial else ''}  "
-            f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}{val_text}  "
-            f"lr {row['lr']:.4g}  {seconds:.1f}s  {row['images_per_s']:,.0f} img/s"
+        sums, seconds = _train_epoch(
+            net, opt, sched, train_loader, epoch, state, bar, max_steps, show, setup, **loss
         )
-
-        # checkpoint: rank 0, complete epochs only, atomically
-        if ckpt_path is not None and is_main and not partial:
-            save_checkpoint(
-                ckpt_path,
-                model,
-                optimizer=opt.state_dict(),
-                scheduler=sched.state_dict(),
-                epoch=epoch + 1,
-                step=step,
-                rng=_rng_state(),
-                config=config,
-                history=history,
-                metrics=row,
-            )
+        row = _finish_epoch(model, sums, seconds, val_loader, epoch, opt, state, setup)
+        if row is None:
+            break
+        _save_epoch(setup, model, opt, sched, state, row)
     bar.close()
-    return history
+    return state.history

@@ -118,6 +118,8 @@ def bottleneck_costs(
     Uses only the functions passed in (the student's). Output size is h×w for every layer.
     Returns ints: ``direct_mults, reduce_mults, expand_mults, bottleneck_mults`` and
     ``direct_weights, bottleneck_weights`` (weights only, no biases).
+
+    Lessons: none directly (:func:`cost_explorer` draws it, lesson 03).
     """
     reduce_mults = int(conv_mults(h, w, c_in, c_mid, 1))
     expand_mults = int(conv_mults(h, w, c_mid, c_out, f))
@@ -176,6 +178,8 @@ def cost_explorer(
 
     ``conv_mults(h_out, w_out, c_in, c_out, f)`` and ``conv_params(c_in, c_out, f, bias)`` are
     the student's functions (lesson 03). Defaults: the lecture's 28×28×192 -> 5×5, 32 example.
+
+    Lessons: 03_one_by_one_convolutions.
     """
     sliders = {
         "h": _slider("H (= output H)", h, 1, 64),
@@ -206,6 +210,8 @@ def inception_branch_costs(module, in_ch: int, size: int = 28) -> list[dict]:
     ``weights`` (elements of parameters with more than one dimension, i.e. conv/linear weights),
     ``params`` (all parameters) and ``mult_adds`` (``FlopCounterMode`` FLOPs // 2). Runs where the
     module's parameters live: on the ``meta`` device no arithmetic is done, so any size is instant.
+
+    Lessons: 04_inception (and :func:`branch_cost_explorer` draws it).
     """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
@@ -328,6 +334,8 @@ def branch_cost_explorer(
     Shows each branch's output channels, weights and mult-adds, measured on a module built from
     the student's class (``branch1..branch4``). With ``naive=NaiveInception`` (arguments
     ``in_ch, ch1x1, ch3x3, ch5x5``) the naive module with the same output widths is shown beside it.
+
+    Lessons: 04_inception.
     """
     names = ("in_ch", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
     sliders = {

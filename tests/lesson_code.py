@@ -12,19 +12,12 @@ from conftest import ROOT
 
 from course.tools import notebooks
 
-PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
-
 
 def answers(lesson: str, *names: str) -> dict:
     """Run the answer cells ``names`` (in this order, markers removed); return their namespace."""
-    path = notebooks.source_path(lesson, ROOT)
-    cells = {
-        notebooks.grade_id(c): notebooks.strip_markers(c.source)
-        for c in notebooks.read(path).cells
-        if c.cell_type == "code" and notebooks.is_solution(c)
-    }
-    missing = [n for n in names if n not in cells]
-    assert not missing, f"{path} has no answer cell(s) {missing}"
-    namespace: dict = {"__name__": f"lesson_{lesson}"}
-    exec(compile(PRELUDE + "\n\n".join(cells[n] for n in names), str(path), "exec"), namespace)
-    return namespace
+    try:
+        return notebooks.answer_namespace(
+            notebooks.source_path(lesson, ROOT), names, f"lesson_{lesson}"
+        )
+    except KeyError as exc:
+        raise AssertionError(str(exc)) from None

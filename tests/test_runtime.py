@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from course import runtime
@@ -26,12 +27,48 @@ def test_quick_mode(monkeypatch):
     assert runtime.quick_mode()
 
 
-def test_device_and_precision():
+def test_device_and_precision(monkeypatch):
+    monkeypatch.delenv(runtime.PRECISION_ENV, raising=False)
     assert runtime.get_device("cpu").type == "cpu"
+    assert runtime.precision("cpu") == "fp32" and runtime.precision("cuda") == "bf16"
     with runtime.autocast("cpu"):
         assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32
     assert runtime.memory_format("cpu") == torch.contiguous_format
+    assert runtime.memory_format("cuda") == torch.channels_last
+    assert runtime.input_dtype("cpu") == torch.float32
+    assert runtime.input_dtype("cuda") == torch.bfloat16
     assert "device:" in runtime.describe()
+
+
+def test_bf16_on_cpu_on_request(monkeypatch):
+    """COURSE_PRECISION=bf16: the GPU's bf16 path (autocast, channels_last, bf16 inputs) on CPU."""
+    monkeypatch.setenv(runtime.PRECISION_ENV, "bf16")
+    assert runtime.precision("cpu") == "bf16"
+    with runtime.autocast("cpu"):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert runtime.memory_format("cpu") == torch.channels_last
+    assert runtime.input_dtype("cpu") == torch.bfloat16
+    assert "bf16 autocast + channels_last" in runtime.describe()
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp32")
+    assert runtime.precision("cuda") == "fp32"  # and off on a GPU
+    monkeypatch.setenv(runtime.PRECISION_ENV, " Auto ")
+    assert runtime.precision("cpu") == "fp32"
+    monkeypatch.setenv(runtime.PRECISION_ENV, "fp16")
+    with pytest.raises(ValueError, match="COURSE_PRECISION='fp16': use 'bf16', 'fp32' or 'auto'"):
+        runtime.precision("cpu")
+
+
+def test_distributed_env_and_device(monkeypatch):
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    assert runtime.distributed_env() == (0, 1, 0)
+    assert runtime.init_distributed() == (0, 1, 0)  # alone: no process group started
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert runtime.distributed_env() == (3, 4, 1)  # torchrun's env, before init_process_group
+    expected = torch.device("cuda", 1) if torch.cuda.is_available() else torch.device("cpu")
+    assert runtime.get_device() == expected
 
 
 def test_seed_everything_reproducible():
@@ -39,3 +76,31 @@ def test_seed_everything_reproducible():
     a = torch.rand(4)
     runtime.seed_everything(3)
     assert torch.equal(a, torch.rand(4))
+
+
+RUNTIME_MODULES = (
+    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "runtime",
+)  # fmt: skip
+
+
+def test_runtime_never_exits_the_process():
+    """Library code raises exceptions with a message; only a CLI handler turns one into an exit
+    status. A SystemExit inside a notebook kernel would look like a crash to the student."""
+    import ast
+    from pathlib import Path
+
+    import course
+
+    found = []
+    for mod in RUNTIME_MODULES:
+        path = Path(course.__file__).parent / f"{mod}.py"
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and "SystemExit" in ast.unparse(node.exc or node):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+                "sys.exit",
+                "exit",
+                "quit",
+            ):
+                found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert not found, found

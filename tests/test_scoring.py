@@ -353,18 +353,18 @@ def test_reference_from_solution_notebook():
     assert sum(p.numel() for p in cls().parameters()) == 21_282_122
     release = path.parent.parent.parent / "notebooks" / scoring_cli.LESSON / path.name
     if release.is_file():
-        with pytest.raises(SystemExit, match="student release"):
+        with pytest.raises(scoring_cli.ReferenceError_, match="student release"):
             scoring_cli.load_reference(release)
 
 
 def test_reference_errors(tmp_path):
-    with pytest.raises(SystemExit, match="not found"):
+    with pytest.raises(scoring_cli.ReferenceError_, match="not found"):
         scoring_cli.load_reference(tmp_path / "nope.py")
     empty = tmp_path / "empty.py"
     empty.write_text("x = 1\n")
-    with pytest.raises(SystemExit, match="defines no ResNet34"):
+    with pytest.raises(scoring_cli.ReferenceError_, match="defines no ResNet34"):
         scoring_cli.load_reference(empty)
-    with pytest.raises(SystemExit, match="no <student>"):
+    with pytest.raises(scoring_cli.ReferenceError_, match="no <student>"):
         scoring_cli.find_checkpoints(tmp_path)
 
 

@@ -91,8 +91,9 @@ def test_fill_release_and_truncate(toy):
 
 def test_resolve_lessons_errors(toy):
     assert notebooks.resolve_lessons(["00"], toy) == ["00_toy"]
-    with pytest.raises(SystemExit, match="unknown lesson"):
+    with pytest.raises(notebooks.CourseError, match="unknown lesson"):
         notebooks.resolve_lessons(["99"], toy)
+    assert cli.main(["release", "99", "--course-dir", str(toy)]) == 2  # a message, no traceback
 
 
 def test_cli_help(capsys):
@@ -102,3 +103,58 @@ def test_cli_help(capsys):
     out = capsys.readouterr().out
     for command in ("release", "check", "demo", "grade", "data", "score-checkpoints"):
         assert command in out
+
+
+def test_cell_predicates_agree_with_nbgrader():
+    """Our predicates (not imported from nbgrader.utils, whose import loads all of nbgrader)
+    mean what nbgrader's do, on every cell of every lesson."""
+    import nbgrader.utils as nu
+
+    for lesson in notebooks.lessons(ROOT):
+        for path in (notebooks.source_path(lesson, ROOT), notebooks.release_path(lesson, ROOT)):
+            for cell in notebooks.read(path).cells:
+                assert notebooks.is_solution(cell) == bool(nu.is_solution(cell))
+                assert notebooks.is_locked(cell) == bool(nu.is_locked(cell))
+                grade = bool(nu.is_grade(cell))
+                assert notebooks.is_test(cell) == (
+                    grade and not nu.is_solution(cell) and cell.cell_type == "code"
+                )
+                assert notebooks.is_manual(cell) == (grade and bool(nu.is_solution(cell)))
+
+
+RUNTIME = ["checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation",
+           "runtime"]  # fmt: skip
+
+
+def test_runtime_imports_neither_tools_nor_grading():
+    """The student-facing runtime the notebooks import stands alone: importing any of its
+    modules loads nothing of course.tools, course.grading or course.cli."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib\n"
+        f"for m in {RUNTIME!r}:\n"
+        "    importlib.import_module('course.' + m)\n"
+        "bad = sorted(m for m in sys.modules if m.startswith(('course.tools', 'course.grading', "
+        "'course.cli')))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", f"the runtime imports {out.stdout.strip()}"
+
+
+def test_course_help_is_fast_and_imports_no_torch():
+    import subprocess
+    import sys
+    import time
+
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "course", "--help"], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert out.returncode == 0 and "release" in out.stdout and "grade" in out.stdout
+    code = "import sys, course.cli; course.cli.build_parser(); print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'nbformat', 'nbgrader', 'numpy')))"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert probe.stdout.strip() == "[]", probe.stdout
+    assert seconds < 3, f"course --help took {seconds:.2f} s"

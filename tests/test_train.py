@@ -90,6 +90,32 @@ def test_fit_lowers_the_loss(root):
     assert len(lines) == 4 and lines[0].startswith("epoch 1/4")
 
 
+def test_fit_on_the_bf16_path_under_cpu_autocast(root, monkeypatch):
+    """COURSE_PRECISION=bf16 runs on a CPU what a GPU runs: bf16 channels_last inputs, forward
+    under bf16 autocast, fp32 weights and loss; it still learns, evaluates and predicts."""
+    monkeypatch.setenv(runtime.PRECISION_ENV, "bf16")
+    runtime.seed_everything(0)
+    model = TinyNet()
+    train_loader, test_loader = loaders(root)
+    X, y = next(iter(train_loader))
+    assert X.dtype == torch.bfloat16 and X.is_contiguous(memory_format=torch.channels_last)
+    opt = train.make_optimizer(model, lr=0.1)
+    loss, logits = train.train_step(model, opt, X, y)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    history = train.fit(
+        model, train_loader, test_loader, epochs=4, lr=0.2, progress=False, log=None
+    )
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["val_acc"] > 0.3
+    assert train.predict(model, test_loader).shape == (60,)
+
+
+def test_init_distributed_keeps_its_import_path():
+    assert train.init_distributed is runtime.init_distributed
+
+
 def test_optimizer_groups_and_adamw(root):
     model = TinyNet()
     groups = train._param_groups(model, 5e-4)
@@ -237,6 +263,55 @@ def test_grading_mode_caps_or_loads(tmp_path, root, monkeypatch):
         assert torch.equal(a, b)
 
 
+class DropNet(TinyNet):
+    """TinyNet with dropout: training draws from torch's global RNG every step."""
+
+    def forward(self, x):
+        x = self.relu(self.bn1(self.conv1(x)))
+        return self.fc(nn.functional.dropout(self.avgpool(x).flatten(1), 0.3, self.training))
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_restores_every_state_exactly(tmp_path, root):
+    """A fit interrupted during epoch 2 (after the epoch-1 checkpoint), then resumed in the same
+    process, whose global RNG has moved on meanwhile: the result equals an uninterrupted run bit
+    for bit. Dropout makes the restored RNG state matter, the one-cycle schedule the scheduler's."""
+
+    def interrupt_at_epoch_2(line):
+        if line.startswith("epoch 2/"):
+            raise Interrupt
+
+    kwargs = dict(epochs=3, lr=0.2, progress=False, checkpoint_dir=tmp_path / "run")
+    train_loader, test_loader = loaders(root)
+    runtime.seed_everything(5)
+    model = DropNet()
+    with pytest.raises(Interrupt):
+        train.fit(model, train_loader, test_loader, log=interrupt_at_epoch_2, **kwargs)
+    assert torch.load(tmp_path / "run" / train.CHECKPOINT_NAME, weights_only=True)["epoch"] == 1
+    torch.rand(7)  # the RNG moves on before the rerun
+    lines = []
+    resumed = train.fit(DropNet(), train_loader, test_loader, log=lines.append, **kwargs)
+    assert lines[0].startswith("resumed from") and "epoch 1/3 done, step 4." in lines[0]
+
+    runtime.seed_everything(5)
+    reference_model = DropNet()
+    reference = train.fit(
+        reference_model, train_loader, test_loader, log=None,
+        **{**kwargs, "checkpoint_dir": tmp_path / "reference"},
+    )  # fmt: skip
+    timing = {"seconds", "images_per_s"}
+    assert [{k: v for k, v in r.items() if k not in timing} for r in resumed] == [
+        {k: v for k, v in r.items() if k not in timing} for r in reference
+    ]
+    got = torch.load(tmp_path / "run" / train.CHECKPOINT_NAME, weights_only=True)
+    want = torch.load(tmp_path / "reference" / train.CHECKPOINT_NAME, weights_only=True)
+    for key in ("model", "optimizer", "scheduler", "rng", "step", "epoch"):
+        assert_same(got[key], want[key], key)
+
+
 RUN_SCRIPT = textwrap.dedent(
     """
     import json, os, sys, time
@@ -262,8 +337,8 @@ RUN_SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_kill_and_resume(tmp_path, root):
-    """Kill a fit after its first checkpoint, rerun: it resumes at epoch 2 and ends at epoch 3,
-    with the same history and weights as an uninterrupted run."""
+    """Kill a fit (SIGKILL) after its first checkpoint, rerun: it resumes at epoch 2 and ends at
+    epoch 3, exactly as an uninterrupted run: same history, weights, optimizer, schedule, RNG."""
     script = tmp_path / "run.py"
     script.write_text(RUN_SCRIPT)
     ckpt_dir = tmp_path / "ckpt"
@@ -295,15 +370,37 @@ def test_kill_and_resume(tmp_path, root):
     final = torch.load(ckpt, weights_only=True)
     assert final["epoch"] == 3 and final["step"] == 12
 
-    # the same run without interruption: same losses and weights
+    # the same run without interruption, checkpointed alike: bit-for-bit the same history
+    # (timings aside), weights, optimizer and schedule state and RNG states
     torch.set_num_threads(1)
     runtime.seed_everything(0)
     train_loader, test_loader = loaders(root)
     model = TinyNet()
     reference = train.fit(model, train_loader, test_loader, epochs=3, lr=0.2, progress=False,
-                          log=None)  # fmt: skip
-    for got, want in zip(history, reference, strict=True):
-        assert got["train_loss"] == pytest.approx(want["train_loss"], rel=1e-5)
-        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=1e-5)
+                          checkpoint_dir=tmp_path / "reference", log=None)  # fmt: skip
+    timing = {"seconds", "images_per_s"}
+    assert [{k: v for k, v in row.items() if k not in timing} for row in history] == [
+        {k: v for k, v in row.items() if k not in timing} for row in reference
+    ]
+    want = torch.load(tmp_path / "reference" / train.CHECKPOINT_NAME, weights_only=True)
     for key, value in model.state_dict().items():
-        torch.testing.assert_close(final["model"][key], value, rtol=1e-5, atol=1e-6)
+        assert torch.equal(final["model"][key], value), key
+    assert_same(final["optimizer"], want["optimizer"], "optimizer")
+    assert_same(final["scheduler"], want["scheduler"], "scheduler")
+    assert_same(final["rng"], want["rng"], "rng")
+
+
+def assert_same(got, want, where: str) -> None:
+    """Exact equality of nested checkpoint values (tensors bit for bit)."""
+    if torch.is_tensor(want):
+        assert torch.is_tensor(got) and torch.equal(got, want), where
+    elif isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), where
+        for key in want:
+            assert_same(got[key], want[key], f"{where}.{key}")
+    elif isinstance(want, list | tuple):
+        assert isinstance(got, list | tuple) and len(got) == len(want), where
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
+            assert_same(a, b, f"{where}[{i}]")
+    else:
+        assert got == want, f"{where}: {got!r} != {want!r}"

@@ -1,21 +1,27 @@
-"""Every plausible wrong answer in tests/wrong_answers/<lesson>.py is caught by its exercise's tests.
+"""Every plausible wrong answer in tests/wrong_answers/<lesson>.py is caught by the grader.
 
-Each wrong answer replaces one answer cell of the source notebook (all other answers correct,
-hidden tests present); the notebook runs up to the exercise's last test cell. The wrong answer must
-make at least one test of its exercise fail, while every test of other exercises still passes
-(so the failure is specific, not a crash of the whole notebook).
+Each wrong answer replaces one answer cell of the reference solution, inside the trusted grader's
+live job for that lesson (tests/lesson_jobs.py): the exercise's test cells (or the entry's
+``caught_by``) run in the grader, hidden tests included, and at least one must fail. Then the
+reference answer is put back for the next entry.
 """
 
 from __future__ import annotations
 
 import pytest
-from conftest import ROOT, all_lessons, scratch_copy
+from conftest import ROOT, all_lessons
+from lesson_jobs import lesson_job
 
 from course.tools import notebooks
 from course.tools.demo import load_catalogue
 
 CASES = [
-    pytest.param(lesson, wrong, id=f"{lesson}-{wrong['exercise']}-{wrong['name']}")
+    pytest.param(
+        lesson,
+        wrong,
+        id=f"{lesson}-{wrong['exercise']}-{wrong['name']}",
+        marks=pytest.mark.xdist_group(lesson),
+    )  # fmt: skip
     for lesson in all_lessons()
     for wrong in load_catalogue(lesson, ROOT)
 ]
@@ -34,35 +40,23 @@ def test_catalogue_covers_every_exercise():
             for c in src.cells
             if notebooks.is_solution(c) and not notebooks.is_manual(c)
         }
-        covered = {w["exercise"] for w in load_catalogue(lesson, ROOT)}
-        assert covered <= exercises, (
-            f"{lesson}: catalogue names unknown exercises {covered - exercises}"
-        )
+        catalogue = load_catalogue(lesson, ROOT)
+        covered = {w["exercise"] for w in catalogue}
+        assert covered <= exercises, f"{lesson}: unknown exercises {covered - exercises}"
         assert exercises <= covered, f"{lesson}: no wrong answers for {sorted(exercises - covered)}"
+        names = [(w["exercise"], w["name"]) for w in catalogue]
+        assert len(names) == len(set(names)), f"{lesson}: duplicate catalogue names"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson, wrong", CASES)
-def test_wrong_answer_is_caught(lesson, wrong, tmp_path):
-    path = scratch_copy("solutions", lesson, tmp_path / lesson, artifacts=False)
-    src = notebooks.read(path)
-    ex = wrong["exercise"]
-    nb = notebooks.fill_release(src, src, exercises={ex: wrong["source"]})
-    tests = [notebooks.grade_id(c) for c in nb.cells if notebooks.is_test(c)]
-    mine = wrong.get("caught_by") or [t for t in tests if notebooks.exercise_of(t) == ex]
-    assert mine, f"exercise {ex!r} has no tests"
-    nb = notebooks.truncate_after(nb, mine)
-    res = {
-        r.grade_id: r
-        for r in notebooks.results(notebooks.execute(nb, cwd=path.parent, timeout=300))
-    }
-    caught = [g for g in mine if g in res and not res[g].passed]
+def test_wrong_answer_is_caught(lesson, wrong):
+    job = lesson_job(lesson)
+    got = job.try_answer(wrong["exercise"], wrong["source"], wrong.get("caught_by"))
+    cell = got.pop("_cell")
+    caught = {gid: t.message for gid, t in got.items() if not t.passed}
+    assert got, f"no tests ran for {wrong['exercise']!r}"
     assert caught, (
-        f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of {ex!r}"
+        f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of "
+        f"{wrong['exercise']!r} in the grader (its cell: {cell.status} {cell.error})"
     )
-    others = [
-        (g, r.message)
-        for g, r in res.items()
-        if notebooks.exercise_of(g) != ex and g not in mine and not r.passed
-    ]
-    assert not others, f"the wrong answer also broke unrelated tests: {others}"

@@ -25,6 +25,7 @@ import sys
 from pathlib import Path
 
 from course import __version__
+from course.errors import CourseError
 
 
 # --------------------------------------------------------------------------- value types
@@ -190,10 +191,15 @@ def _add_grade(sub) -> None:
         help="scratch folder for staged copies (default: the system's temporary one)",
     )  # fmt: skip
     p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS",
+        help="hand the notebooks to a Dask cluster: tcp://HOST:PORT, or local:N for N local "
+        "worker processes (each worker needs bubblewrap and the course installed)",
+    )  # fmt: skip
+    p.add_argument(
         "--unsafe-no-sandbox", action="store_true",
         help="run student code WITHOUT the OS sandbox (bubblewrap missing); every report says so",
     )  # fmt: skip
-    p.set_defaults(handler="course.grade:run")  # moving to course.grading.batch
+    p.set_defaults(handler="course.grading.batch:run")
 
 
 def _add_score_checkpoints(sub) -> None:
@@ -312,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("course: interrupted", file=sys.stderr)
         return 130
+    except CourseError as exc:
+        print(f"course {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

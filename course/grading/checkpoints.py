@@ -18,42 +18,42 @@ import sys
 from pathlib import Path
 
 LESSON = "05_resnet34_cifar10"
-_PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+
+
+class ReferenceError_(Exception):  # noqa: N801 - not the builtin ReferenceError
+    """The reference model cannot be loaded (an instructor error)."""
 
 
 def load_reference(path: str | Path, class_name: str = "ResNet34"):
     """The class ``class_name`` from a ``.py`` file or from a notebook's answer cells.
 
-    For a notebook, the code of its solution cells named ``BasicBlock`` and ``ResNet34`` (the
-    ``### BEGIN/END SOLUTION`` markers removed) runs after ``import torch, torch.nn as nn,
-    torch.nn.functional as F``. Raises ``SystemExit`` with a message when the class is missing.
+    For a notebook, its solution cells named ``BasicBlock`` and ``ResNet34`` run after
+    ``import torch, torch.nn as nn, torch.nn.functional as F``
+    (:func:`course.tools.notebooks.answer_namespace`). Raises :class:`ReferenceError_` with a
+    message when the class is missing or the notebook is a student release.
     """
+    from course.tools import notebooks
+
     path = Path(path)
     if not path.is_file():
-        raise SystemExit(f"reference {path} not found")
-    namespace: dict = {"__name__": f"course_reference_{path.stem}"}
+        raise ReferenceError_(f"reference {path} not found")
     if path.suffix == ".ipynb":
-        from course.tools import notebooks
-
-        nb = notebooks.read(path)
-        wanted = ("BasicBlock", class_name)
-        cells = {
-            notebooks.grade_id(c): notebooks.strip_markers(c.source)
-            for c in nb.cells
-            if c.cell_type == "code" and notebooks.is_solution(c)
-        }
-        missing = [w for w in wanted if w not in cells]
-        if missing:
-            raise SystemExit(f"{path}: no answer cell(s) {missing}; is it the solution notebook?")
-        source = _PRELUDE + "\n\n".join(cells[w] for w in wanted)
-        if "raise NotImplementedError" in source:
-            raise SystemExit(f"{path} is a student release (answers blank); pass the solution.")
+        try:
+            cells = notebooks.answers(notebooks.read(path), ("BasicBlock", class_name))
+        except KeyError as exc:
+            raise ReferenceError_(f"{path}: {exc.args[0]}; is it the solution notebook?") from None
+        if any("raise NotImplementedError" in c for c in cells.values()):
+            raise ReferenceError_(
+                f"{path} is a student release (answers blank); pass the solution."
+            )
+        namespace = notebooks.answer_namespace(path, cells, f"course_reference_{path.stem}")
     else:
+        namespace = {"__name__": f"course_reference_{path.stem}"}
         source = path.read_text(encoding="utf-8")
-    exec(compile(source, str(path), "exec"), namespace)  # the instructor's own file
+        exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - the instructor's file
     cls = namespace.get(class_name)
     if cls is None:
-        raise SystemExit(f"{path} defines no {class_name}")
+        raise ReferenceError_(f"{path} defines no {class_name}")
     return cls
 
 
@@ -66,7 +66,7 @@ def find_checkpoints(submissions: Path, lesson: str = LESSON) -> dict[str, Path]
         if (base / "submitted").is_dir():
             base = base / "submitted"
         else:
-            raise SystemExit(
+            raise ReferenceError_(
                 f"no <student>/{lesson}/ folders in {submissions} (expected nbgrader's "
                 "submitted/ or autograded/ folder)"
             )
@@ -146,8 +146,12 @@ def run(args) -> int:
         from course.tools import notebooks
 
         reference = notebooks.source_path(LESSON)
-    model_class = load_reference(reference)
-    checkpoints = find_checkpoints(args.submissions, LESSON)
+    try:
+        model_class = load_reference(reference)
+        checkpoints = find_checkpoints(args.submissions, LESSON)
+    except ReferenceError_ as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if not checkpoints:
         print(f"no submissions of {LESSON} in {args.submissions}", file=sys.stderr)
         return 1

@@ -1,13 +1,14 @@
 """``course demo``: the instructor pipeline end to end, on a throwaway class, offline.
 
-1. build a fresh nbgrader course folder from ``solutions/`` (config, sources, gradebook)
-2. ``nbgrader generate_assignment`` for each lesson (the student versions)
-3. submit three sample students per lesson:
+1. build a fresh nbgrader course folder from ``solutions/`` (config, sources) and run
+   ``nbgrader generate_assignment`` for each lesson (the student versions and the gradebook)
+2. submit three sample students per lesson:
    ``solution`` (every answer correct), ``blank`` (the release untouched),
-   ``partial`` (about half answered, one of them with a plausible wrong answer taken from the
-   catalogue in ``tests/wrong_answers/`` when the checkout has it)
-4. ``nbgrader autograde`` and ``nbgrader generate_feedback``
-5. print the gradebook (student x lesson x score) and where the feedback files are
+   ``partial`` (about half answered, one of them with a plausible wrong answer from the
+   catalogue of plausible mistakes shipped with the course)
+3. ``course grade --gradebook --feedback``: every notebook in a sandbox, the tests in the
+   grader, scores recorded in the folder's nbgrader gradebook
+4. print the gradebook (student x lesson x score) and where the feedback files are
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def artifact_cells(source_nb) -> dict[str, float]:
     return {
         notebooks.grade_id(c): notebooks.points(c)
         for c in source_nb.cells
-        if notebooks.is_test(c) and "score_checkpoint(" in c.source
+        if notebooks.grades_artifact(c)
     }
 
 
@@ -153,15 +154,21 @@ def demo_data(course_dir: Path, log=print) -> Path:
     return root
 
 
-def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
+def run_demo(
+    course_dir: Path, lesson_ids: list[str], log=print, jobs: int | None = None
+) -> list[dict]:
+    import os
+
+    from course.grading import batch
+
     root = notebooks.repo_root()
     t0 = time.perf_counter()
-    log(f"[1/5] course folder: {course_dir}")
+    log(f"[1/4] course folder: {course_dir}")
     notebooks.make_course_dir(course_dir, lesson_ids, root)
     for lesson in lesson_ids:
-        log(f"[2/5] nbgrader generate_assignment {lesson}")
+        log(f"      nbgrader generate_assignment {lesson}")
         notebooks.generate_assignment(course_dir, lesson)
-    log(f"[3/5] submitting {len(STUDENTS)} students x {len(lesson_ids)} lesson(s)")
+    log(f"[2/4] submitting {len(STUDENTS)} students x {len(lesson_ids)} lesson(s)")
     for lesson in lesson_ids:
         release_nb = notebooks.read(course_dir / "notebooks" / lesson / f"{lesson}.ipynb")
         source_nb = notebooks.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
@@ -177,16 +184,24 @@ def run_demo(course_dir: Path, lesson_ids: list[str], log=print) -> list[dict]:
             (folder / "timestamp.txt").write_text("2026-01-15 09:00:00.000000 UTC\n")
             log(f"      {student:<9} {lesson}: {what}")
     data_root = demo_data(course_dir, log)
-    env = notebooks.execution_env("autograde", extra={data.DATA_ENV: str(data_root)})
-    for lesson in lesson_ids:
-        log(f"[4/5] nbgrader autograde {lesson} (each notebook runs in a fresh kernel) ...")
-        notebooks._nbgrader(["autograde", lesson, "--create", "--force"], cwd=course_dir, env=env)
-        log(f"      nbgrader generate_feedback {lesson}")
-        notebooks._nbgrader(["generate_feedback", lesson, "--force"], cwd=course_dir)
+    log("[3/4] course grade: every notebook in a sandbox, the tests in the grader ...")
+    graded = batch.grade_class(
+        course_dir / "submitted",
+        course_dir,
+        lesson_ids,
+        course_dir,  # autograded/ and feedback/ where nbgrader's formgrader and exchange look
+        jobs=jobs or max(1, (os.cpu_count() or 2) // 2),
+        feedback=True,
+        gradebook=course_dir / "gradebook.db",
+        data=data_root,
+        log=lambda m: log("      " + m),
+    )
+    for note in graded.notes:
+        log("      " + note)
     rows = gradebook_rows(course_dir, lesson_ids)
-    log(f"[5/5] gradebook ({time.perf_counter() - t0:.0f} s)\n")
+    log(f"[4/4] gradebook ({time.perf_counter() - t0:.0f} s)\n")
     log(format_gradebook(rows, lesson_ids))
-    log("\nfeedback (HTML, hidden tests removed):")
+    log("\nfeedback (HTML: verdicts and messages, never the tests' code):")
     for student in STUDENTS:
         for lesson in lesson_ids:
             html = course_dir / "feedback" / student / lesson / f"{lesson}.html"

@@ -30,13 +30,17 @@ from course.cells import (  # noqa: F401 - re-exported: tools say notebooks.is_t
     NOT_ANSWERED,
     exercise_of,
     grade_id,
+    grades_artifact,
     is_course_cell,
+    is_helper,
+    is_locked,
     is_manual,
     is_solution,
     is_test,
     nbgrader_meta,
     points,
 )
+from course.errors import CourseError
 from course.progress import error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -90,7 +94,7 @@ def resolve_lessons(names: Iterable[str] | None, root: Path | None = None) -> li
             k for k in known if k == name or k.startswith(name + "_") or k.split("_")[0] == name
         ]
         if len(matches) != 1:
-            raise SystemExit(f"unknown lesson {name!r}; known lessons: {', '.join(known)}")
+            raise CourseError(f"unknown lesson {name!r}; known lessons: {', '.join(known)}")
         out.append(matches[0])
     return out
 
@@ -264,6 +268,37 @@ def release(
     return written
 
 
+ANSWER_PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+
+
+def answers(nb, names: Iterable[str] | None = None) -> dict[str, str]:
+    """The answer cells of ``nb`` (grade id -> code, markers removed), all or ``names``.
+    Raises ``KeyError`` naming the missing ones."""
+    cells = {
+        grade_id(c): strip_markers(c.source)
+        for c in nb.cells
+        if c.cell_type == "code" and is_solution(c)
+    }
+    if names is None:
+        return cells
+    missing = [n for n in names if n not in cells]
+    if missing:
+        raise KeyError(f"no answer cell(s) {missing}")
+    return {n: cells[n] for n in names}
+
+
+def answer_namespace(path: Path | str, names: Iterable[str], module_name: str = "lesson") -> dict:
+    """Run the answer cells ``names`` of the notebook at ``path`` (in this order, markers
+    removed, after importing torch, nn and F) and return their namespace: a lesson's reference
+    code as Python, for the grader's reference model and for tests that check the lessons'
+    figures independently. Only for the course's own (trusted) notebooks."""
+    cells = answers(read(path), names)
+    source = ANSWER_PRELUDE + "\n\n".join(cells.values())
+    namespace: dict = {"__name__": module_name}
+    exec(compile(source, str(path), "exec"), namespace)  # noqa: S102 - the course's own source
+    return namespace
+
+
 def fill_release(
     release_nb,
     source_nb,
@@ -275,8 +310,8 @@ def fill_release(
     ``solved``: exercise ids answered with the reference solution (default: all);
     ``exercises``: exercise id -> source to put in that answer cell instead (e.g. a wrong answer).
     """
-    answers = {grade_id(c): strip_markers(c.source) for c in source_nb.cells if is_solution(c)}
-    solved = set(answers) if solved is None else set(solved)
+    reference = answers(source_nb)
+    solved = set(reference) if solved is None else set(solved)
     exercises = exercises or {}
     nb = nbformat.from_dict(release_nb)
     for cell in nb.cells:
@@ -286,7 +321,7 @@ def fill_release(
         if gid in exercises:
             cell.source = exercises[gid]
         elif gid in solved:
-            cell.source = answers[gid]
+            cell.source = reference[gid]
     return nb
 
 
@@ -344,6 +379,32 @@ def execute(nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None)
     return nb
 
 
+def earned(cell) -> float:
+    """Points an executed test cell earns: nbgrader's own rule (``nbgrader.utils.determine_grade``:
+    0 if the cell shows an error *or wrote to stderr*), the rule Validate and nbgrader's
+    autograde apply in a kernel. ``course check`` and the tests use it; ``course grade`` runs
+    the tests outside the kernel and awards the points when the test runs to the end."""
+    from nbgrader.utils import determine_grade
+
+    got, _ = determine_grade(cell)
+    return float(got or 0.0)
+
+
+def _stderr_line(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = str(out.get("text", "")).strip().split("\n", 1)[0][:200]
+            return f"the test wrote to stderr, which nbgrader counts as a failure: {text}"
+    return None
+
+
+def failure_of(cell) -> str | None:
+    """Why an executed test cell earns less than its points (nbgrader's rule), or ``None``."""
+    if earned(cell) >= points(cell):
+        return None
+    return error_of(cell) or _stderr_line(cell) or "failed"
+
+
 def results(executed_nb) -> list[TestResult]:
     """One :class:`TestResult` per autograded test cell of an executed notebook."""
     out = []
@@ -351,7 +412,7 @@ def results(executed_nb) -> list[TestResult]:
         if not is_test(cell):
             continue
         gid = grade_id(cell)
-        err = error_of(cell)
+        err = failure_of(cell)
         out.append(TestResult(gid, exercise_of(gid), points(cell), err is None, err or ""))
     return out
 

@@ -17,9 +17,9 @@ from course.tools import notebooks
 
 
 def _outcome(cell) -> progress.Outcome | None:
-    err = notebooks.error_of(cell)
-    if err is None and cell.get("execution_count") is None and not cell.get("outputs"):
+    if cell.get("execution_count") is None and not cell.get("outputs"):
         return None  # never ran (the kernel died or timed out before it)
+    err = notebooks.failure_of(cell)  # nbgrader's rule: an error, or output on stderr
     return progress.Outcome(err is None, err or "")
 
 
@@ -31,11 +31,11 @@ def summarize(executed_nb) -> list[ExerciseRow]:
 def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
     path = Path(path).resolve()
     if not path.is_file():
-        raise SystemExit(f"no such notebook: {path}")
+        raise notebooks.CourseError(f"no such notebook: {path}")
     try:
         nb = notebooks.read(path)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise SystemExit(
+        raise notebooks.CourseError(
             f"{path} is not a readable notebook ({exc}); restore it from notebooks/"
         ) from exc
     # the kernel is told which notebook it runs, as JupyterLab does (course.progress reads it)

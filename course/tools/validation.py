@@ -64,7 +64,9 @@ def on_cell_start(cell=None, cell_index=None, **_kwargs) -> None:
     del _validating_nb[threading.get_ident()]
     try:
         text = summary_text(nb)
-        first = next((c for c in nb.cells if notebooks.is_test(c) and notebooks.error_of(c)), None)
+        first = next(
+            (c for c in nb.cells if notebooks.is_test(c) and notebooks.failure_of(c)), None
+        )
         if text and first is not None:
             first.outputs.insert(0, NotebookNode(output_type="stream", name="stderr", text=text))
     except Exception:  # noqa: BLE001 - a summary must never break validation

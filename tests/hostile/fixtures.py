@@ -1,4 +1,4 @@
-"""A toy course and the hostile/broken submissions ``tests/test_grade.py`` grades.
+"""A toy course and the hostile/broken submissions ``tests/test_grading.py`` grades.
 
 The toy lesson is built with :mod:`course.tools.authoring`, so the grader's tests do not depend on the
 real lessons. Two exercises, ``double`` (3 points over two tests) and ``square`` (3 points), plus a
@@ -112,19 +112,21 @@ def _index(nb, gid):
 
 @dataclass
 class Case:
-    """One student of the hostile class and what ``course grade`` must make of it."""
+    """One student of the hostile class and what ``course grade`` must make of it.
+
+    ``points`` is what the same notebook earns *without* its attack: an attack must never earn
+    more (``exact``: and exactly that, when the outcome is deterministic)."""
 
     student: str
     make: Callable  # release dict -> notebook dict, str (written as is) or None (no file)
-    points: float  # the autograded points it must get
+    points: float
     status: str = "graded"
     flags: list[str] = field(default_factory=list)  # substrings each expected among the flags
     reason: str = ""  # substring expected in the reason
     filename: str = f"{LESSON}.ipynb"
     extra: dict[str, str] = field(default_factory=dict)  # other files handed in
-
-    def expected_review(self) -> bool:
-        return bool(self.flags) or self.status not in ("graded", "missing")
+    exact: bool = True
+    links: dict[str, str] = field(default_factory=dict)  # symlinks handed in: name -> target
 
 
 WRONG_SQUARE = "def square(x):\n    return x"
@@ -132,7 +134,7 @@ WRONG_SQUARE = "def square(x):\n    return x"
 
 def _wrong_square_with(prefix: str):
     """``square`` wrong (returns ``x``) after ``prefix`` ran in its answer cell: 3 points at
-    most, whatever ``prefix`` does to the tests."""
+    most, whatever ``prefix`` does."""
     return lambda rel: answered(rel, double=DOUBLE, square=prefix + "\n" + WRONG_SQUARE)
 
 
@@ -212,161 +214,183 @@ def _fake_test_cell(rel):
     return nb
 
 
-# Attack code that knows where things are: @@SUBMISSIONS@@, @@WORK@@ and @@OUT@@ are replaced by
-# the paths of the test's submitted/ folder, --work-dir and --out (see write_submissions).
+def _many_cells(rel):
+    """A valid notebook of 200,000 tiny cells (~20 MB): rejected by the cell cap, in the
+    staging subprocess, before anything is built from it."""
+    cell = {
+        "cell_type": "code",
+        "metadata": {},
+        "source": "1",
+        "outputs": [],
+        "execution_count": None,
+    }
+    nb = correct(rel)
+    nb["cells"] = nb["cells"] + [dict(cell, id=f"c{i}") for i in range(200_000)]
+    return json.dumps(nb)
+
+
+def _oversized(rel):
+    nb = correct(rel)
+    nb["cells"][0]["source"] = "# " + "x" * (60 * 2**20)
+    return json.dumps(nb)
+
+
+# Attack code. @@SUBMISSIONS@@, @@WORK@@, @@OUT@@ and @@ROOT@@ are replaced by the paths of the
+# test's submitted/ folder, --work-dir, --out and the course checkout (see write_submissions).
 OVERWRITE_CLASSMATE = """import glob, pathlib
-for p in glob.glob('@@SUBMISSIONS@@/victim/toy/*') + glob.glob('@@WORK@@/*/staged/victim/toy/*'):
+for p in glob.glob('@@SUBMISSIONS@@/victim/toy/*') + glob.glob('@@WORK@@/**/victim*', recursive=True):
     pathlib.Path(p).write_text('{}')
-pathlib.Path('@@OUT@@/grades.csv').write_text('student,score\\nattacker,1000\\n')
+try:
+    pathlib.Path('@@OUT@@/grades.csv').write_text('student,score\\nattacker,1000\\n')
+except OSError as exc:
+    print('refused:', exc)
 """
 
-LEAK_HIDDEN = """import linecache, sys
+READ_SOLUTIONS = """import glob, json, pathlib
+import course
+found = []
+for root in {str(pathlib.Path(course.__file__).resolve().parents[1]), '@@ROOT@@', '@@WORK@@',
+             '/home', '/tmp', '/work'}:
+    found += glob.glob(root + '/**/solutions/toy/toy.ipynb', recursive=True)
+    found += glob.glob(root + '/**/*.db', recursive=True)
+for path in found:
+    for cell in json.loads(pathlib.Path(path).read_text()).get('cells', []):
+        if 'def square' in ''.join(cell['source']):
+            exec(''.join(cell['source']).replace('### BEGIN SOLUTION', '').replace('### END SOLUTION', ''))
+print('found', found)
+"""
+
+LYING_TENSOR = """import torch
+class Liar(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        out = super().__torch_function__(func, types, args, kwargs)
+        if getattr(func, '__name__', '') in ('allclose', 'equal', '__eq__', 'isclose'):
+            return True
+        return out
+    def __eq__(self, other):
+        return True
+def double(x):
+    return torch.zeros_like(x).as_subclass(Liar)
+"""
+
+INT_EQUALS_ALL = """class Everything(int):
+    def __eq__(self, other):
+        return True
+    __hash__ = int.__hash__
 def square(x):
-    caller = sys._getframe(1).f_code.co_filename
-    print(''.join(linecache.getlines(caller)))  # the test cell's source, hidden lines too
-    return x * x"""
+    return Everything(0)
+"""
+
+FORGE_REPLIES = """import course.grading.student as server
+def forged(self, header, buffers):
+    return {"value": {"$": "dict", "k": ["result", "mutated", "grads"], "v": [True, [], []]}}, []
+server.Server.op_call = forged
+server.Server.op_names = lambda self, h, b: ({"value": "ok"}, [])
+"""
+
+KILL_EVERYTHING = """import os, signal
+for pid in os.listdir('/proc'):
+    if pid.isdigit() and int(pid) != os.getpid():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+"""
+
+POISON_SHARED = """import os, pathlib, site, sys
+targets = [pathlib.Path.home() / '.ipython/profile_default/startup/00-evil.py',
+           pathlib.Path('/tmp/evil.py'), pathlib.Path(sys.prefix) / 'evil.pth',
+           pathlib.Path(site.getsitepackages()[0]) / 'evil.pth',
+           pathlib.Path('@@ROOT@@') / 'nbgrader_config.py',
+           pathlib.Path('@@WORK@@') / 'evil.py']
+for t in targets:
+    try:
+        t.parent.mkdir(parents=True, exist_ok=True)
+        t.write_text("import builtins; builtins.__dict__['square'] = lambda x: x\\n")
+    except OSError as exc:
+        print('refused:', t, exc)
+"""
+
+LEAK_TESTS = """import sys
+def square(x):
+    frames = []
+    f = sys._getframe(1)
+    while f is not None:
+        frames.append(f.f_code.co_filename)
+        f = f.f_back
+    ip = get_ipython()
+    print('IN', ip.user_ns.get('In'), frames)
+    return x * x
+"""
+
+SHADOW_CHECKS = {
+    "course/__init__.py": "",
+    "course/checks.py": "def check_close(*a, **k):\n    pass\n\ndef check_shape(*a, **k):\n    pass\n",
+    "helper.py": "import torch\ntorch.allclose = lambda *a, **k: True\n",
+}
 
 CASES = [
     Case("ok_full", correct, MAX),
     Case("ok_blank", lambda rel: rel, 0.0),
     Case("ok_half", lambda rel: answered(rel, double=DOUBLE), 3.0),
-    Case(
-        "invalid_json",
-        lambda rel: '{"cells": [ this is not json',
-        0.0,
-        "unreadable",
-        reason="unreadable notebook",
-    ),
+    Case("invalid_json", lambda rel: '{"cells": [ this is not json', 0.0, "unreadable",
+         reason="unreadable notebook"),
     Case("renamed", correct, MAX, flags=["renamed notebook"], filename="toy (1).ipynb"),
     Case("missing", lambda rel: None, 0.0, "missing", reason="no toy.ipynb"),
-    # infinite loops, exits, crashes, memory
-    Case(
-        "infinite_loop",
-        lambda rel: answered(rel, double="while True:\n    pass", square=SQUARE),
-        3.0,
-        reason="double timed out",
-    ),
-    Case(
-        "sigint_ignored",
-        lambda rel: answered(
-            rel,
-            double=DOUBLE,
-            square="import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
-        ),
-        3.0,
-        reason="ignored the interrupt",
-        flags=["exits or signals"],
-    ),
-    Case(
-        "sys_exit",
-        lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE),
-        3.0,
-        flags=["exits or signals"],
-    ),
-    Case(
-        "os_exit",
-        lambda rel: answered(
-            rel, double=DOUBLE, square="import os\ndef square(x):\n    os._exit(0)"
-        ),
-        3.0,
-        flags=["exits or signals"],
-        reason="kernel died while running square__values",
-    ),
-    Case(
-        "segfault",
-        lambda rel: answered(
-            rel, double=DOUBLE, square="import ctypes\nctypes.string_at(0)\n" + SQUARE
-        ),
-        3.0,
-        flags=["ctypes"],
-        reason="kernel died while running square",
-    ),
-    Case(
-        "memory_bomb",
-        # address space grabbed fast (untouched pages); the resident-memory watchdog for
-        # touched pages is tested on its own (tests/test_grade.py, sandbox tests)
-        _before_double(
-            "import numpy as np\nhoard = []\nwhile True:\n"
-            "    hoard.append(np.empty(2**28, dtype=np.uint8))"
-        ),
-        3.0,
-        reason="double ran out of memory",
-    ),
-    # monkeypatching what the tests rely on
-    Case(
-        "patch_allclose",
-        _wrong_square_with(
-            "import torch, numpy\ntorch.allclose = lambda *a, **k: True\n"
-            "numpy.testing.assert_allclose = lambda *a, **k: None"
-        ),
-        3.0,
-        flags=["torch.allclose replaced", "numpy.testing.assert_allclose replaced"],
-    ),
-    Case(
-        "patch_assertion_error",
-        _wrong_square_with(
-            "import builtins\nclass Quiet(Exception):\n    pass\n"
-            "builtins.AssertionError = Quiet\nAssertionError = Quiet"
-        ),
-        3.0,
-        flags=["builtins.AssertionError replaced"],
-    ),
-    Case(
-        "patch_import",
-        _wrong_square_with(
-            "import builtins\n_real = builtins.__import__\n"
-            "builtins.__import__ = lambda *a, **k: _real(*a, **k)"
-        ),
-        3.0,
-        flags=["builtins.__import__ replaced"],
-    ),
-    Case(
-        "patch_checks",
-        lambda rel: answered(
-            rel,
-            double="import course.checks\ncourse.checks.check_close = lambda *a, **k: None\n"
-            "check_close = lambda *a, **k: None\ndef double(x):\n    return x",
-            square=SQUARE,
-        ),
-        4.0,  # double__shape (1 point) passes: double(x) = x has the right shape
-        flags=["course.checks.check_close replaced"],
-    ),
-    Case(
-        "custom_exc",
-        _wrong_square_with("get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)"),
-        3.0,
-        flags=["custom exception handler"],
-    ),
-    Case(
-        "patch_run_cell",
-        _wrong_square_with(
-            "ip = get_ipython()\n_rc = ip.run_cell\n"
-            "ip.run_cell = lambda cell, *a, **k: _rc('pass' if 'square' in cell else cell, *a, **k)"
-        ),
-        3.0,
-        flags=["run_cell overridden"],
-    ),
-    Case(
-        "settrace_in_test",
-        lambda rel: answered(
-            rel,
-            double=DOUBLE,
-            square="import sys\ndef square(x):\n    sys.settrace(lambda *a: None)\n    return x * x",
-        ),
-        3.0,  # square is right, but it installed a tracer while the test ran: the test is void
-        flags=["sys.settrace active"],
-    ),
-    Case(
-        "patch_during_test",
-        lambda rel: answered(
-            rel,
-            double=DOUBLE,
-            square="import torch\ndef square(x):\n    torch.allclose = lambda *a, **k: True\n"
-            "    return x",
-        ),
-        3.0,
-        flags=["changed while the test ran"],
-    ),
+    Case("many_cells", _many_cells, 0.0, "unreadable", reason="cells (the limit is"),
+    Case("oversized", _oversized, 0.0, "unreadable", reason="over 50 MB"),
+    # infinite loops, exits, crashes, memory, processes
+    Case("infinite_loop", lambda rel: answered(rel, double="while True:\n    pass", square=SQUARE),
+         3.0, reason="timed out"),
+    Case("sigint_ignored", lambda rel: answered(rel, double=DOUBLE, square="import signal\n"
+         "signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"), 3.0,
+         reason="timed out"),
+    Case("sys_exit", lambda rel: answered(rel, double="import sys\nsys.exit(1)", square=SQUARE), 3.0),
+    Case("os_exit", lambda rel: answered(rel, double=DOUBLE,
+         square="import os\ndef square(x):\n    os._exit(0)"), 3.0, reason="process stopped"),
+    Case("segfault", lambda rel: answered(rel, double=DOUBLE,
+         square="import ctypes\nctypes.string_at(0)\n" + SQUARE), 3.0, reason="died"),
+    Case("memory_bomb", _before_double("import numpy as np\nhoard = []\nwhile True:\n"
+         "    hoard.append(np.ones(2**27, dtype=np.uint8))"), 3.0),  # killed (memory) or timed out
+    Case("fork_bomb", _before_double("import os\nwhile True:\n    os.fork()"), 3.0, exact=False),
+    Case("daemon", _before_double("import os, time\nif os.fork() == 0:\n    os.setsid()\n"
+         "    time.sleep(600)\n    os._exit(0)"), MAX),
+    # lying objects and forged answers
+    Case("lying_tensor", lambda rel: answered(rel, double=LYING_TENSOR, square=SQUARE), 4.0),
+    Case("int_equals_all", lambda rel: answered(rel, double=DOUBLE, square=INT_EQUALS_ALL), 3.0),
+    Case("forged_replies", lambda rel: answered(rel, double=FORGE_REPLIES + WRONG_SQUARE.replace(
+         "square", "double"), square=SQUARE), 4.0, exact=False),
+    # patching what the tests rely on (it all lives in the grader, out of reach)
+    Case("patch_allclose", _wrong_square_with("import torch, numpy\n"
+         "torch.allclose = lambda *a, **k: True\nnumpy.testing.assert_allclose = lambda *a, **k: None"),
+         3.0),
+    Case("patch_assertion_error", _wrong_square_with("import builtins\nclass Quiet(Exception):\n"
+         "    pass\nbuiltins.AssertionError = Quiet\nAssertionError = Quiet"), 3.0),
+    Case("patch_checks", lambda rel: answered(rel, double="import course.checks\n"
+         "course.checks.check_close = lambda *a, **k: None\ncheck_close = lambda *a, **k: None\n"
+         "def double(x):\n    return x", square=SQUARE), 4.0),
+    Case("patch_checks_code", _wrong_square_with("import course.checks as c\n"
+         "c.check_close.__code__ = (lambda *a, **k: None).__code__\n"
+         "c.check_shape.__code__ = (lambda *a, **k: None).__code__"), 3.0),
+    Case("shadow_modules", _wrong_square_with("import helper, course.checks"), 3.0,
+         extra=SHADOW_CHECKS, flags=["handed-in code helper.py"]),
+    Case("split_keywords", _wrong_square_with("g = globals()['__buil' + 'tins__']\n"
+         "getattr(g, 'set' + 'attr')(__import__('tor' + 'ch'), 'allc' + 'lose', lambda *a, **k: True)"),
+         3.0),
+    # reading what it should not, leaking the tests
+    Case("read_solutions", _wrong_square_with(READ_SOLUTIONS), 3.0),
+    Case("leak_tests", lambda rel: answered(rel, double=DOUBLE, square=LEAK_TESTS), MAX),
+    Case("env_thief", _before_double("import os\nprint(sorted(os.environ.items()))"), MAX),
+    # the file system, classmates and the grader itself
+    Case("attacker", _before_double(OVERWRITE_CLASSMATE), MAX),
+    Case("victim", correct, MAX, extra={"weights.txt": "the victim's own file\n"}),
+    Case("poison_shared", _before_double(POISON_SHARED), MAX),
+    Case("kill_grader", _wrong_square_with(KILL_EVERYTHING), 3.0, exact=False),
+    Case("symlinks", correct, MAX, flags=["symbolic link leak.txt left out"],
+         links={"leak.txt": "/etc/hostname"}),
+    Case("bob\nmallory,6,6,graded", correct, MAX),
+    Case("\x1b[31mred\x07", lambda rel: answered(rel, double=DOUBLE), 3.0),
     # editing the notebook's structure
     Case("edit_test", _edit_test, 3.0, flags=["locked cell square__values edited"]),
     Case("delete_test", _delete_test, 3.0, flags=["test cell square__values deleted"]),
@@ -375,61 +399,7 @@ CASES = [
     Case("change_points", _points, 3.0, flags=["points of double__values changed"]),
     Case("fake_test_cell", _fake_test_cell, 3.0, flags=["unknown grade id square__bonus"]),
     Case("huge_outputs", _huge_outputs, MAX, flags=["huge outputs"]),
-    # the file system and other processes
-    Case(
-        "write_gradebook",
-        _before_double(
-            "import glob, sqlite3\nfor db in glob.glob('../../../*.db'):\n"
-            "    con = sqlite3.connect(db)\n"
-            "    con.execute('UPDATE grade_cells SET max_score = 1000')\n    con.commit()",
-            square=WRONG_SQUARE,
-        ),
-        3.0,
-        flags=["file system"],
-    ),
-    Case(
-        "write_private_folder",
-        _before_double(
-            "import pathlib\nfor p in pathlib.Path('../..').rglob('*.ipynb'):\n"
-            "    p.write_text('{}')"
-        ),
-        MAX,
-        flags=["file system"],
-    ),
-    Case(
-        "attacker",
-        _before_double(OVERWRITE_CLASSMATE),
-        MAX,
-        flags=["file system"],
-    ),
-    Case(
-        "victim",
-        correct,
-        MAX,
-        flags=["submitted files changed while the class was graded"],
-        extra={"weights.txt": "the victim's own file\n"},
-    ),
-    Case(
-        "env_thief",
-        _before_double("import os\nprint(sorted(os.environ.items()))"),
-        MAX,
-    ),
-    Case(
-        "daemon",
-        _before_double(
-            "import os, time\nif os.fork() == 0:\n    os.setsid()\n"
-            "    time.sleep(600)\n    os._exit(0)"
-        ),
-        MAX,
-        flags=["process(es) started by the notebook were still running; killed"],
-    ),
-    Case(
-        "leak_hidden",
-        lambda rel: answered(rel, double=DOUBLE, square=LEAK_HIDDEN),
-        MAX,
-        flags=["hidden-test lines"],
-    ),
-]
+]  # fmt: skip
 
 
 def write_submissions(subdir: Path, release, paths: dict[str, Path], cases=CASES) -> None:
@@ -439,7 +409,10 @@ def write_submissions(subdir: Path, release, paths: dict[str, Path], cases=CASES
         folder = subdir / case.student / LESSON
         folder.mkdir(parents=True, exist_ok=True)
         for name, text in case.extra.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(text, encoding="utf-8")
+        for name, target in case.links.items():
+            (folder / name).symlink_to(target)
         content = case.make(json.loads(json.dumps(release)))
         if content is None:
             continue

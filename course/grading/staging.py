@@ -1,7 +1,9 @@
-"""A student's submission before it reaches a kernel: find it, repair it, scan it, take it in.
+"""A student's submission before any of its code runs: find it, repair it, scan it, take it in.
 
-Everything here reads the student's files as data (JSON), outside any kernel, so it is safe to
-run in the grader's own process:
+Everything here reads the student's files as data (JSON), never as code. It still runs in a
+separate, resource-limited process (:func:`stage_student`, ``python -m course.grading.staging``):
+a hostile notebook (a million tiny cells, deep nesting, a huge file) costs that process, not the
+grader, and caps on file size, cell count and cell size reject it early with a clear reason.
 
 * :func:`find_notebook` picks the notebook to grade in ``submitted/<student>/<lesson>/`` (a
   renamed copy is graded and flagged);
@@ -32,7 +34,11 @@ import nbformat
 from course.tools import notebooks as nbs
 
 HUGE_OUTPUT_MB = 1.0  # stripped outputs larger than this are flagged
-MAX_NOTEBOOK_MB = 100  # larger notebooks are not parsed at all
+MAX_NOTEBOOK_MB = 50  # larger notebooks are not parsed at all
+MAX_CELLS = 3000  # notebooks with more cells are not graded
+MAX_CELL_CHARS = 1_000_000  # a cell's source longer than this is not graded
+STAGING_MEMORY_MB = 3072  # address space of the staging process
+STAGING_TIMEOUT_S = 300  # one student, every lesson
 MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
 MAX_EXTRA_FILES = 1000  # other files of a submission beyond this number are left out
 
@@ -40,6 +46,12 @@ MAX_EXTRA_FILES = 1000  # other files of a submission beyond this number are lef
 # --------------------------------------------------------------------------- finding it
 def find_notebook(folder: Path, lesson: str) -> tuple[Path | None, list[str], str]:
     """The notebook to grade in a student's lesson folder: ``(path, flags, reason if none)``."""
+    if folder.is_symlink():
+        return (
+            None,
+            ["the lesson folder is a symbolic link"],
+            "the lesson folder is a symbolic link",
+        )
     if not folder.is_dir():
         return None, [], "no submission"
     exact = folder / f"{lesson}.ipynb"
@@ -139,7 +151,6 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
     flags: list[str] = []
     src = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
     rel = {nbs.grade_id(c): c for c in release.cells if nbs.grade_id(c)}
-    order = list(src)
     cells = list(sub.get("cells", []))
     chosen = _chosen(cells, src, rel)
     out, stripped = [], 0
@@ -149,26 +160,45 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
             continue
         cell = copy.deepcopy(cell)
         stripped += _strip(cell)
-        raw = cell.get("metadata", {}).get("nbgrader")
-        meta = _nbmeta(cell)
-        gid = meta.get("grade_id")
-        if raw is not None and not isinstance(raw, dict):
-            flags.append("malformed nbgrader metadata removed")
-            out.append(_plain(cell))
-        elif not isinstance(gid, str) or not gid:
-            if meta.get("grade") or meta.get("solution") or meta.get("locked"):
-                flags.append("nbgrader cell without grade id made ordinary")
-            out.append(_plain(cell) if raw is not None else cell)
-        elif gid not in src:
-            flags.append(f"unknown grade id {gid} made ordinary")
-            out.append(_plain(cell))
-        elif chosen[gid] != i:
-            ref = src[gid]
-            flags.append(f"duplicate grade id {gid} (one copy graded)")
-            if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
-                out.append(_plain(cell))  # the student's copy still runs, ungraded
-        else:
-            out.append(_restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags))
+        kept = _rebuild(cell, i, src, rel, chosen, flags)
+        if kept is not None:
+            out.append(kept)
+    _reinsert_deleted(out, src, rel, flags)
+    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
+    if graded != [g for g in src if g in graded]:
+        flags.append("graded cells reordered")
+    if stripped > HUGE_OUTPUT_MB * 1e6:
+        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
+    return _assemble(out, sub, source, flags), flags
+
+
+def _rebuild(cell: dict, i: int, src: dict, rel: dict, chosen: dict, flags: list[str]):
+    """One submitted cell as it will be graded, or ``None`` to drop it (see :func:`sanitize`)."""
+    raw = cell.get("metadata", {}).get("nbgrader")
+    meta = _nbmeta(cell)
+    gid = meta.get("grade_id")
+    if raw is not None and not isinstance(raw, dict):
+        flags.append("malformed nbgrader metadata removed")
+        return _plain(cell)
+    if not isinstance(gid, str) or not gid:
+        if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+            flags.append("nbgrader cell without grade id made ordinary")
+        return _plain(cell) if raw is not None else cell
+    if gid not in src:
+        flags.append(f"unknown grade id {gid} made ordinary")
+        return _plain(cell)
+    if chosen[gid] != i:
+        ref = src[gid]
+        flags.append(f"duplicate grade id {gid} (one copy graded)")
+        if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
+            return _plain(cell)  # the student's copy still runs, ungraded
+        return None
+    return _restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags)
+
+
+def _reinsert_deleted(out: list, src: dict, rel: dict, flags: list[str]) -> None:
+    """Put every graded cell the student deleted back after its predecessor in the source."""
+    order = list(src)
     present = {nbs.grade_id(c) for c in out if nbs.grade_id(c)}
     for k, gid in enumerate(order):
         if gid in present:
@@ -187,11 +217,10 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
         after = [where[g] for g in order[k + 1 :] if g in where]
         out.insert(max(before) + 1 if before else min(after, default=len(out)), new)
         present.add(gid)
-    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
-    if graded != [g for g in order if g in graded]:
-        flags.append("graded cells reordered")
-    if stripped > HUGE_OUTPUT_MB * 1e6:
-        flags.append(f"huge outputs ({stripped / 1e6:.0f} MB) stripped")
+
+
+def _assemble(out: list, sub, source, flags: list[str]):
+    """The notebook to grade: the course's metadata and kernel, renumbered cell ids."""
     kernel = source.metadata["kernelspec"]["name"]
     ks = (sub.get("metadata") or {}).get("kernelspec") or {}
     if isinstance(ks, dict) and ks.get("name") not in (None, kernel):
@@ -203,7 +232,7 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
         if cell["cell_type"] == "code":
             cell.pop("attachments", None)
     nb.cells = [nbformat.from_dict(c) for c in out]
-    return nb, flags
+    return nb
 
 
 def _restore(cell, meta: dict, ref, shown, flags: list[str]):
@@ -358,9 +387,22 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
         return st
     st.digests[path.name] = hashlib.sha256(data).hexdigest()
     try:
-        sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
-        if not isinstance(sub.get("cells"), list):
+        raw = json.loads(data.decode("utf-8"))
+        cells = raw.get("cells") if isinstance(raw, dict) else None
+        if not isinstance(cells, list):
             raise ValueError("no list of cells")
+        if len(cells) > MAX_CELLS:
+            st.status = "unreadable"
+            st.reason = f"{len(cells):,} cells (the limit is {MAX_CELLS:,}): not graded"
+            return st
+        for cell in cells:
+            src = cell.get("source", "") if isinstance(cell, dict) else ""
+            size = len(src) if isinstance(src, str) else sum(len(str(x)) for x in src)
+            if size > MAX_CELL_CHARS:
+                st.status = "unreadable"
+                st.reason = f"a cell of {size:,} characters (limit {MAX_CELL_CHARS:,}): not graded"
+                return st
+        sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema errors alike
         st.status = "unreadable"
         st.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
@@ -385,6 +427,11 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
                 st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
             else:
                 st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
+                if extra.suffix in (".py", ".pyc", ".so", ".pth"):
+                    st.flags.append(
+                        f"handed-in code {rel} (it can run only inside this student's sandbox: "
+                        "look at what it does)"
+                    )
     return st
 
 
@@ -402,3 +449,103 @@ def timestamp_ok(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - any unparsable timestamp
         return False
     return True
+
+
+# --------------------------------------------------------------------------- in a subprocess
+def _staged_to_dict(st: Staged) -> dict:
+    return {
+        "student": st.student,
+        "lesson": st.lesson,
+        "origin": str(st.origin),
+        "folder": str(st.folder),
+        "notebook": st.notebook,
+        "nb": nbformat.writes(st.nb) if st.nb is not None else None,
+        "digests": st.digests,
+        "flags": st.flags,
+        "reason": st.reason,
+        "status": st.status,
+    }
+
+
+def _staged_from_dict(d: dict) -> Staged:
+    st = Staged(d["student"], d["lesson"], Path(d["origin"]), Path(d["folder"]))
+    st.notebook = d["notebook"]
+    st.nb = nbformat.reads(d["nb"], as_version=nbs.NB_VERSION) if d["nb"] else None
+    st.digests, st.flags = dict(d["digests"]), list(d["flags"])
+    st.reason, st.status = d["reason"], d["status"]
+    return st
+
+
+def _limit_staging() -> None:
+    import resource
+
+    cap = STAGING_MEMORY_MB * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    resource.setrlimit(resource.RLIMIT_CPU, (STAGING_TIMEOUT_S, STAGING_TIMEOUT_S + 5))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def stage_student(
+    submissions: Path, student: str, lessons: list[str], dest: Path, sources: dict, releases: dict
+) -> list[Staged]:
+    """:func:`stage` every lesson of one student in a limited subprocess. ``sources`` and
+    ``releases`` map a lesson to its notebook *file* (the grader wrote them). A student whose
+    staging fails or runs out of memory or time gets every lesson "unreadable", with why."""
+    import subprocess
+    import sys
+
+    request = {
+        "submissions": str(submissions),
+        "student": student,
+        "lessons": lessons,
+        "dest": str(dest),
+        "sources": {k: str(v) for k, v in sources.items()},
+        "releases": {k: str(v) for k, v in releases.items()},
+    }
+    why = ""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "course.grading.staging"],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=STAGING_TIMEOUT_S,
+            preexec_fn=_limit_staging,
+        )
+        if proc.returncode == 0:
+            return [_staged_from_dict(d) for d in json.loads(proc.stdout)]
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1][:200]
+        why = f"staging failed ({last})"
+    except subprocess.TimeoutExpired:
+        why = f"staging took longer than {STAGING_TIMEOUT_S} s"
+    out = []
+    for lesson in lessons:
+        st = Staged(student, lesson, submissions / student / lesson, dest / lesson)
+        st.status, st.reason = "unreadable", why
+        out.append(st)
+    return out
+
+
+def main() -> int:
+    import sys
+
+    req = json.loads(sys.stdin.read())
+    result = []
+    for lesson in req["lessons"]:
+        source = nbs.read(req["sources"][lesson])
+        release = nbs.read(req["releases"][lesson])
+        st = stage(
+            Path(req["submissions"]),
+            req["student"],
+            lesson,
+            Path(req["dest"]) / lesson,
+            source,
+            release,
+        )
+        result.append(_staged_to_dict(st))
+    sys.stdout.write(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

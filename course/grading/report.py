@@ -1,11 +1,36 @@
 """What ``course grade`` reports: one :class:`Result` per (student, lesson), the summary table,
-``grades.csv`` and the score-distribution plot."""
+``grades.csv`` and the score-distribution plot.
+
+Student ids and file names come from the class's folders: every one is shown through
+:func:`display`, which escapes control characters, so a folder named ``"bob\nalice,10"`` cannot
+forge a row of the table or the CSV.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+UNSAFE = (
+    "UNSAFE: graded WITHOUT the OS sandbox (--unsafe-no-sandbox): the students' code ran with "
+    "the grader's files and rights. Use these grades only for code you trust."
+)
+
+
+def display(text: str) -> str:
+    """``text`` with control, format and other non-printable characters escaped (``\\x0a``)."""
+    return "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in str(text))
+
+
+def path_name(student: str) -> str:
+    """A folder name for ``student`` under OUT/ (the id itself when it is plain)."""
+    plain = display(student)
+    if plain == student and student not in (".", "..") and "/" not in student:
+        return student
+    return "student-" + hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
 
 # graded: the notebook ran (its points may still be partial: see ``reason``);
 # the others score 0: missing / unreadable notebook, whole-notebook timeout, grader crash.
@@ -24,6 +49,7 @@ class Result:
     manual_max: float = 0.0  # points of written answers, left to the instructor
     seconds: float = 0.0
     tests: dict[str, float] = field(default_factory=dict)  # test grade id -> points earned
+    unsafe: bool = False  # graded without the OS sandbox
 
     @property
     def review(self) -> bool:
@@ -44,6 +70,7 @@ CSV_FIELDS = [
     "reason",
     "flags",
     "manual_max",
+    "sandbox",
 ]
 
 
@@ -55,15 +82,16 @@ def write_csv(results: list[Result], path: Path) -> None:
         for r in results:
             w.writerow(
                 [
-                    r.student,
-                    r.lesson,
+                    display(r.student),
+                    display(r.lesson),
                     f"{r.score:g}",
                     f"{r.max_score:g}",
                     r.status,
                     "yes" if r.review else "no",
-                    r.reason,
-                    "; ".join(r.flags),
+                    display(r.reason),
+                    display("; ".join(r.flags)),
                     f"{r.manual_max:g}",
+                    "NONE (unsafe)" if r.unsafe else "bubblewrap",
                 ]
             )
 
@@ -106,7 +134,7 @@ def summary(results: list[Result], lessons: list[str]) -> str:
     limits, and what is flagged for manual review (each with its reason)."""
     students = sorted({r.student for r in results})
     by = {(r.student, r.lesson): r for r in results}
-    w = max([len("student"), *(len(s) for s in students)])
+    w = max([len("student"), *(len(display(s)) for s in students)])
     cols = [max(len(lesson), 9) for lesson in lessons]
     head = [f"{'student':<{w}}", *(f"{le:>{c}}" for le, c in zip(lessons, cols, strict=True))]
     lines = ["  ".join([*head, f"{'total':>9}"])]
@@ -117,7 +145,7 @@ def summary(results: list[Result], lessons: list[str]) -> str:
             mark = MARKS[r.status] + ("!" if r.review else "")
             cells.append(f"{f'{r.score:g}/{r.max_score:g}{mark}':>{c}}")
             total, top = total + r.score, top + r.max_score
-        lines.append("  ".join([f"{s:<{w}}", *cells, f"{f'{total:g}/{top:g}':>9}"]))
+        lines.append("  ".join([f"{display(s):<{w}}", *cells, f"{f'{total:g}/{top:g}':>9}"]))
     lines.append("(- missing, U unreadable, T timed out, X grader crash, ! flagged for review)")
     sections = [
         ("Not graded (0 points):", [r for r in results if r.status != "graded"]),
@@ -129,13 +157,16 @@ def summary(results: list[Result], lessons: list[str]) -> str:
     for title, rows in sections:
         if rows:
             lines += ["", title]
-            lines += [f"  {r.student} / {r.lesson}: {r.status}: {r.reason}" for r in rows]
+            lines += [
+                f"  {display(r.student)} / {r.lesson}: {r.status}: {display(r.reason)}"
+                for r in rows
+            ]
     review = [r for r in results if r.flags]
     if review:
         lines += ["", "Flagged for manual review (the score above stands until you change it):"]
         for r in review:
-            lines.append(f"  {r.student} / {r.lesson}:")
-            lines += [f"    - {f}" for f in r.flags]
+            lines.append(f"  {display(r.student)} / {r.lesson}:")
+            lines += [f"    - {display(f)}" for f in r.flags]
     manual = {r.lesson: r.manual_max for r in results if r.manual_max}
     if manual:
         per = ", ".join(f"{lesson} {pts:g}" for lesson, pts in manual.items())

@@ -17,6 +17,8 @@ import shutil
 import warnings
 from pathlib import Path
 
+from course.grading.report import path_name
+
 
 class GradebookError(Exception):
     """The gradebook does not match the course: an instructor error."""
@@ -33,7 +35,7 @@ def course_id(root: Path) -> str:
     return str(config.CourseDirectory.get("course_id", "") or "default_course")
 
 
-def check(db: Path, cid: str, specs: dict) -> str:
+def check(db: Path, cid: str, plans: dict) -> str:
     """Check that every lesson is in the gradebook with the source's graded cells and points
     (``nbgrader generate_assignment`` puts it there); returns the gradebook's fingerprint."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -41,7 +43,7 @@ def check(db: Path, cid: str, specs: dict) -> str:
     if not db.is_file():
         raise GradebookError(f"no gradebook at {db} (run nbgrader generate_assignment there)")
     with Gradebook(f"sqlite:///{db}", cid) as gb:
-        for lesson, spec in specs.items():
+        for lesson, plan in plans.items():
             try:
                 nb = gb.find_notebook(lesson, lesson)
             except MissingEntry:
@@ -50,7 +52,7 @@ def check(db: Path, cid: str, specs: dict) -> str:
                     "in that course folder first"
                 ) from None
             have = {c.name: float(c.max_score) for c in nb.grade_cells}
-            want = {**spec["tests"], **spec["manual"]}
+            want = {**plan.tests, **plan.manual}
             if have != want:
                 raise GradebookError(
                     f"{lesson} in {db} has other graded cells or points than the source "
@@ -59,7 +61,7 @@ def check(db: Path, cid: str, specs: dict) -> str:
     return _digest(db)
 
 
-def record(db: Path, cid: str, fingerprint: str, results, specs: dict, out: Path, staged) -> str:
+def record(db: Path, cid: str, fingerprint: str, results, plans: dict, out: Path, staged) -> str:
     """Write the scores of ``results`` (missing notebooks skipped); returns a line for the
     summary. Test scores are replaced; scores you entered in the formgrader (manual scores,
     overrides) stay, since nbgrader counts them before the automatic ones."""
@@ -86,25 +88,24 @@ def record(db: Path, cid: str, fingerprint: str, results, specs: dict, out: Path
         for r in results:
             if r.status == "missing":
                 continue
-            spec = specs[r.lesson]
-            gb.update_or_create_student(r.student)
+            plan = plans[r.lesson]
+            sid = path_name(r.student)  # the folder name under autograded/ too
+            gb.update_or_create_student(sid)
             when = stamps.get((r.student, r.lesson))
-            gb.update_or_create_submission(
-                r.lesson, r.student, **({"timestamp": when} if when else {})
-            )
-            for gid in spec["tests"]:
-                grade = gb.find_grade(gid, r.lesson, r.lesson, r.student)
+            gb.update_or_create_submission(r.lesson, sid, **({"timestamp": when} if when else {}))
+            for gid in plan.tests:
+                grade = gb.find_grade(gid, r.lesson, r.lesson, sid)
                 grade.auto_score = float(r.tests.get(gid, 0.0))
                 grade.needs_manual_grade = False
-            for gid in spec["manual"]:
-                grade = gb.find_grade(gid, r.lesson, r.lesson, r.student)
+            for gid in plan.manual:
+                grade = gb.find_grade(gid, r.lesson, r.lesson, sid)
                 if grade.manual_score is None:  # a grade you already gave stays
                     grade.auto_score = None if r.status == "graded" else 0.0
                     grade.needs_manual_grade = r.status == "graded"
             gb.db.commit()
-            src = out / "autograded" / r.student / r.lesson / f"{r.lesson}.ipynb"
-            if src.is_file():
-                dest = db.parent / "autograded" / r.student / r.lesson
+            src = out / "autograded" / path_name(r.student) / r.lesson / f"{r.lesson}.ipynb"
+            dest = db.parent / "autograded" / sid / r.lesson
+            if src.is_file() and src.resolve() != (dest / src.name).resolve():
                 dest.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest / f"{r.lesson}.ipynb")
             n += 1

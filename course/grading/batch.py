@@ -1,0 +1,649 @@
+"""``course grade SUBMISSIONS [LESSON ...]``: grade a class, one sandboxed notebook at a time.
+
+SUBMISSIONS is nbgrader's ``submitted/`` layout, ``<student>/<lesson>/<lesson>.ipynb``.
+
+1. **Prepare** (instructor errors stop here, exit 2): release each lesson once with
+   ``nbgrader generate_assignment`` in a private folder (the students' version, needed to
+   repair submissions), read the course source (hidden tests) into this process, and build
+   each lesson's :class:`Plan`: which cells are tests, helpers, setup, written answers.
+2. **Stage** each student in a limited subprocess (:func:`course.grading.staging.stage_student`)
+   before any student's code runs: notebooks repaired against the source, scanned, handed-in
+   files copied with their digests.
+3. **Reference check**: each lesson's release filled with the reference answers is graded
+   first, like a student. It must earn every point: if it does not, the limits, the machine or
+   a test are wrong, and grading the class would give everyone zeros.
+4. **Grade** each (student, lesson) in its own worker process (forked from a server that has
+   imported torch once), ``--jobs`` at a time: :func:`course.grading.job.run_job` runs the
+   student's cells in a bubblewrap sandbox and the tests here. Each result is written to
+   ``OUT/results/`` the moment it is known, with the digests it was graded from: a rerun after a
+   crash or a kill of this command reuses every result whose submission and course are
+   unchanged, and grades the rest.
+5. **Report**: ``grades.csv``, ``summary.txt``, ``scores.png`` (rewritten as results arrive),
+   the autograded notebooks for the formgrader, feedback pages (``--feedback``), and with
+   ``--gradebook`` the scores in nbgrader's gradebook.
+
+Exit status: 0 once the class is graded (whatever the students did), 2 for instructor errors.
+See docs/GRADING.md for the threat model and what is enforced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course.grading import feedback as fb
+from course.grading import report
+from course.grading.job import CellSpec, JobResult, JobSpec
+from course.grading.report import Result
+from course.grading.sandbox import Limits, SandboxUnavailable, check_available
+from course.grading.staging import Staged, stage_student, timestamp_ok
+from course.tools import notebooks as nbs
+
+REFERENCE = "reference-solution"  # the pseudo-student of the reference check
+RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")  # beside each feedback page
+GRACE_S = 60  # a worker gets this long beyond the notebook's limit before it is killed
+PRELOAD = ["torch", "course.grading.job", "course.grading.proxy", "course.grading.sandbox"]
+RESULT_VERSION = 1
+
+
+class InstructorError(nbs.CourseError):
+    """A problem with the course, its configuration or the command line, not a student's."""
+
+
+# --------------------------------------------------------------------------- the course
+@dataclass
+class Plan:
+    """One lesson as the grader sees it (built from the course source, kept in this process)."""
+
+    lesson: str
+    source_path: Path
+    source: object  # the nbgrader source notebook (hidden tests)
+    release: object
+    setup: str  # the source's first code cell
+    tests: dict[str, float]  # test grade id -> points
+    test_sources: dict[str, str]
+    helpers: dict[str, str]  # helper cell grade id -> source
+    manual: dict[str, float]  # written answers -> points
+    artifacts: set[str]  # tests of a file the student hands in (lesson 05's checkpoint)
+    hidden: list[str]  # lines that must never reach a student
+    fingerprint: str  # of everything that decides a grade (source, release, limits)
+
+
+@dataclass
+class Course:
+    root: Path
+    lessons: list[str]
+    plans: dict[str, Plan]
+    work: Path
+    out: Path
+    limits: Limits
+    cell_timeout: float
+    timeout: float
+    data: Path | None
+    feedback: bool = False
+    jobs: int = 1
+    unsafe: bool = False
+    files: dict = field(default_factory=dict)  # lesson -> (source file, release file) for staging
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def make_plan(lesson: str, source_path: Path, source, release, settings: str) -> Plan:
+    # the lesson's first code cell (imports); the generated course cells are not lesson content
+    code = [c for c in source.cells if c.cell_type == "code" and not nbs.is_course_cell(c)]
+    tests = {nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_test(c)}
+    return Plan(
+        lesson=lesson,
+        source_path=source_path,
+        source=source,
+        release=release,
+        setup=code[0].source if code else "",
+        tests=tests,
+        test_sources={nbs.grade_id(c): c.source for c in source.cells if nbs.is_test(c)},
+        helpers={nbs.grade_id(c): c.source for c in source.cells if nbs.is_helper(c)},
+        manual={nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_manual(c)},
+        artifacts={nbs.grade_id(c) for c in source.cells if nbs.grades_artifact(c)},
+        hidden=fb.hidden_lines(source, release),
+        fingerprint=_sha(
+            str(RESULT_VERSION),
+            nbs.nbformat.writes(source),
+            nbs.nbformat.writes(release),
+            settings,
+        ),
+    )
+
+
+def cell_timeout_of(root: Path) -> float:
+    """``c.Execute.timeout`` of the course's nbgrader_config.py (default 120 s)."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    value = config.Execute.get("timeout", 120)
+    return float(value) if isinstance(value, int | float) and value > 0 else 120.0
+
+
+def prepare(
+    root: Path, lessons: list[str], work: Path, out: Path, limits: Limits, *,
+    cell_timeout: float | None, timeout: float, data: Path | None, feedback: bool, jobs: int,
+    unsafe: bool,
+) -> Course:  # fmt: skip
+    """Release every lesson once and build its plan; course errors raise InstructorError."""
+    template = nbs.make_course_dir(work / "template", lessons, root)
+    cell_timeout = cell_timeout or cell_timeout_of(root)
+    settings = json.dumps([limits.__dict__, cell_timeout, timeout, unsafe], sort_keys=True)
+    course = Course(
+        root, lessons, {}, work, out, limits, cell_timeout, timeout, data, feedback, jobs, unsafe
+    )
+    for lesson in lessons:
+        source_path = nbs.source_path(lesson, root)
+        try:
+            source = nbs.read(source_path)
+            release_dir = nbs.generate_assignment(template, lesson)
+            release = nbs.read(release_dir / f"{lesson}.ipynb")
+        except Exception as exc:  # noqa: BLE001 - anything wrong with the course source
+            raise InstructorError(f"cannot prepare lesson {lesson}: {exc}") from exc
+        course.plans[lesson] = make_plan(lesson, source_path, source, release, settings)
+        specs = work / "specs" / lesson
+        specs.mkdir(parents=True)
+        nbs.write(source, specs / "source.ipynb")
+        nbs.write(release, specs / "release.ipynb")
+        course.files[lesson] = (specs / "source.ipynb", specs / "release.ipynb")
+    shutil.rmtree(template / "solutions", ignore_errors=True)
+    return course
+
+
+# --------------------------------------------------------------------------- one notebook
+def job_spec(course: Course, st: Staged) -> JobSpec:
+    files = {
+        rel: str(st.folder / rel)
+        for rel in st.digests
+        if rel != st.notebook and rel not in RELEASE_FILES
+    }
+    return spec_for(
+        course.plans[st.lesson], st.student, st.nb, files,
+        data=course.data, cell_timeout=course.cell_timeout, timeout=course.timeout,
+        limits=course.limits, unsafe=course.unsafe,
+    )  # fmt: skip
+
+
+def spec_for(
+    plan: Plan, student: str, nb, files: dict[str, str], *, data: Path | None,
+    cell_timeout: float, timeout: float, limits: Limits, unsafe: bool = False,
+) -> JobSpec:  # fmt: skip
+    """The job for notebook ``nb`` (staged: test and locked cells are the course's)."""
+    cells = []
+    for i, cell in enumerate(nb.cells):
+        gid = nbs.grade_id(cell)
+        if cell.cell_type != "code":
+            cells.append(CellSpec(i, "markdown", ""))
+        elif nbs.is_test(cell) and gid in plan.tests:
+            cells.append(CellSpec(i, "test", "", gid, plan.tests[gid], plan.test_sources[gid]))
+        elif gid in plan.helpers and nbs.is_helper(cell):
+            cells.append(CellSpec(i, "helper", cell.source, gid, 0.0, plan.helpers[gid]))
+        else:
+            cells.append(CellSpec(i, "student", cell.source, gid))
+    return JobSpec(
+        student=student,
+        lesson=plan.lesson,
+        cells=cells,
+        setup=plan.setup,
+        files=files,
+        data=str(data) if data else None,
+        cell_timeout=cell_timeout,
+        timeout=timeout,
+        limits=dict(limits.__dict__),
+        source=str(plan.source_path),
+        unsafe=unsafe,
+    )
+
+
+def _worker(spec_json: str, workdir: str, result_path: str) -> None:
+    from course.grading.job import run_job
+
+    text = run_job(spec_json, workdir)
+    tmp = result_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, result_path)
+
+
+_CONTEXT = None
+
+
+def _context():
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload(PRELOAD)
+    return _CONTEXT
+
+
+def run_in_worker(spec: JobSpec, work: Path, limit_s: float) -> JobResult:
+    """Run one job in a fresh worker process; a worker that overruns is killed."""
+    work.mkdir(parents=True, exist_ok=True)
+    result_path = work / "result.json"
+    proc = _context().Process(target=_worker, args=(spec.to_json(), str(work), str(result_path)))
+    proc.start()
+    proc.join(limit_s)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(10)
+        result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+        result.notes.append(f"the grading worker did not finish within {limit_s:g} s")
+        return result
+    try:
+        return JobResult.from_json(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError) as exc:
+        result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+        result.notes.append(f"the grading worker died (exit {proc.exitcode}): {exc}")
+        return result
+
+
+# --------------------------------------------------------------------------- on a cluster
+def cluster_task(spec_json: str, files: dict[str, bytes], source: str, limit_s: float) -> str:
+    """One job on a Dask worker (``course grade --scheduler``): the handed-in files and the
+    course source travel with the task (the worker shares no disk with the grader), the job runs
+    in a fresh ``python -m course.grading.job`` under the same sandbox as on one machine, and
+    the :class:`JobResult` comes back as JSON."""
+    import subprocess
+
+    spec = JobSpec.from_json(spec_json)
+    with tempfile.TemporaryDirectory(prefix="course-grade-task-") as tmp:
+        work = Path(tmp)
+        for i, (rel, data) in enumerate(files.items()):
+            path = work / "files" / str(i) / Path(rel).name
+            path.parent.mkdir(parents=True)
+            path.write_bytes(data)
+            spec.files[rel] = str(path)
+        (work / "source.ipynb").write_text(source, encoding="utf-8")
+        spec.source = str(work / "source.ipynb")
+        (work / "spec.json").write_text(spec.to_json(), encoding="utf-8")
+        job = work / "job"
+        job.mkdir()
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "course.grading.job", str(work / "spec.json"), str(job)],
+                timeout=limit_s, capture_output=True, check=False,
+            )  # fmt: skip
+            return (job / "result.json").read_text(encoding="utf-8")
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            result.notes.append(f"the grading worker failed: {type(exc).__name__}")
+            return result.to_json()
+
+
+class Cluster:
+    """Jobs handed to a Dask cluster: ``tcp://HOST:PORT`` (an existing scheduler) or
+    ``local:N`` (N single-threaded worker processes on this machine, for trying it out)."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InstructorError(
+                "--scheduler needs Dask: pip install 'resnet-course[cluster]'"
+            ) from None
+        self.local = None
+        if address.startswith("local:"):
+            n = int(address.split(":", 1)[1])
+            self.local = LocalCluster(
+                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            address = self.local.scheduler_address
+        self.client = Client(address)
+        self.threads = sum(self.client.nthreads().values())
+
+    def run(self, spec: JobSpec, limit_s: float) -> JobResult:
+        files = {rel: Path(path).read_bytes() for rel, path in spec.files.items()}
+        source = Path(spec.source).read_text(encoding="utf-8")
+        future = self.client.submit(
+            cluster_task, spec.to_json(), files, source, limit_s, pure=False
+        )
+        try:
+            return JobResult.from_json(future.result(timeout=limit_s + GRACE_S))
+        except Exception as exc:  # noqa: BLE001 - a lost worker: this notebook, not the class
+            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            result.notes.append(f"the cluster did not return a result: {type(exc).__name__}")
+            return result
+
+    def close(self) -> None:
+        self.client.close()
+        if self.local is not None:
+            self.local.close()
+
+
+def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
+    plan = course.plans[st.lesson]
+    res = Result(st.student, st.lesson, flags=list(st.flags))
+    res.max_score = sum(plan.tests.values())
+    res.manual_max = sum(plan.manual.values())
+    res.unsafe = course.unsafe
+    if st.nb is None or job is None:
+        res.status, res.reason = st.status, st.reason
+        return res
+    res.status = "graded" if job.status == "graded" else "crashed"
+    res.tests = {t.grade_id: t.earned for t in job.tests}
+    res.score = sum(res.tests.values()) if res.status == "graded" else 0.0
+    res.seconds = job.seconds
+    for note in job.notes:
+        res.note(note)
+    res.flags += [f"grader: {a.splitlines()[0][:200]}" for a in job.authoring]
+    return res
+
+
+def submission_digest(st: Staged) -> str:
+    return _sha(json.dumps(sorted(st.digests.items())), st.status, st.reason)
+
+
+class Store:
+    """``OUT/results/``: one JSON file per (student, lesson), written as soon as it is known."""
+
+    def __init__(self, out: Path):
+        self.dir = out / "results"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+
+    def path(self, student: str, lesson: str) -> Path:
+        key = hashlib.sha256(f"{student}\0{lesson}".encode("utf-8", "surrogatepass")).hexdigest()
+        return self.dir / f"{key[:32]}.json"
+
+    def load(self, student: str, lesson: str, digest: str, fingerprint: str) -> JobResult | None:
+        try:
+            data = json.loads(self.path(student, lesson).read_text(encoding="utf-8"))
+            if data["digest"] != digest or data["fingerprint"] != fingerprint:
+                return None
+            return JobResult.from_json(json.dumps(data["job"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(
+        self, student: str, lesson: str, digest: str, fingerprint: str, job: JobResult
+    ) -> None:
+        data = {"student": student, "lesson": lesson, "digest": digest}
+        data.update(fingerprint=fingerprint, job=json.loads(job.to_json()))
+        path = self.path(student, lesson)
+        with self.lock:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(data), encoding="utf-8")
+            os.replace(tmp, path)
+
+
+def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> None:
+    """The instructor's autograded copy and (``--feedback``) the student's page."""
+    if st.student == REFERENCE or job.status != "graded":
+        return
+    safe = report.path_name(st.student)
+    graded = fb.autograded_notebook(st.nb, job)
+    dest = course.out / "autograded" / safe / st.lesson
+    dest.mkdir(parents=True, exist_ok=True)
+    nbs.write(graded, dest / f"{st.lesson}.ipynb")
+    if not course.feedback:
+        return
+    plan = course.plans[st.lesson]
+    page = fb.feedback_html(fb.feedback_notebook(st.nb, job))
+    own = {c.source for c in st.nb.cells if not nbs.is_test(c)}
+    leaked = fb.leaked_lines(page, plan.hidden, own)
+    if leaked:
+        res.flags.append(
+            f"grader: feedback withheld, {len(leaked)} hidden-test line(s) in it: "
+            f"{leaked[0][:60]!r}"
+        )
+        return
+    dest = course.out / "feedback" / safe / st.lesson
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / f"{st.lesson}.html").write_text(page, encoding="utf-8")
+    for name in RELEASE_FILES:  # what `nbgrader release_feedback` needs beside the page
+        if name in st.digests and (name != "timestamp.txt" or timestamp_ok(st.folder / name)):
+            shutil.copyfile(st.folder / name, dest / name)
+
+
+# --------------------------------------------------------------------------- the class
+def students_in(submissions: Path) -> list[str]:
+    return sorted(
+        p.name
+        for p in submissions.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".")
+    )
+
+
+@dataclass
+class Graded:
+    results: list[Result]
+    reference: dict[str, Result]
+    staged: list[Staged] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def reference_submissions(course: Course) -> list[Staged]:
+    """Each lesson's release filled with the reference answers, staged like a student's."""
+    folder = course.work / "reference"
+    for lesson in course.lessons:
+        plan = course.plans[lesson]
+        nb = nbs.fill_release(plan.release, plan.source)
+        dest = folder / REFERENCE / lesson
+        shutil.copytree(
+            plan.source_path.parent, dest, dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "__pycache__", "data"),
+        )  # fmt: skip
+        nbs.write(nb, dest / f"{lesson}.ipynb")
+    return _stage(course, folder, REFERENCE)
+
+
+def _stage(course: Course, submissions: Path, student: str) -> list[Staged]:
+    sources = {le: course.files[le][0] for le in course.lessons}
+    releases = {le: course.files[le][1] for le in course.lessons}
+    dest = (
+        course.work
+        / "staged"
+        / hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    )
+    return stage_student(submissions, student, course.lessons, dest, sources, releases)
+
+
+def check_reference(course: Course, st: Staged, job: JobResult) -> None:
+    """The reference answers must earn every point, except tests of a handed-in file (lesson
+    05's trained model: no reference checkpoint exists), which must fail cleanly."""
+    plan = course.plans[st.lesson]
+    lost = [t for t in job.tests if not t.passed and t.grade_id not in plan.artifacts]
+    if st.nb is None or job.status != "graded" or lost or job.authoring:
+        why = (
+            st.reason
+            or "; ".join(job.authoring[:2])
+            or "; ".join(f"{t.grade_id}: {t.message}" for t in lost[:3])
+            or "; ".join(job.notes[:2])
+        )
+        raise InstructorError(
+            f"the reference solution of {plan.lesson} does not earn every point under these "
+            f"limits ({job.score:g}/{sum(plan.tests.values()):g}): {why}. Raise --timeout, "
+            "--cell-timeout or --memory, fix the environment, or fix the test"
+        )
+
+
+def grade_class(
+    submissions: Path, root: Path, lessons: list[str], out: Path, *,
+    jobs: int = 1, limits: Limits | None = None, cell_timeout: float | None = None,
+    timeout: float = 1200, feedback: bool = False, students: list[str] | None = None,
+    work_dir: Path | None = None, gradebook: Path | None = None, data: Path | None = None,
+    unsafe: bool = False, scheduler: str | None = None, log=print,
+) -> Graded:  # fmt: skip
+    """Grade every (student, lesson); see the module docstring."""
+    submissions = Path(submissions)
+    if not submissions.is_dir():
+        raise InstructorError(f"no submissions folder {submissions}")
+    names = students or students_in(submissions)
+    if not names:
+        raise InstructorError(f"no student folders in {submissions}")
+    if not unsafe:
+        try:
+            check_available()
+        except SandboxUnavailable as exc:
+            raise InstructorError(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    if work_dir is not None:
+        work_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
+        log(f"preparing {len(lessons)} lesson(s) ...")
+        course = prepare(
+            root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
+            timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
+        )  # fmt: skip
+        book = Book(gradebook, root, course) if gradebook is not None else None
+        cluster = Cluster(scheduler) if scheduler else None
+        try:
+            if cluster is not None:
+                course.jobs = max(jobs, cluster.threads)
+                log(
+                    f"grading on the Dask cluster at {scheduler} ({cluster.threads} worker threads)"
+                )
+            graded = _grade(course, submissions, names, Grader(course, Store(out), cluster), log)
+        finally:
+            if cluster is not None:
+                cluster.close()
+        if unsafe:
+            graded.notes.append(report.UNSAFE)
+        if book is not None:
+            graded.notes.append(book.record(graded.results, graded.staged))
+    return graded
+
+
+class Book:
+    """``--gradebook``: checked against the course before grading, written after."""
+
+    def __init__(self, db: Path, root: Path, course: Course):
+        from course.grading import gradebook as gbook
+
+        self.db, self.course = db, course
+        try:
+            self.cid = gbook.course_id(root)
+            self.fingerprint = gbook.check(db, self.cid, course.plans)
+        except gbook.GradebookError as exc:
+            raise InstructorError(str(exc)) from None
+
+    def record(self, results: list[Result], staged: list[Staged]) -> str:
+        from course.grading import gradebook as gbook
+
+        plans, out = self.course.plans, self.course.out
+        return gbook.record(self.db, self.cid, self.fingerprint, results, plans, out, staged)
+
+
+class Grader:
+    """Grades one staged notebook: from the results store when unchanged, else in a worker
+    process here or on the cluster."""
+
+    def __init__(self, course: Course, store: Store, cluster: Cluster | None):
+        self.course, self.store, self.cluster = course, store, cluster
+
+    def __call__(self, st: Staged) -> tuple[Staged, JobResult | None]:
+        if st.nb is None:
+            return st, None
+        course = self.course
+        plan = course.plans[st.lesson]
+        digest = submission_digest(st)
+        if st.student != REFERENCE:
+            cached = self.store.load(st.student, st.lesson, digest, plan.fingerprint)
+            if cached is not None:
+                return st, cached
+        spec, limit = job_spec(course, st), course.timeout + GRACE_S
+        if self.cluster is not None:
+            job = self.cluster.run(spec, limit)
+        else:
+            key = hashlib.sha256(f"{st.student}\0{st.lesson}".encode("utf-8", "surrogatepass"))
+            job = run_in_worker(spec, course.work / "jobs" / key.hexdigest()[:24], limit)
+        if st.student != REFERENCE:
+            self.store.save(st.student, st.lesson, digest, plan.fingerprint, job)
+        return st, job
+
+
+def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, log) -> Graded:
+    """Reference check, staging, then every notebook, ``course.jobs`` at a time."""
+    log("reference check: grading the reference solution of each lesson first ...")
+    reference: dict[str, Result] = {}
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        for st, job in pool.map(grade, reference_submissions(course)):
+            if job is None:
+                raise InstructorError(f"reference solution of {st.lesson}: {st.reason}")
+            check_reference(course, st, job)
+            reference[st.lesson] = to_result(course, st, job)
+            log(f"  reference / {st.lesson}: {job.score:g}/{reference[st.lesson].max_score:g} "
+                f"({job.seconds:.0f} s)")  # fmt: skip
+    log(f"staging {len(names)} student(s) ...")
+    staged: list[Staged] = []
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        for group in pool.map(lambda s: _stage(course, submissions, s), names):
+            staged += group
+    log(f"grading {len(staged)} notebook(s), {course.jobs} at a time ...")
+    results: dict[tuple[str, str], Result] = {}
+    with ThreadPoolExecutor(max_workers=course.jobs) as pool:
+        futures = {pool.submit(grade, st): st for st in staged}
+        for fut in as_completed(futures):
+            st = futures[fut]
+            try:
+                st, job = fut.result()
+                res = to_result(course, st, job)
+                if job is not None:
+                    keep_outputs(course, st, job, res)
+            except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the class
+                res = to_result(course, st, None)
+                res.status, res.reason = "crashed", f"grader error: {exc!r}"
+            results[(st.student, st.lesson)] = res
+            report.write_csv(list(results.values()), course.out / "grades.csv")
+            log(f"  {report.display(res.student)} / {res.lesson}: {res.status} "
+                f"{res.score:g}/{res.max_score:g} ({res.seconds:.0f} s)")  # fmt: skip
+    ordered = [results[(st.student, st.lesson)] for st in staged]
+    return Graded(ordered, reference, staged=staged)
+
+
+# --------------------------------------------------------------------------- CLI
+def run(args) -> int:
+    from course import data as course_data
+
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        if args.course_dir is not None:
+            for need in ("solutions", "nbgrader_config.py"):
+                if not (args.course_dir / need).exists():
+                    raise InstructorError(f"{args.course_dir} has no {need}")
+        root = nbs.repo_root(args.course_dir)
+        lessons = nbs.resolve_lessons(args.lessons, root)
+        if not lessons:
+            raise InstructorError(f"no lessons in {root / 'solutions'}")
+        jobs = args.jobs or max(1, (os.cpu_count() or 2) // 2)
+        limits = Limits(memory_mb=args.memory or None)
+        data = args.data if args.data is not None else course_data.data_root()
+        if args.unsafe_no_sandbox:
+            log(report.UNSAFE)
+        graded = grade_class(
+            args.submissions, root, lessons, args.out, jobs=jobs, limits=limits,
+            cell_timeout=args.cell_timeout, timeout=args.timeout, feedback=args.feedback,
+            students=args.students, work_dir=args.work_dir, gradebook=args.gradebook,
+            data=Path(data) if data else None, unsafe=args.unsafe_no_sandbox,
+            scheduler=args.scheduler, log=log,
+        )  # fmt: skip
+    except (nbs.CourseError, FileNotFoundError) as exc:
+        print(f"course grade: {exc}", file=sys.stderr)
+        return 2
+    report.write_csv(graded.results, args.out / "grades.csv")
+    report.plot_scores(graded.results, lessons, args.out / "scores.png")
+    text = report.summary(graded.results, lessons)
+    short = [f"{le} {r.score:g}/{r.max_score:g}" for le, r in graded.reference.items()]
+    text += "\n\nReference solution under the same limits: " + ", ".join(short)
+    text += "".join("\n" + note for note in graded.notes)
+    (args.out / "summary.txt").write_text(text + "\n", encoding="utf-8")
+    print(text)
+    print(f"\nwrote {args.out / 'grades.csv'}, scores.png, summary.txt, results/, autograded/")
+    return 0

@@ -1,0 +1,630 @@
+"""The grader's side of the wire: proxies for the student's objects, and the session they use.
+
+A test cell runs in the trusted grader (:mod:`course.grading.job`). Names it does not define
+resolve to the student's objects, which live in the sandbox (:mod:`course.grading.student`);
+here they are *proxies*:
+
+* :class:`StudentObject` — call it, read/set attributes, index, iterate, ``len``, ``repr``;
+  ``isinstance(p, nn.Conv2d)`` answers from the class names the sandbox reported (its word,
+  used for convenience, never for a verdict on values); ``isinstance(x, p)`` asks the sandbox
+  when ``p`` is a student's class;
+* :class:`StudentTensor` — a tensor that stays in the sandbox (``block.bn2.weight``): in-place
+  methods (``zero_``, ``normal_``, ...) act on it there; anything else (arithmetic, torch
+  functions, ``checks``) first turns it into a value here (``__torch_function__``).
+
+Results of calls come back as values: fresh tensors built from bytes, Python numbers, tuples,
+lists and dicts — so every comparison a test makes runs on the grader's own objects. When a
+call's inputs or the student's parameters need gradients, :class:`_Bridge` keeps the result
+connected: ``out.sum().backward()`` here sends the gradient to the sandbox and brings back the
+gradients of the test's tensors. In-place changes the student's code makes to a test's tensor
+argument are copied back into it, so "inputs unchanged" checks see them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import operator
+import select
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from course.grading import wire
+
+
+class SandboxError(Exception):
+    """The sandbox stopped answering (timed out, died, or broke the protocol)."""
+
+
+class SandboxTimeout(SandboxError):
+    pass
+
+
+class StudentError(Exception):
+    """An exception raised by the student's code. Raised here as a subclass of the builtin of
+    the same name when there is one (``except ValueError`` in a test still works)."""
+
+    traceback_text = ""
+
+
+_ERRORS: dict[str, type] = {}
+_BUILTIN_ERRORS = {
+    name: obj
+    for name, obj in vars(__import__("builtins")).items()
+    if isinstance(obj, type) and issubclass(obj, Exception) and obj is not StopIteration
+}
+
+
+def student_error(info: dict) -> StudentError:
+    """The exception to raise for the student's error ``info`` (type name, message)."""
+    name = str(info.get("type", "Exception"))[:100]
+    message = str(info.get("message", ""))[:2000]
+    base = _BUILTIN_ERRORS.get(name, Exception)
+    cls = _ERRORS.get(name)
+    if cls is None:
+        cls = type(name if name.isidentifier() else "StudentException", (StudentError, base), {})
+        _ERRORS[name] = cls
+    exc = cls(message)
+    exc.traceback_text = str(info.get("traceback", ""))[-4000:]
+    return exc
+
+
+# --------------------------------------------------------------------------- the session
+class Session:
+    """One live connection to a sandboxed student process (see :mod:`course.grading.sandbox`).
+
+    ``deadline()`` returns the monotonic time by which the current answer must arrive (the
+    job sets it per cell); a late answer raises :class:`SandboxTimeout` and the job replaces
+    the sandbox.
+    """
+
+    def __init__(self, fd_out: int, fd_in: int, deadline: Callable[[], float]):
+        self.fd_out, self.fd_in = fd_out, fd_in
+        self.deadline = deadline
+        self.options: list[dict] = []
+        self.counters: list = []
+        self.alive = True
+        self.calls = 0
+        self.callbacks: dict[int, Callable] = {}
+        self._rng_digest, self._rng_uses = b"", 0
+
+    # ------------------------------------------------------------------ raw requests
+    def request(self, header: dict, buffers: list[bytes] = ()) -> tuple[dict, list[bytes]]:
+        if not self.alive:
+            raise SandboxError("the student's process is gone (an earlier timeout or crash)")
+        self.calls += 1
+        try:
+            wire.write_frame(self.fd_out, header, buffers)
+            while True:
+                self._wait()
+                reply, out = wire.read_frame(self.fd_in)
+                if "callback" not in reply:
+                    break
+                self._callback(reply, out)  # the student's code called a test's function
+        except SandboxTimeout:
+            self.alive = False
+            raise
+        except (OSError, EOFError, wire.WireError) as exc:
+            self.alive = False
+            raise SandboxError(f"the student's process stopped answering ({exc})") from None
+        if not reply.get("ok"):
+            err = reply.get("error")
+            raise student_error(err if isinstance(err, dict) else {})
+        return reply, out
+
+    def _callback(self, frame: dict, buffers: list[bytes]) -> None:
+        """Run a test's function (a forward hook, say) that the student's code called, with
+        the arguments it chose (the student's word), and send back what it returned."""
+        func = self.callbacks.get(frame.get("callback"))
+        try:
+            if func is None:
+                raise wire.WireError("no such callback")
+            args = self.decode(frame.get("args", []), buffers)
+            kwargs = self.decode(frame.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise wire.WireError("bad callback arguments")
+            value, out = self.encode(func(*args, **kwargs))
+            wire.write_frame(self.fd_out, {"callback_reply": True, "ok": True, "value": value}, out)
+        except (SandboxError, wire.WireError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the test's function failed: tell the caller
+            reply = {"callback_reply": True, "ok": False}
+            reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
+            wire.write_frame(self.fd_out, reply, [])
+
+    def ready(self) -> None:
+        """Wait for the student process's first frame (it has imported torch and IPython)."""
+        try:
+            self._wait()
+            hello, _ = wire.read_frame(self.fd_in)
+        except SandboxTimeout:
+            self.alive = False
+            raise
+        except (OSError, EOFError, wire.WireError) as exc:
+            self.alive = False
+            raise SandboxError(f"the student's process did not start ({exc})") from None
+        if not hello.get("ready"):
+            self.alive = False
+            raise SandboxError("the student's process did not start")
+
+    def _wait(self) -> None:
+        while True:
+            left = self.deadline() - time.monotonic()
+            if left <= 0:
+                raise SandboxTimeout("timed out waiting for the student's code")
+            ready, _, _ = select.select([self.fd_in], [], [], min(left, 1.0))
+            if ready:
+                return
+
+    def decode(self, value: Any, buffers: list[bytes]) -> Any:
+        return wire.decode(value, buffers, refs=self.proxy)
+
+    def proxy(self, ref: dict):
+        kind = ref.get("kind")
+        types = ref.get("types")
+        info = ref.get("info")
+        types = tuple(
+            (str(t[0])[:200], str(t[1])[:200])
+            for t in (types if isinstance(types, list) else [])[:40]
+            if isinstance(t, list) and len(t) == 2
+        )
+        r = wire.Ref(int(ref["id"]), str(kind), types, info if isinstance(info, dict) else {})
+        return (StudentTensor if kind == "tensor" else StudentObject)(self, r)
+
+    # ------------------------------------------------------------------ encoding arguments
+    def encode(self, value: Any) -> tuple[Any, list[bytes]]:
+        enc = wire.Encoder(module=_module_blob)
+
+        def walk(v, depth=0):
+            if isinstance(v, StudentObject):
+                if object.__getattribute__(v, "_session") is not self:
+                    raise SandboxError("an object of an earlier (replaced) sandbox")
+                return {"$": "ref", "id": object.__getattribute__(v, "_ref").id}
+            if type(v) is tuple:
+                return {"$": "tuple", "v": [walk(x, depth + 1) for x in v]}
+            if type(v) is list:
+                return [walk(x, depth + 1) for x in v]
+            if isinstance(v, dict) and type(v) in (dict, OrderedDict):
+                v = dict(v)
+            if type(v) is dict and all(type(k) in (str, int) for k in v):
+                return {"$": "dict", "k": list(v), "v": [walk(x, depth + 1) for x in v.values()]}
+            if isinstance(v, type):
+                return _class_ref(v)
+            if callable(v) and not isinstance(v, torch.nn.Module):
+                key = len(self.callbacks) + 1
+                self.callbacks[key] = v
+                return {"$": "callback", "id": key}
+            try:
+                return enc.encode(v, depth)
+            except TypeError as exc:
+                raise AuthoringError(str(exc)) from None
+
+        return walk(value), enc.buffers
+
+    # ------------------------------------------------------------------ calls
+    def call(self, target, args: tuple, kwargs: dict, *, lib: tuple[str, str] | None = None):
+        data, buffers = self.encode([list(args), kwargs])
+        header = {"op": "lib" if lib else "call", "args": data[0], "kwargs": data[1]}
+        header["opts"] = self._options()
+        if lib:
+            header["module"], header["name"] = lib
+        else:
+            header["target"] = target
+        reply, out = self.request(header, buffers)
+        value = self.decode(reply.get("value"), out)
+        if not isinstance(value, dict) or "result" not in value:
+            raise SandboxError("malformed reply to a call")
+        self._mirror(args, kwargs, value.get("mutated") or [], value.get("grads") or [])
+        calls = reply.get("calls")
+        if isinstance(calls, dict):
+            for counter in self.counters:
+                counter.add_remote(calls)
+        result = value["result"]
+        link = reply.get("link")
+        if type(link) is int and torch.is_grad_enabled():
+            result = _bridge(self, link, int(reply.get("leaves") or 0), args, kwargs, result)
+        return result
+
+    def _seed(self) -> int:
+        """The seed the student's code runs under for the next call: a function of the test's
+        global torch RNG state (the same ``torch.manual_seed`` before a call gives the same
+        randomness there) and of how many calls that state has already seeded (two calls in a
+        row get different randomness; :meth:`reseeded` starts the count again). The test's
+        generator is never advanced, and nothing the student's process sends can set it."""
+        digest = hashlib.sha256(torch.get_rng_state().numpy().tobytes()).digest()
+        if digest == self._rng_digest:
+            self._rng_uses += 1
+        else:
+            self._rng_digest, self._rng_uses = digest, 0
+        mixed = hashlib.sha256(digest + self._rng_uses.to_bytes(8, "little")).digest()
+        return int.from_bytes(mixed[:8], "little") >> 1
+
+    def reseeded(self) -> None:
+        """The test called ``torch.manual_seed``: the next call starts a fresh count."""
+        self._rng_digest, self._rng_uses = b"", 0
+
+    def _options(self) -> dict:
+        opts = {"grad": torch.is_grad_enabled(), "seed": self._seed()}
+        for layer in self.options:
+            opts.update(layer)
+        if self.counters:
+            opts["count_calls"] = True
+        return opts
+
+    @contextlib.contextmanager
+    def call_options(self, **options):
+        counter = options.pop("count_torch_calls", None)
+        self.options.append(options)
+        if counter is not None:
+            self.counters.append(counter)
+        try:
+            yield
+        finally:
+            self.options.pop()
+            if counter is not None:
+                self.counters.remove(counter)
+
+    def _mirror(self, args, kwargs, mutated: list, grads: list) -> None:
+        """Copy the student's in-place changes to the test's tensor arguments back into them."""
+        root = [list(args), kwargs]
+        for entry, is_grad in [(m, False) for m in mutated] + [(g, True) for g in grads]:
+            if not (isinstance(entry, tuple) and len(entry) == 2):
+                continue
+            path, new = entry
+            target = _at(root, path)
+            if not isinstance(target, torch.Tensor) or isinstance(target, StudentObject):
+                continue
+            if not isinstance(new, torch.Tensor):
+                continue
+            if is_grad:
+                if target.is_leaf and target.requires_grad and new.shape == target.shape:
+                    target.grad = new.to(target.dtype)
+            elif new.dtype == target.dtype:
+                with torch.no_grad():
+                    if new.shape == target.shape:
+                        target.copy_(new)
+                    else:
+                        target.set_(new)
+
+    def backward(self, link: int, grads) -> list:
+        data, buffers = self.encode(list(grads))
+        reply, out = self.request({"op": "backward", "link": link, "grads": data}, buffers)
+        value = self.decode(reply.get("value"), out)
+        return value if isinstance(value, list) else []
+
+
+class AuthoringError(Exception):
+    """A test sends the student's code something that cannot cross into the sandbox."""
+
+
+def _class_ref(cls: type) -> dict:
+    """A class sent by name: only torch's and Python's own (the sandbox imports them)."""
+    module = getattr(cls, "__module__", "")
+    if not (module == "builtins" or module == "torch" or module.startswith("torch.")):
+        raise AuthoringError(
+            f"the class {cls.__qualname__} (defined in {module}) cannot be sent to the student's "
+            "code: only classes of torch and builtins can (docs/TEST_FORM.md)"
+        )
+    return {"$": "class", "mod": module, "qual": cls.__qualname__}
+
+
+def _module_blob(module: torch.nn.Module):
+    """A module the test built from torch.nn classes, copied into the sandbox."""
+    for m in module.modules():
+        if not type(m).__module__.startswith("torch."):
+            raise AuthoringError(
+                f"a {type(m).__name__} (defined in {type(m).__module__}) cannot be sent to the "
+                "student's code: build test models from torch.nn classes only (docs/TEST_FORM.md)"
+            )
+    buf = io.BytesIO()
+    torch.save(module, buf)
+    grads = {n: p.grad.detach() for n, p in module.named_parameters() if p.grad is not None}
+    return wire.Blob(buf.getvalue(), grads)
+
+
+def _at(root, path):
+    node = root
+    for key in path if isinstance(path, list) else []:
+        try:
+            node = node[key]
+        except (IndexError, KeyError, TypeError):
+            return None
+    return node
+
+
+# --------------------------------------------------------------------------- autograd bridge
+_ANCHOR = torch.zeros(
+    (), requires_grad=True
+)  # makes results of parameter-only graphs differentiable
+
+
+class _Bridge(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, session, link, n_leaves, n_out, anchor, *tensors):
+        ctx.session, ctx.link, ctx.n_leaves = session, link, n_leaves
+        outs = tensors[n_leaves:]
+        results = tuple(o.clone() for o in outs)
+        for r in results:
+            if not (r.is_floating_point() or r.is_complex()):
+                ctx.mark_non_differentiable(r)
+        return results if n_out != 1 else results[0]
+
+    @staticmethod
+    def backward(ctx, *grad_outs):
+        grads = ctx.session.backward(ctx.link, grad_outs)
+        leaf_grads = list(grads)[: ctx.n_leaves]
+        leaf_grads += [None] * (ctx.n_leaves - len(leaf_grads))
+        return (None, None, None, None, None, *leaf_grads, *[None] * len(grad_outs))
+
+
+def _tensors_in(value, found: list) -> list:
+    if isinstance(value, torch.Tensor) and not isinstance(value, StudentObject):
+        found.append(value)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _tensors_in(v, found)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _tensors_in(v, found)
+    return found
+
+
+def _replace_tensors(value, new: list):
+    if isinstance(value, torch.Tensor) and not isinstance(value, StudentObject):
+        return new.pop(0)
+    if type(value) is list:
+        return [_replace_tensors(v, new) for v in value]
+    if type(value) is tuple:
+        return tuple(_replace_tensors(v, new) for v in value)
+    if type(value) is dict:
+        return {k: _replace_tensors(v, new) for k, v in value.items()}
+    return value
+
+
+def _bridge(session: Session, link: int, n_leaves: int, args, kwargs, result):
+    leaves = [
+        t
+        for t in _tensors_in([list(args), kwargs], [])
+        if t.requires_grad and t.device.type != "meta"
+    ]
+    if len(leaves) != n_leaves:
+        return result  # the sandbox's count disagrees: leave the result unconnected
+    outs = _tensors_in(result, [])
+    if not outs:
+        return result
+    connected = _Bridge.apply(session, link, n_leaves, len(outs), _ANCHOR, *leaves, *outs)
+    connected = [connected] if len(outs) == 1 else list(connected)
+    return _replace_tensors(result, connected)
+
+
+# --------------------------------------------------------------------------- proxies
+def _torch_class(types: tuple):
+    """The first class of ``types`` (an MRO as (module, qualname) pairs) that torch defines."""
+    import importlib
+
+    for module, qualname in types:
+        if not (module == "torch" or module.startswith("torch.")):
+            continue
+        try:
+            obj = importlib.import_module(module)
+            for part in qualname.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(obj, type):
+            return obj
+    return None
+
+
+class StudentObject:
+    """An object in the student's sandbox, known here by number."""
+
+    __slots__ = ("_session", "_ref", "__weakref__")
+
+    def __init__(self, session: Session, ref: wire.Ref):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_ref", ref)
+
+    def _request(self, op: str, **fields):
+        session = object.__getattribute__(self, "_session")
+        ref = object.__getattribute__(self, "_ref")
+        return session.request({"op": op, "ref": ref.id, **fields})
+
+    def _value(self, reply):
+        session = object.__getattribute__(self, "_session")
+        return session.decode(reply[0].get("value"), reply[1])
+
+    @property
+    def __class__(self):
+        ref = object.__getattribute__(self, "_ref")
+        return _torch_class(ref.types) or type(self)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._value(self._request("getattr", name=name))
+
+    def __setattr__(self, name: str, value) -> None:
+        session = object.__getattribute__(self, "_session")
+        data, buffers = session.encode(value)
+        ref = object.__getattribute__(self, "_ref")
+        session.request(
+            {"op": "setattr", "ref": ref.id, "name": name, "value": data,
+             "no_grad": not torch.is_grad_enabled()},
+            buffers,
+        )  # fmt: skip
+
+    def __call__(self, *args, **kwargs):
+        session = object.__getattribute__(self, "_session")
+        ref = object.__getattribute__(self, "_ref")
+        return session.call(ref.id, args, kwargs)
+
+    def __getitem__(self, key):
+        session = object.__getattribute__(self, "_session")
+        data, buffers = session.encode(key)
+        ref = object.__getattribute__(self, "_ref")
+        reply = session.request({"op": "getitem", "ref": ref.id, "key": data}, buffers)
+        return session.decode(reply[0].get("value"), reply[1])
+
+    def __setitem__(self, key, value) -> None:
+        session = object.__getattribute__(self, "_session")
+        data, buffers = session.encode([key, value])
+        ref = object.__getattribute__(self, "_ref")
+        session.request(
+            {"op": "setitem", "ref": ref.id, "key": data[0], "value": data[1],
+             "grad": torch.is_grad_enabled()},
+            buffers,
+        )  # fmt: skip
+
+    def __iter__(self):
+        items = self._value(self._request("iter"))
+        return iter(items if isinstance(items, list) else [])
+
+    def __len__(self) -> int:
+        n = self._value(self._request("len"))
+        if type(n) is not int or n < 0:
+            raise TypeError("len() of the student's object is not a count")
+        return n
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        try:
+            text = self._value(self._request("repr"))
+        except (SandboxError, StudentError):
+            text = "?"
+        ref = object.__getattribute__(self, "_ref")
+        name = ref.types[0][1] if ref.types else "object"
+        return f"<student's {name}: {str(text)[:200]}>"
+
+    def __instancecheck__(self, instance) -> bool:
+        """``isinstance(x, StudentClass)``: asked of the sandbox (both must be its objects)."""
+        if not isinstance(instance, StudentObject):
+            return False
+        reply = self._request("isinstance", obj=object.__getattribute__(instance, "_ref").id)
+        return self._value(reply) is True
+
+    def __reduce__(self):
+        raise TypeError("the student's objects cannot be pickled")
+
+
+class StudentTensor(StudentObject):
+    """A tensor that lives in the sandbox (a parameter, a buffer, a ``.grad``)."""
+
+    __slots__ = ()
+
+    @property
+    def __class__(self):
+        ref = object.__getattribute__(self, "_ref")
+        return _torch_class(ref.types) or torch.Tensor
+
+    def value(self) -> torch.Tensor:
+        got = self._value(self._request("value"))
+        if not isinstance(got, torch.Tensor):
+            raise SandboxError("the student's tensor came back as something else")
+        return got
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        attr = getattr(torch.Tensor, name, None)
+        if callable(attr):
+            if name.endswith("_") and not name.startswith("_"):
+                method = StudentObject.__getattr__(self, name)  # the student's bound method
+                return method
+            return getattr(self.value(), name)
+        return StudentObject.__getattr__(self, name)
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        args = _materialise(args)
+        kwargs = _materialise(kwargs or {})
+        return func(*args, **kwargs)
+
+    def __iter__(self):
+        return iter(self.value())
+
+    def __len__(self) -> int:
+        return len(self.value())
+
+    def __bool__(self) -> bool:
+        return bool(self.value())
+
+    def __getitem__(self, key):
+        return self.value()[_materialise(key)]
+
+    def __array__(self, dtype=None):
+        arr = self.value().detach().numpy()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<student's tensor: {self.value()!r}>"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value(), spec)
+
+    def __float__(self) -> float:
+        return float(self.value())
+
+    def __int__(self) -> int:
+        return int(self.value())
+
+    def __index__(self) -> int:
+        return operator.index(self.value())
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def _binary(name: str):
+    def method(self, other):
+        return getattr(self.value(), name)(_materialise(other))
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "__add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ "
+    "__floordiv__ __rfloordiv__ __mod__ __pow__ __rpow__ __matmul__ __rmatmul__ __and__ "
+    "__or__ __xor__ __lt__ __le__ __gt__ __ge__ __eq__ __ne__"
+).split():
+    setattr(StudentTensor, _name, _binary(_name))
+for _name in ("__neg__", "__pos__", "__abs__", "__invert__"):
+    setattr(StudentTensor, _name, (lambda n: lambda self: getattr(self.value(), n)())(_name))
+
+
+def _materialise(value):
+    """``value`` with every :class:`StudentTensor` in it turned into a tensor here."""
+    if isinstance(value, StudentTensor):
+        return value.value()
+    if type(value) is list:
+        return [_materialise(v) for v in value]
+    if type(value) is tuple:
+        return tuple(_materialise(v) for v in value)
+    if type(value) is dict:
+        return {k: _materialise(v) for k, v in value.items()}
+    return value
+
+
+def materialise(value):
+    """Public: what a check sees of a proxy (a tensor proxy becomes its value)."""
+    return _materialise(value)
+
+
+def has_proxy(value, depth: int = 0) -> bool:
+    if isinstance(value, StudentObject):
+        return True
+    if depth > 20:
+        return False
+    if isinstance(value, list | tuple):
+        return any(has_proxy(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(has_proxy(v, depth + 1) for v in value.values())
+    return False

@@ -1,0 +1,441 @@
+"""The student's side of a grading job: runs inside the sandbox, with the student's code.
+
+    python -m course.grading.student IN_FD OUT_FD
+
+Started by :mod:`course.grading.sandbox` in a bubblewrap sandbox that holds the Python
+environment (read-only), the student's handed-in files and nothing else: no course checkout,
+no tests, no expected values. The trusted grader (:mod:`course.grading.job`) sends requests over
+a pipe; this process answers each with plain data (:mod:`course.grading.wire`):
+
+* ``exec``: run one of the student's cells in an IPython shell (outputs captured);
+* ``names``: the student's objects of the given names;
+* ``call`` / ``lib``: call a student's function, class or method — or a library helper marked
+  :func:`course.checks.runs_beside_student` — with the grader's arguments, under the grader's
+  options (grad mode, :func:`course.checks.no_autograd`, :func:`course.checks.count_torch_calls`);
+  in-place changes to tensor arguments are reported so the grader can mirror them;
+* ``getattr`` / ``setattr`` / ``getitem`` / ``setitem`` / ``iter`` / ``len`` / ``repr`` /
+  ``value``: work on objects kept here, which the grader knows only by number;
+* ``backward``: carry a gradient from the grader back through a call's outputs.
+
+Nothing here is trusted: the student's code runs in this very process and may change any of
+it. The grader treats every answer as the student's word (docs/GRADING.md).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections import OrderedDict
+
+STRIP_FRAMES = 2  # traceback frames of this module above the student's code
+
+
+class Server:
+    def __init__(self, fd_in: int, fd_out: int):
+        import torch
+
+        from course.grading import wire
+
+        self.torch = torch
+        self.wire = wire
+        self.fd_in, self.fd_out = fd_in, fd_out
+        self.objects: dict[int, object] = {}
+        self.by_identity: dict[int, int] = {}
+        self.links: dict[int, tuple[list, list]] = {}
+        self.shell = self._shell()
+        self.ns = self.shell.user_ns
+
+    # ------------------------------------------------------------------ IPython
+    def _shell(self):
+        from IPython.core.interactiveshell import InteractiveShell
+
+        shell = InteractiveShell.instance(colors="NoColor", xmode="Minimal")
+        shell.history_manager.enabled = False
+        try:
+            shell.enable_matplotlib("inline")
+        except Exception:  # noqa: BLE001 - figures are a nicety in feedback
+            pass
+        return shell
+
+    # ------------------------------------------------------------------ objects
+    def describe(self, obj) -> dict:
+        torch = self.torch
+        if obj is None:
+            return {}
+        oid = self.by_identity.get(id(obj))
+        if oid is None or self.objects.get(oid) is not obj:
+            oid = len(self.objects) + 1
+            self.objects[oid] = obj
+            self.by_identity[id(obj)] = oid
+        if isinstance(obj, torch.Tensor):
+            kind = "tensor"
+            info = {
+                "shape": [int(s) for s in obj.shape],
+                "dtype": str(obj.dtype).removeprefix("torch."),
+                "requires_grad": bool(obj.requires_grad),
+            }
+        elif isinstance(obj, torch.nn.Module):
+            kind, info = "module", {"training": bool(obj.training)}
+        elif callable(obj):
+            kind, info = "callable", {}
+        else:
+            kind, info = "object", {}
+        mro = type(obj).__mro__ if not isinstance(obj, type) else (type,)
+        types = [[str(c.__module__), str(c.__qualname__)] for c in mro][:40]
+        return {"id": oid, "kind": kind, "types": types, "info": info}
+
+    def encode(self, value, tensors_by_value: bool):
+        torch = self.torch
+
+        def ref(obj):
+            return self.describe(obj)
+
+        enc = self.wire.Encoder(ref=ref)
+        plain_tensor = enc.encode
+
+        def encode(v, depth=0):
+            if isinstance(v, torch.Tensor) and not tensors_by_value:
+                return {"$": "ref", **self.describe(v)}
+            if isinstance(v, torch.Tensor) and type(v) not in (torch.Tensor, torch.nn.Parameter):
+                v = torch.Tensor._make_subclass(torch.Tensor, v.detach(), v.requires_grad)
+            if isinstance(v, OrderedDict) or (isinstance(v, dict) and type(v) is not dict):
+                v = dict(v)
+            if type(v) is dict and all(type(k) in (str, int) for k in v):
+                return {"$": "dict", "k": list(v), "v": [encode(x, depth + 1) for x in v.values()]}
+            if type(v) is list:
+                return [encode(x, depth + 1) for x in v]
+            if type(v) is tuple:
+                return {"$": "tuple", "v": [encode(x, depth + 1) for x in v]}
+            return plain_tensor(v, depth)
+
+        return encode(value), enc.buffers
+
+    def decode(self, header_value, buffers):
+        torch = self.torch
+
+        def refs(d):
+            oid = d["id"]
+            if oid not in self.objects:
+                raise self.wire.WireError(f"no object {oid}")
+            return self.objects[oid]
+
+        def modules(blob: bytes, grads: dict):
+            import io
+
+            module = torch.load(io.BytesIO(blob), weights_only=False)
+            named = dict(module.named_parameters())
+            for name, g in grads.items():
+                if name in named:
+                    named[name].grad = g
+            return module
+
+        def callback(d):
+            key = int(d["id"])
+            server = self
+
+            def call_grader(*args, **kwargs):
+                return server.callback(key, args, kwargs)
+
+            return call_grader
+
+        def klass(d):
+            module, qual = str(d["mod"]), str(d["qual"])
+            if not (module == "builtins" or module == "torch" or module.startswith("torch.")):
+                raise self.wire.WireError(f"class from {module}")
+            obj = importlib.import_module(module)
+            for part in qual.split("."):
+                obj = getattr(obj, part)
+            return obj
+
+        return self.wire.decode(
+            header_value, buffers, refs=refs, modules=modules,
+            tags={"callback": callback, "class": klass},
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ requests
+    def serve(self) -> None:
+        while True:
+            try:
+                header, buffers = self.wire.read_frame(self.fd_in)
+            except EOFError:
+                return
+            self.handle(header, buffers)
+
+    def handle(self, header: dict, buffers: list) -> None:
+        """Answer one request of the grader."""
+        op = header.get("op")
+        try:
+            reply, out_buffers = getattr(self, f"op_{op}")(header, buffers)
+            reply = {"ok": True, **reply}
+        except BaseException as exc:  # noqa: BLE001 - the student's errors go back as data
+            reply, out_buffers = {"ok": False, "error": self.error(exc)}, []
+        self.wire.write_frame(self.fd_out, reply, out_buffers)
+
+    def callback(self, key: int, args: tuple, kwargs: dict):
+        """Call a function of the grader's test (a hook the test registered on a student's
+        module): send the arguments, serve the grader's requests meanwhile, return its answer."""
+        value, buffers = self.encode([list(args), kwargs], tensors_by_value=True)
+        self.wire.write_frame(
+            self.fd_out, {"callback": key, "args": value[0], "kwargs": value[1]}, buffers
+        )
+        while True:
+            header, in_buffers = self.wire.read_frame(self.fd_in)
+            if header.get("callback_reply"):
+                if not header.get("ok"):
+                    err = header.get("error") or {}
+                    raise RuntimeError(f"the test's callback failed: {err.get('message', '')}")
+                return self.decode(header.get("value"), in_buffers)
+            self.handle(header, in_buffers)
+
+    @staticmethod
+    def error(exc: BaseException) -> dict:
+        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
+        return {
+            "type": type(exc).__name__,
+            "message": str(exc)[:2000],
+            "traceback": "".join(tb)[-4000:],
+        }
+
+    def op_exec(self, header, _buffers):
+        from IPython.utils.capture import capture_output
+
+        code = header["code"]
+        with capture_output(display=True) as captured:
+            result = self.shell.run_cell(code, store_history=False, silent=False)
+        outputs = []
+        if captured.stdout:
+            outputs.append({"name": "stdout", "text": captured.stdout[-200_000:]})
+        if captured.stderr:
+            outputs.append({"name": "stderr", "text": captured.stderr[-50_000:]})
+        for rich in captured.outputs[:20]:
+            data = {}
+            for mime in ("image/png", "text/plain"):
+                if mime in rich.data and isinstance(rich.data[mime], str):
+                    data[mime] = rich.data[mime][:2_000_000]
+            if data:
+                outputs.append({"data": data})
+        err = result.error_in_exec or result.error_before_exec
+        reply = {"outputs": outputs}
+        if err is not None:
+            reply["error"] = self.error(err)
+        return reply, []
+
+    def op_names(self, header, _buffers):
+        found = {name: self.ns[name] for name in header["names"] if name in self.ns}
+        value, buffers = self.encode(found, tensors_by_value=True)
+        return {"value": value}, buffers
+
+    def _arguments(self, header, buffers):
+        args = self.decode(header.get("args", []), buffers)
+        kwargs = self.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
+        return args, kwargs
+
+    def _tensors(self, value, path, found):
+        torch = self.torch
+        if isinstance(value, torch.Tensor) and value.device.type != "meta":
+            grad = value.grad.detach().clone() if value.grad is not None else None
+            found.append((path, value, value.detach().clone(), grad))
+        elif isinstance(value, list | tuple):
+            for i, v in enumerate(value):
+                self._tensors(v, [*path, i], found)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                self._tensors(v, [*path, k], found)
+        return found
+
+    def _run(self, header, func, args, kwargs):
+        import contextlib
+
+        from course import checks
+
+        torch = self.torch
+        opts = header.get("opts") or {}
+        watched = self._tensors([list(args), kwargs], [], [])
+        counter = None
+        seed = opts.get("seed")
+        if type(seed) is int and seed >= 0:
+            import random
+
+            import numpy as np
+
+            torch.manual_seed(seed)
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(torch.set_grad_enabled(bool(opts.get("grad", True))))
+            if opts.get("no_autograd"):
+                stack.enter_context(checks.no_autograd(str(opts["no_autograd"])))
+            if opts.get("count_calls"):
+                counter = stack.enter_context(checks.count_torch_calls())
+            result = func(*args, **kwargs)
+        reply = {}
+        mutated, grads, buffers_extra = [], [], []
+        for path, t, before, grad_before in watched:
+            same = t.dtype == before.dtype and t.shape == before.shape
+            if same:
+                now = t.detach()
+                same = bool(((now == before) | (now.isnan() & before.isnan())).all())
+            if not same:
+                mutated.append((path, t.detach().clone()))
+            g = t.grad
+            if g is not None and (grad_before is None or not torch.equal(g, grad_before)):
+                grads.append((path, g.detach().clone()))
+        if counter is not None:
+            reply["calls"] = {
+                "count": counter.count,
+                "by_name": dict(list(counter.by_name.items())[:200]),
+            }
+        outputs = self._grad_outputs(result)
+        if outputs and torch.is_grad_enabled() is not None and opts.get("grad", True):
+            leaves = [t for _p, t, _b, _g in watched if t.requires_grad]
+            link = len(self.links) + 1
+            self.links[link] = (outputs, leaves)
+            reply["link"] = link
+            reply["leaves"] = len(leaves)
+        value, buffers = self.encode(
+            {"result": result, "mutated": mutated, "grads": grads}, tensors_by_value=True
+        )
+        del buffers_extra
+        return {**reply, "value": value}, buffers
+
+    def _grad_outputs(self, result) -> list:
+        """The tensors of a call's result, in the order the grader will decode them."""
+        torch = self.torch
+        found = []
+
+        def walk(v):
+            if isinstance(v, torch.Tensor):
+                found.append(v)
+            elif isinstance(v, list | tuple):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, dict):
+                for x in v.values():
+                    walk(x)
+
+        walk(result)
+        return found if any(t.requires_grad for t in found) else []
+
+    def _target(self, header):
+        target = header["target"]
+        if isinstance(target, str):
+            if target not in self.ns:
+                raise NameError(f"name {target!r} is not defined")
+            return self.ns[target]
+        oid = int(target)
+        if oid not in self.objects:
+            raise self.wire.WireError(f"no object {oid}")
+        return self.objects[oid]
+
+    def op_call(self, header, buffers):
+        func = self._target(header)
+        args, kwargs = self._arguments(header, buffers)
+        return self._run(header, func, args, kwargs)
+
+    def op_lib(self, header, buffers):
+        module = header["module"]
+        if not module.startswith("course."):
+            raise PermissionError(f"not a course module: {module}")
+        func = getattr(importlib.import_module(module), header["name"])
+        if not getattr(func, "__course_beside_student__", False):
+            raise PermissionError(f"{module}.{header['name']} is not marked runs_beside_student")
+        args, kwargs = self._arguments(header, buffers)
+        return self._run(header, func.__wrapped__, args, kwargs)
+
+    def _obj(self, header):
+        oid = header["ref"]
+        if oid not in self.objects:
+            raise self.wire.WireError(f"no object {oid}")
+        return self.objects[oid]
+
+    def op_getattr(self, header, _buffers):
+        value, buffers = self.encode(
+            getattr(self._obj(header), header["name"]), tensors_by_value=False
+        )
+        return {"value": value}, buffers
+
+    def op_setattr(self, header, buffers):
+        value = self.decode(header["value"], buffers)
+        with self.torch.no_grad() if header.get("no_grad") else _nothing():
+            setattr(self._obj(header), header["name"], value)
+        return {}, []
+
+    def op_getitem(self, header, buffers):
+        key = self.decode(header["key"], buffers)
+        value, out = self.encode(self._obj(header)[key], tensors_by_value=False)
+        return {"value": value}, out
+
+    def op_setitem(self, header, buffers):
+        key = self.decode(header["key"], buffers)
+        value = self.decode(header["value"], buffers)
+        with self.torch.set_grad_enabled(bool(header.get("grad", True))):
+            self._obj(header)[key] = value
+        return {}, []
+
+    def op_iter(self, header, _buffers):
+        items = []
+        for item in self._obj(header):
+            items.append(item)
+            if len(items) > 100_000:
+                raise OverflowError("more than 100,000 items")
+        value, buffers = self.encode(items, tensors_by_value=False)
+        return {"value": value}, buffers
+
+    def op_len(self, header, _buffers):
+        return {"value": int(len(self._obj(header)))}, []
+
+    def op_isinstance(self, header, _buffers):
+        oid = header["obj"]
+        if oid not in self.objects:
+            raise self.wire.WireError(f"no object {oid}")
+        return {"value": bool(isinstance(self.objects[oid], self._obj(header)))}, []
+
+    def op_repr(self, header, _buffers):
+        return {"value": repr(self._obj(header))[:2000]}, []
+
+    def op_value(self, header, _buffers):
+        value, buffers = self.encode(self._obj(header), tensors_by_value=True)
+        return {"value": value}, buffers
+
+    def op_backward(self, header, buffers):
+        torch = self.torch
+        outputs, leaves = self.links[int(header["link"])]
+        grads = self.decode(header["grads"], buffers)
+        pairs = [(o, g) for o, g in zip(outputs, grads, strict=True) if g is not None]
+        pairs = [(o, g) for o, g in pairs if o.requires_grad]
+        for leaf in leaves:
+            leaf.grad = None
+        if pairs:
+            torch.autograd.backward(
+                [o for o, _ in pairs], [g.to(o.dtype) for o, g in pairs], retain_graph=True
+            )
+        out = [leaf.grad for leaf in leaves]
+        for leaf in leaves:
+            leaf.grad = None
+        value, out_buffers = self.encode(out, tensors_by_value=True)
+        return {"value": value}, out_buffers
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fd_in, fd_out = int(argv[0]), int(argv[1])
+    os.set_inheritable(fd_in, False)
+    os.set_inheritable(fd_out, False)
+    server = Server(fd_in, fd_out)
+    server.wire.write_frame(fd_out, {"ok": True, "ready": True})
+    server.serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+/* Lesson 02, "gradient norm vs depth, plain vs residual" (course site figure `gradient-norms`).
+ *
+ * Measured data (benchmarks/gradient_norms.json, written by benchmarks/gradient_norms.py with the
+ * lesson's reference cifar_net and layer_gradient_norms), carried by the page as JSON: for every
+ * network, the norm of dL/dW of each convolution at initialisation, per seed, with the median and
+ * range over seeds. Left: norm per layer for the chosen depth (log scale). Right: how much larger
+ * the first layer's gradient is than the last one's, against depth. tests/test_site.py checks the
+ * numbers shown against the data and the data against the reference functions.
+ * Self-contained, works from file://.
+ */
+(function () {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(NS, tag);
+    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function sig(x) {
+    if (x === 0) return "0";
+    if (x >= 1000) return String(Math.round(x)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    return Number(x.toPrecision(3)).toString();
+  }
+
+  function logAxis(lo, hi) {
+    var a = Math.floor(Math.log10(lo)), b = Math.ceil(Math.log10(hi));
+    if (a === b) b = a + 1;
+    return { lo: a, hi: b };
+  }
+
+  function chart(node, opts) {
+    // opts: width, height, xs (domain [x0, x1]), series [{cls, points:[[x,y]], band:[[x,lo,hi]]}], xlabel, ylabel, xticks, marks
+    while (node.firstChild) node.removeChild(node.firstChild);
+    var W = opts.width, H = opts.height, L = 52, R = 10, T = 10, B = 36;
+    node.setAttribute("viewBox", "0 0 " + W + " " + H);
+    var ys = [];
+    opts.series.forEach(function (s) {
+      s.points.forEach(function (p) { ys.push(p[1]); });
+      (s.band || []).forEach(function (p) { ys.push(p[1], p[2]); });
+    });
+    var ax = logAxis(Math.min.apply(null, ys), Math.max.apply(null, ys));
+    function X(x) { return L + (W - L - R) * (x - opts.xs[0]) / Math.max(opts.xs[1] - opts.xs[0], 1e-9); }
+    function Y(y) { return T + (H - T - B) * (1 - (Math.log10(y) - ax.lo) / (ax.hi - ax.lo)); }
+    for (var e = ax.lo; e <= ax.hi; e++) {
+      var yy = Y(Math.pow(10, e)).toFixed(1);
+      node.appendChild(svg("line", { "class": "grid", x1: L, x2: W - R, y1: yy, y2: yy }));
+      node.appendChild(svg("text", { "class": "tick", x: L - 6, y: yy, dy: "0.32em", "text-anchor": "end" }, e === 0 ? "1" : "1e" + e));
+    }
+    opts.xticks.forEach(function (t) {
+      node.appendChild(svg("text", { "class": "tick", x: X(t).toFixed(1), y: H - B + 16, "text-anchor": "middle" }, String(t)));
+    });
+    node.appendChild(svg("text", { "class": "axis-label", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, opts.xlabel));
+    node.appendChild(svg("text", { "class": "axis-label", transform: "translate(12 " + ((T + H - B) / 2) + ") rotate(-90)", "text-anchor": "middle" }, opts.ylabel));
+    opts.series.forEach(function (s) {
+      if (s.band && s.band.length) {
+        var top = s.band.map(function (p) { return X(p[0]).toFixed(1) + "," + Y(p[2]).toFixed(1); });
+        var bottom = s.band.slice().reverse().map(function (p) { return X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1); });
+        node.appendChild(svg("polygon", { "class": "band " + s.cls, points: top.concat(bottom).join(" ") }));
+      }
+      var d = s.points.map(function (p, i) { return (i ? "L" : "M") + X(p[0]).toFixed(1) + " " + Y(p[1]).toFixed(1); }).join(" ");
+      node.appendChild(svg("path", { "class": "line " + s.cls, d: d }));
+      if (s.dots) {
+        s.points.forEach(function (p) {
+          var c = svg("circle", { "class": "dot " + s.cls, cx: X(p[0]).toFixed(1), cy: Y(p[1]).toFixed(1), r: p[0] === opts.mark ? 5 : 3 });
+          c.appendChild(svg("title", {}, s.label + ", " + p[0] + " layers: ×" + sig(p[1])));
+          node.appendChild(c);
+        });
+      }
+    });
+  }
+
+  function setup(fig) {
+    var d = JSON.parse(fig.querySelector("script.figure-data").textContent);
+    var body = fig.querySelector(".figure-body");
+    var state = { depth: d.depths.indexOf(56) >= 0 ? 56 : d.depths[d.depths.length - 1], plain: true, residual: true, seed: "median" };
+
+    var controls = el("div", { "class": "controls fig-row" });
+    var depthBox = el("div", { "class": "choice", role: "radiogroup", "aria-label": "network depth" });
+    depthBox.appendChild(el("span", { "class": "choice-title" }, "Depth (6n + 2 layers)"));
+    d.depths.forEach(function (depth) {
+      var lab = el("label");
+      var r = el("input", { type: "radio", name: fig.id + "-depth", value: depth, "data-control": "depth" });
+      if (depth === state.depth) r.checked = true;
+      r.addEventListener("change", function () { if (r.checked) { state.depth = depth; update(); } });
+      lab.appendChild(r);
+      lab.appendChild(document.createTextNode(String(depth)));
+      depthBox.appendChild(lab);
+    });
+    controls.appendChild(depthBox);
+    var showBox = el("div", { "class": "choice" });
+    showBox.appendChild(el("span", { "class": "choice-title" }, "Show"));
+    [["plain", "plain"], ["residual", "residual"]].forEach(function (pair) {
+      var lab = el("label");
+      var c = el("input", { type: "checkbox", checked: "", "data-control": pair[0] });
+      c.addEventListener("change", function () { state[pair[0]] = c.checked; update(); });
+      lab.appendChild(c);
+      var sw = el("span", { "class": "swatch " + pair[0] });
+      lab.appendChild(sw);
+      lab.appendChild(document.createTextNode(pair[1]));
+      showBox.appendChild(lab);
+    });
+    var seedLab = el("label", { "for": fig.id + "-seed" }, "seed ");
+    var seedSel = el("select", { id: fig.id + "-seed", "data-control": "seed" });
+    seedSel.appendChild(el("option", { value: "median" }, "median of " + d.seeds.length));
+    d.seeds.forEach(function (s) { seedSel.appendChild(el("option", { value: String(s) }, String(s))); });
+    seedSel.addEventListener("change", function () { state.seed = seedSel.value; update(); });
+    seedLab.appendChild(seedSel);
+    showBox.appendChild(seedLab);
+    controls.appendChild(showBox);
+    body.appendChild(controls);
+
+    var charts = el("div", { "class": "fig-grid two" });
+    var left = svg("svg", { "class": "chart", role: "img", "aria-label": "gradient norm per layer" });
+    var right = svg("svg", { "class": "chart", role: "img", "aria-label": "first-to-last ratio against depth" });
+    charts.appendChild(left);
+    charts.appendChild(right);
+    body.appendChild(charts);
+
+    var table = el("table", { "class": "readout" });
+    table.innerHTML = "<thead><tr><th>network</th><th class='num'>conv layers</th><th class='num'>first conv</th><th class='num'>last conv</th><th class='num'>first / last</th><th class='num'>largest / smallest</th></tr></thead>";
+    var tbody = el("tbody");
+    table.appendChild(tbody);
+    body.appendChild(table);
+
+    function norms(net) { return state.seed === "median" ? net.median : net.seeds[state.seed]; }
+    function netFor(residual, depth) { return d.nets[(residual ? "ResNet-" : "plain-") + depth]; }
+
+    function update() {
+      var series = [];
+      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      [false, true].forEach(function (residual) {
+        var key = residual ? "residual" : "plain";
+        var net = netFor(residual, state.depth);
+        if (!net) return;
+        var v = norms(net);
+        var first = v[0], last = v[v.length - 1];
+        var big = Math.max.apply(null, v), small = Math.min.apply(null, v);
+        var tr = el("tr", { "data-net": (residual ? "ResNet-" : "plain-") + state.depth });
+        var name = el("td");
+        name.innerHTML = "<span class='swatch " + key + "'></span>" + (residual ? "ResNet-" : "plain-") + state.depth;
+        tr.appendChild(name);
+        [["layers", v.length], ["first", first], ["last", last], ["ratio", first / last], ["spread", big / small]].forEach(function (c) {
+          var text = c[0] === "layers" ? String(c[1]) : (c[0] === "ratio" || c[0] === "spread" ? "×" + sig(c[1]) : sig(c[1]));
+          tr.appendChild(el("td", { "class": "num", "data-out": c[0], "data-value": String(c[1]) }, text));
+        });
+        tbody.appendChild(tr);
+        if (!state[key]) return;
+        series.push({
+          cls: key, label: key,
+          points: v.map(function (y, i) { return [i + 1, y]; }),
+          band: state.seed === "median" ? net.min.map(function (lo, i) { return [i + 1, lo, net.max[i]]; }) : []
+        });
+      });
+      var n = netFor(false, state.depth) || netFor(true, state.depth);
+      var L = n ? n.layers.length : 1;
+      var step = L > 60 ? 20 : 10;
+      var xt = [1];
+      for (var t = step; t < L - step / 3; t += step) xt.push(t);
+      xt.push(L);
+      if (series.length) {
+        chart(left, { width: 440, height: 260, xs: [1, L], series: series, xlabel: "conv layer (1 = next to the input)", ylabel: "‖∂L/∂W‖", xticks: xt });
+      } else {
+        while (left.firstChild) left.removeChild(left.firstChild);
+      }
+      var ratioSeries = [];
+      [false, true].forEach(function (residual) {
+        var key = residual ? "residual" : "plain";
+        if (!state[key]) return;
+        var pts = [];
+        d.depths.forEach(function (depth) {
+          var net = netFor(residual, depth);
+          if (!net) return;
+          var v = norms(net);
+          pts.push([depth, v[0] / v[v.length - 1]]);
+        });
+        ratioSeries.push({ cls: key, label: residual ? "ResNet" : "plain", points: pts, dots: true });
+      });
+      if (ratioSeries.length) {
+        chart(right, { width: 300, height: 260, xs: [d.depths[0], d.depths[d.depths.length - 1]], series: ratioSeries, xlabel: "depth (layers)", ylabel: "first conv / last conv", xticks: d.depths, mark: state.depth });
+      } else {
+        while (right.firstChild) right.removeChild(right.firstChild);
+      }
+    }
+    update();
+    fig.setAttribute("data-ready", "true");
+  }
+
+  var figs = document.querySelectorAll('figure[data-figure="gradient-norms"]');
+  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+})();

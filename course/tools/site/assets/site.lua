@@ -1,0 +1,26 @@
+-- The site's pandoc filter: footnotes -> margin notes, tables -> scrolling boxes.
+
+-- Footnotes become margin notes (Tufte/distill style): the note's text is placed next to its
+-- number; site.css floats it into the right margin on wide screens and shows it below the
+-- paragraph, behind a tap on the number, on narrow ones. No JavaScript involved.
+local count = 0
+
+function Note(note)
+  count = count + 1
+  local id = "sn-" .. count
+  local inlines = pandoc.utils.blocks_to_inlines(note.content, {pandoc.Space()})
+  local out = pandoc.List({
+    pandoc.RawInline("html", '<label for="' .. id .. '" class="sidenote-number" title="note ' ..
+      count .. '">' .. count .. '</label><input type="checkbox" id="' .. id ..
+      '" class="margin-toggle"><span class="sidenote" role="note"><span class="sidenote-mark">' ..
+      count .. '</span> '),
+  })
+  out:extend(inlines)
+  out:insert(pandoc.RawInline("html", "</span>"))
+  return out
+end
+
+-- Tables scroll inside their own box on narrow screens instead of widening the page.
+function Table(tbl)
+  return pandoc.Div({tbl}, pandoc.Attr("", {"table-wrap"}))
+end

@@ -1,0 +1,677 @@
+"""``course grade``: the grading wing, its pieces, and a hostile class graded in one run.
+
+The class is a toy course built in code (tests/hostile/fixtures.py): every notebook runs in
+seconds. ``test_hostile_class`` grades all of it in ONE batch and checks, for every attack, that it
+earns no more than the same notebook without it, hurts no classmate and leaves the batch complete.
+The other tests check the parts: the wire, the proxies, the sandbox's isolation, staging caps,
+reports, feedback, resuming after the grader is killed, and lesson 05's trusted band scoring.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from conftest import ROOT
+from hostile import fixtures as fx
+
+from course import cli
+from course.grading import feedback, proxy, report, wire
+from course.grading.report import Result, plot_scores, summary, write_csv
+from course.grading.staging import find_notebook, sanitize, scan
+from course.tools import notebooks as nbs
+
+LIMITS = ["--timeout", "120", "--cell-timeout", "10", "--memory", "1024"]  # small, for tests
+needs_bwrap = pytest.mark.skipif(
+    subprocess.run(["sh", "-c", "command -v bwrap"], capture_output=True).returncode != 0,
+    reason="bubblewrap is not installed (.ci/run installs it)",
+)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """A course checkout with the toy lesson, released by nbgrader there, so that it also has
+    the instructor's gradebook (root/gradebook.db): (root, source, release)."""
+    root = fx.make_toy_course(tmp_path_factory.mktemp("toy-course"), ROOT)
+    nbs.generate_assignment(root, fx.LESSON)
+    source = nbs.read(nbs.source_path(fx.LESSON, root))
+    release = nbs.read(nbs.release_path(fx.LESSON, root))
+    return root, source, release
+
+
+def _node(case_nb):
+    """A submission as ``course grade`` reads it."""
+    return nbformat.reads(json.dumps(case_nb), as_version=4)
+
+
+def _case(student):
+    return next(c for c in fx.CASES if c.student == student)
+
+
+def _release_dict(release):
+    return json.loads(nbformat.writes(release))
+
+
+# --------------------------------------------------------------------------- sanitize
+def test_sanitize_restores_tests_and_keeps_answers(toy):
+    _, source, release = toy
+    nb, flags = sanitize(_node(_case("ok_full").make(_release_dict(release))), source, release)
+    assert flags == []
+    by = {nbs.grade_id(c): c for c in nb.cells if nbs.grade_id(c)}
+    assert by["double"].source == fx.DOUBLE, "the student's answer is kept"
+    assert fx.HIDDEN_MARK in by["double__values"].source, "tests are the source's, hidden included"
+    assert [nbs.grade_id(c) for c in nb.cells if nbs.grade_id(c)] == [
+        nbs.grade_id(c) for c in source.cells if nbs.grade_id(c)
+    ]
+
+
+@pytest.mark.parametrize(
+    "student",
+    ["edit_test", "delete_test", "change_points", "duplicate_test", "fake_test_cell"],
+)
+def test_sanitize_undoes_structural_cheats(toy, student):
+    """Edited, deleted or copied test cells, changed points and invented test cells all come
+    out as the source has them, with a flag naming what happened."""
+    _, source, release = toy
+    case = _case(student)
+    nb, flags = sanitize(_node(case.make(_release_dict(release))), source, release)
+    for expected in case.flags:
+        assert any(expected in f for f in flags), (expected, flags)
+    tests = [(nbs.grade_id(c), nbs.points(c), c.source) for c in nb.cells if nbs.is_test(c)]
+    assert tests == [
+        (nbs.grade_id(c), nbs.points(c), c.source) for c in source.cells if nbs.is_test(c)
+    ]
+
+
+def test_sanitize_duplicate_answer_keeps_the_copy_with_the_answer(toy):
+    _, source, release = toy
+    nb, flags = sanitize(
+        _node(_case("duplicate_answer").make(_release_dict(release))), source, release
+    )
+    graded = [c for c in nb.cells if nbs.grade_id(c) == "square"]
+    assert len(graded) == 1 and graded[0].source == fx.SQUARE
+    assert any("duplicate grade id square" in f for f in flags)
+    plain = [
+        c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
+    ]
+    assert any(not nbs.grade_id(c) for c in plain), "the blank copy still runs, ungraded"
+
+
+def test_sanitize_strips_outputs_and_flags_huge_ones(toy):
+    _, source, release = toy
+    nb, flags = sanitize(_node(_case("huge_outputs").make(_release_dict(release))), source, release)
+    assert all(c.get("outputs") == [] for c in nb.cells if c.cell_type == "code")
+    assert any("huge outputs" in f for f in flags)
+
+
+def test_sanitize_answer_cell_type_and_kernel(toy):
+    _, source, release = toy
+    sub = _release_dict(release)
+    i = next(
+        k
+        for k, c in enumerate(sub["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "double"
+    )
+    sub["cells"][i] = {
+        "cell_type": "markdown",
+        "id": "double-as-markdown",
+        "metadata": sub["cells"][i]["metadata"],
+        "source": fx.DOUBLE,
+    }
+    sub["metadata"]["kernelspec"] = {"name": "evil", "display_name": "evil", "language": "python"}
+    nb, flags = sanitize(_node(sub), source, release)
+    cell = next(c for c in nb.cells if nbs.grade_id(c) == "double")
+    assert cell.cell_type == "code" and cell.source == fx.DOUBLE
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert any("cell type of double" in f for f in flags) and any(
+        "kernel 'evil'" in f for f in flags
+    )
+
+
+# --------------------------------------------------------------------------- find, scan
+def test_find_notebook(tmp_path):
+    folder = tmp_path / "toy"
+    assert find_notebook(folder, "toy")[2] == "no submission"
+    folder.mkdir()
+    assert find_notebook(folder, "toy")[0] is None
+    (folder / "copy.ipynb").write_text("{}")
+    path, flags, _ = find_notebook(folder, "toy")
+    assert path.name == "copy.ipynb" and "renamed" in flags[0]
+    (folder / "other.ipynb").write_text("{}")
+    path, flags, why = find_notebook(folder, "toy")
+    assert path is None and "several" in why
+    (folder / "toy.ipynb").symlink_to(folder / "copy.ipynb")
+    path, flags, _ = find_notebook(folder, "toy")
+    assert path is None and "symbolic link" in flags[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [
+        ("torch.allclose = lambda *a: True", "replaces a library attribute"),
+        ("import builtins", "touches builtins"),
+        ("get_ipython().run_cell('x')", "IPython machinery"),
+        ("f = sys._getframe(1)", "frame tricks"),
+        ("os._exit(0)", "exits or signals"),
+        ("exec(s)", "dynamic code"),
+        ("def check_close(*a):\n    pass", "redefines a test helper"),
+        ("open('../../gradebook.db')", "file system"),
+        ("import threading", "threads"),
+    ],
+)
+def test_scan_flags_cheating_tools(code, label):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    assert any(label in f for f in scan(nb)), scan(nb)
+
+
+def test_scan_leaves_the_courses_own_cells_alone(toy):
+    """A cell exactly as released is the course's code, whatever it uses."""
+    _, _, release = toy
+    rel = nbformat.from_dict(copy.deepcopy(release))
+    rel.cells.append(nbformat.v4.new_code_cell("import subprocess"))
+    nb = nbformat.from_dict(copy.deepcopy(rel))
+    assert scan(nb, rel) == [] and scan(nb) != []
+
+
+def test_scan_leaves_ordinary_code_alone():
+    """Everyday answers (model.eval(), setattr on self, a variable named `checked`) are not
+    flagged: a flag costs an instructor's time."""
+    code = (
+        "model.eval()\nsetattr(self, f'layer{i}', block)\nchecked = True\n"
+        "x = torch.zeros(3)  # torch.allclose = nothing, a comment\nout = F.relu(x)"
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    assert scan(nb) == []
+
+
+# --------------------------------------------------------------------------- the wire
+def test_wire_round_trip_and_caps():
+    enc = wire.Encoder()
+    value = {
+        "t": torch.arange(6.0).reshape(2, 3),
+        "b": torch.tensor([1.5], dtype=torch.bfloat16),
+        "m": torch.empty(2, 5, device="meta", dtype=torch.float64),
+        "x": (1, 2.5, float("nan"), "s", None, True, torch.float16, torch.Size([3])),
+        "n": [slice(1, None, 2), Ellipsis, torch.device("cpu")],
+    }
+    data = enc.encode(value)
+    back = wire.decode(json.loads(json.dumps(data)), enc.buffers)
+    assert torch.equal(back["t"], value["t"]) and back["b"].dtype == torch.bfloat16
+    assert back["m"].device.type == "meta" and back["m"].shape == (2, 5)
+    assert back["x"][0] == 1 and back["x"][3] == "s" and back["x"][6] is torch.float16
+    assert back["n"][0] == slice(1, None, 2) and back["n"][1] is Ellipsis
+    with pytest.raises(wire.WireError, match="elements"):
+        wire.decode({"$": "tensor", "dtype": "float32", "shape": [10**9], "buf": 0}, [b""])
+    with pytest.raises(wire.WireError, match="bytes for"):
+        wire.decode({"$": "tensor", "dtype": "float32", "shape": [4], "buf": 0}, [b"1234"])
+    with pytest.raises(wire.WireError, match="unexpected module"):
+        wire.decode({"$": "module", "buf": 0}, [b"pickle"])
+    with pytest.raises(wire.WireError, match="unknown tag"):
+        wire.decode({"$": "pickle", "v": "x"}, [])
+    deep = current = []
+    for _ in range(200):
+        current.append([])
+        current = current[0]
+    with pytest.raises(wire.WireError, match="deeply"):
+        wire.decode(deep, [])
+    with pytest.raises(TypeError):
+        wire.Encoder().encode(lambda: 1)
+
+
+def test_decoded_values_are_plain_whatever_was_sent():
+    """A tensor subclass or an int subclass cannot survive the wire: what arrives is plain."""
+
+    class Liar(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    enc = wire.Encoder(ref=lambda obj: {"id": 1, "kind": "object", "types": [], "info": {}})
+    data = enc.encode([torch.zeros(2).as_subclass(Liar).as_subclass(torch.Tensor), 3])
+    back = wire.decode(data, enc.buffers, refs=lambda d: ("ref", d["id"]))
+    assert type(back[0]) is torch.Tensor and type(back[1]) is int
+
+    class Everything(int):
+        def __eq__(self, other):
+            return True
+
+    data = enc.encode(Everything(0))
+    assert data["$"] == "ref", "an int subclass is not sent as a number"
+
+
+# --------------------------------------------------------------------------- feedback gate
+def test_leak_gate_sees_through_unicode_tricks(toy):
+    """A hidden line is found in a page even with zero-width characters inside it, full-width
+    letters (NFKC), entities and tags in between; lines the student wrote are not counted."""
+    _, source, release = toy
+    lines = feedback.hidden_lines(source, release)
+    assert any(fx.HIDDEN_MARK in line for line in lines)
+    shown = {ln.strip() for c in release.cells for ln in c.source.split("\n")}
+    assert not shown & set(lines), "a line of the release counted as hidden"
+    long = next(ln for ln in lines if fx.HIDDEN_MARK in ln)
+    zw = "\u200b".join(long)
+    wide = long.replace("t", "\uff54")  # fullwidth t
+    for page in (
+        f"<pre>{zw}</pre>",
+        f"<p>{wide}</p>",
+        f"<span>{long[:5]}</span>{long[5:].replace('=', '&#61;')}",
+    ):
+        assert feedback.leaked_lines(page, lines) == [long], page
+    assert feedback.leaked_lines(f"<p>{long}</p>", lines, allowed={long}) == []
+
+
+def test_clean_text_removes_control_and_format_characters():
+    from course.grading.job import clean_text
+
+    assert clean_text("a\x1b[31mb\u200bc\u202ed\x07") == "a[31mbcd"
+    assert len(clean_text("x" * 5000, 100)) == 100
+
+
+# --------------------------------------------------------------------------- reports
+def _results():
+    return [
+        Result("ann", "toy", 6, 6),
+        Result("bob", "toy", 0, 6, status="unreadable", reason="unreadable notebook (x)"),
+        Result("cy", "toy", 3, 6, reason="cell 3 timed out", flags=["handed-in code helper.py"]),
+        Result("dee", "toy", 0, 6, status="missing", reason="no submission"),
+        Result("eve\nmallory,6,6", "toy", 0, 6),
+    ]
+
+
+def test_summary_csv_plot(tmp_path):
+    results = _results()
+    text = summary(results, ["toy"])
+    assert re.search(r"ann\s+6/6\s+6/6", text)
+    assert "0/6U!" in text and "3/6!" in text and "0/6-" in text
+    assert "bob / toy: unreadable: unreadable notebook" in text
+    assert "eve\\x0amallory,6,6" in text and "\nmallory" not in text
+    write_csv(results, tmp_path / "grades.csv")
+    raw = (tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert len(raw.splitlines()) == len(results) + 1, "a student id forged a row"
+    rows = list(csv.DictReader(open(tmp_path / "grades.csv", encoding="utf-8")))
+    assert [(r["student"], r["score"], r["review"]) for r in rows][:4] == [
+        ("ann", "6", "no"),
+        ("bob", "0", "yes"),
+        ("cy", "3", "yes"),
+        ("dee", "0", "no"),
+    ]
+    plot_scores(results, ["toy"], tmp_path / "scores.png")
+    assert (tmp_path / "scores.png").read_bytes()[:4] == b"\x89PNG"
+    assert report.path_name("ann") == "ann" and report.path_name("a\nb").startswith("student-")
+
+
+def test_gradebook_changed_during_grading_is_not_written(tmp_path):
+    from course.grading import gradebook
+
+    db = tmp_path / "gradebook.db"
+    db.write_bytes(b"before")
+    fingerprint = gradebook._digest(db)
+    db.write_bytes(b"after: something wrote to it")
+    line = gradebook.record(db, "c", fingerprint, _results(), {}, tmp_path, [])
+    assert line.startswith("GRADEBOOK NOT UPDATED") and db.read_bytes().startswith(b"after")
+    with pytest.raises(gradebook.GradebookError, match="no gradebook"):
+        gradebook.check(tmp_path / "none.db", "c", {})
+
+
+# --------------------------------------------------------------------------- CLI
+def test_grade_help_is_fast_and_complete():
+    start = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-m", "course", "grade", "--help"], capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    assert out.returncode == 0
+    for word in ("--jobs", "--timeout", "--memory", "--unsafe-no-sandbox", "GRADING.md"):
+        assert word in out.stdout
+    code = "import sys, course.cli; course.cli.build_parser(); print('torch' in sys.modules)"
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert probe.stdout.strip() == "False", "the CLI imports torch before a command runs"
+    assert seconds < 5, f"course grade --help took {seconds:.1f} s"
+
+
+def test_instructor_errors_exit_2(toy, tmp_path, capsys):
+    root, _, _ = toy
+    sub = tmp_path / "submitted"
+    assert cli.main(["grade", str(tmp_path / "nowhere"), "--course-dir", str(root)]) == 2
+    sub.mkdir()
+    assert cli.main(["grade", str(sub), "--course-dir", str(root)]) == 2  # no students
+    (sub / "ann" / "toy").mkdir(parents=True)
+    assert cli.main(["grade", str(sub), "nope", "--course-dir", str(root)]) == 2
+    assert cli.main(["grade", str(sub), "--course-dir", str(tmp_path)]) == 2  # not a course
+    err = capsys.readouterr().err
+    assert "no submissions folder" in err and "unknown lesson" in err and "has no solutions" in err
+    with pytest.raises(SystemExit) as exc:  # argparse: a message, not a traceback
+        cli.main(["grade", str(sub), "--jobs", "0"])
+    assert exc.value.code == 2 and "expected a number >= 1" in capsys.readouterr().err
+
+
+def test_missing_bubblewrap_is_refused_with_instructions(toy, tmp_path, capsys, monkeypatch):
+    root, _, _ = toy
+    (tmp_path / "sub" / "ann" / "toy").mkdir(parents=True)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap on this PATH
+    assert cli.main(["grade", str(tmp_path / "sub"), "--course-dir", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "apt-get install bubblewrap" in err and "--unsafe-no-sandbox" in err
+
+
+# --------------------------------------------------------------------------- one sandbox
+@pytest.fixture()
+def sandbox_session(tmp_path):
+    from course.grading.sandbox import Limits, Sandbox
+
+    (tmp_path / "handed-in.txt").write_text("mine\n")
+    box = Sandbox(
+        "toy",
+        {"handed-in.txt": tmp_path / "handed-in.txt"},
+        None,
+        Limits(memory_mb=512),
+        tmp_path / "sandbox.log",
+        lambda: time.monotonic() + 60,
+    )
+    yield box, box.start()
+    box.stop()
+
+
+def _run(session, code):
+    reply, _ = session.request({"op": "exec", "code": code})
+    return "".join(o.get("text", "") for o in reply["outputs"]), reply.get("error")
+
+
+def _names(session, *names):
+    reply, buffers = session.request({"op": "names", "names": list(names)})
+    return session.decode(reply["value"], buffers)
+
+
+@needs_bwrap
+def test_sandbox_sees_nothing_of_the_grader(sandbox_session, monkeypatch):
+    """Inside: uid 1000, its own PID namespace, no network, none of the checkout, the host's
+    /tmp or the grader's environment; its handed-in files read-only."""
+    box, session = sandbox_session
+    out, err = _run(
+        session,
+        "import os, socket, pathlib, course\n"
+        "print('uid', os.getuid(), 'pids', sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))\n"
+        "root = pathlib.Path(course.__file__).resolve().parents[1]\n"
+        "print('checkout', sorted(p.name for p in root.iterdir()))\n"
+        "print('tmp', os.listdir('/tmp'))\n"
+        "print('env', sorted(os.environ))\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\nexcept OSError as e:\n"
+        "    print('network', type(e).__name__)\n"
+        "try:\n    open('handed-in.txt', 'w')\nexcept OSError as e:\n    print('ro', e.errno)\n"
+        "print('cwd', os.getcwd(), os.listdir('.'))",
+    )
+    assert err is None, err
+    assert "uid 1000" in out and re.search(r"pids \[1, \d+\]", out), out
+    checkout = re.search(r"checkout (\[.*\])", out).group(1)
+    assert "solutions" not in checkout and "tests" not in checkout and "course" in checkout
+    assert "network" in out and "ro 30" in out  # EROFS
+    assert "/home/student/toy ['handed-in.txt']" in out
+    assert str(ROOT / "solutions") not in out
+    for name in ("JUPYTERHUB_API_TOKEN", "PYTEST_CURRENT_TEST"):
+        assert name not in out
+
+
+@needs_bwrap
+def test_proxies_behave_like_the_objects(sandbox_session):
+    """Calls, attributes, in-place changes mirrored back, gradients through the bridge,
+    isinstance, iteration, student errors as the builtin type, meta tensors."""
+    box, session = sandbox_session
+    _, err = _run(
+        session,
+        "import torch, torch.nn as nn\n"
+        "def bump(a):\n    a.add_(1)\n    return a * 2\n"
+        "def meta_ok(x):\n    return torch.zeros_like(x)\n"
+        "def picky(n):\n    if n < 0:\n        raise ValueError('negative')\n    return n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.lin = nn.Linear(3, 2)\n    def forward(self, x):\n        return self.lin(x).relu()",
+    )
+    assert err is None, err
+    ns = _names(session, "bump", "meta_ok", "picky", "Net", "missing")
+    assert set(ns) == {"bump", "meta_ok", "picky", "Net"}
+    a = torch.ones(3)
+    assert torch.equal(ns["bump"](a), torch.full((3,), 4.0)) and torch.equal(
+        a, torch.full((3,), 2.0)
+    )
+    m = torch.empty(4, 5, device="meta")
+    assert ns["meta_ok"](m).device.type == "meta"
+    with pytest.raises(ValueError, match="negative"):
+        ns["picky"](-1)
+    net = ns["Net"]()
+    assert isinstance(net, torch.nn.Module) and isinstance(net.lin, torch.nn.Linear)
+    assert isinstance(net, ns["Net"]) and not isinstance(net.lin, torch.nn.Conv2d)
+    x = torch.randn(4, 3, requires_grad=True)
+    net(x).sum().backward()
+    assert x.grad is not None and x.grad.shape == (4, 3)
+    assert net.lin.weight.grad.shape == (2, 3)
+    with torch.no_grad():
+        net.lin.weight.zero_()
+        net.lin.bias.fill_(1.0)
+    assert torch.equal(net(torch.randn(2, 3)), torch.ones(2, 2))
+    assert [tuple(p.shape) for p in net.parameters()] == [(2, 3), (2,)]
+    ref = torch.nn.functional.linear(torch.ones(1, 3), net.lin.weight, net.lin.bias)
+    assert torch.equal(ref, torch.ones(1, 2)), "a tensor proxy works in torch functions"
+    seq = torch.nn.Sequential(torch.nn.Linear(3, 3))
+    _run(session, "def apply(model, x):\n    return model(x)")
+    assert torch.allclose(
+        _names(session, "apply")["apply"](seq, torch.ones(1, 3)), seq(torch.ones(1, 3))
+    )
+
+    class Custom(torch.nn.Module):
+        pass
+
+    with pytest.raises(proxy.AuthoringError, match="torch.nn classes only"):
+        _names(session, "apply")["apply"](Custom(), torch.ones(1))
+    with pytest.raises(proxy.AuthoringError):
+        ns["picky"](lambda: 1)
+
+
+@needs_bwrap
+def test_sandbox_memory_watchdog_and_death(sandbox_session):
+    box, session = sandbox_session
+    with pytest.raises(proxy.SandboxError):
+        _run(session, "x = []\nwhile True:\n    x.append(bytearray(10**7))")
+    assert box.report.memory_killed_mb and box.report.memory_killed_mb > 512
+
+
+# --------------------------------------------------------------------------- the hostile class
+@pytest.fixture(scope="module")
+def hostile(toy, tmp_path_factory):
+    """The hostile class, graded once for the tests below: (out, sub, work, root, stdout)."""
+    root, _, release = toy
+    base = tmp_path_factory.mktemp("hostile")
+    sub, out, work = base / "submitted", base / "out", base / "work"
+    paths = {"SUBMISSIONS": sub, "WORK": work, "OUT": out, "ROOT": root}
+    fx.write_submissions(sub, _release_dict(release), paths)
+    config_before = (root / "nbgrader_config.py").read_bytes()
+    env = dict(os.environ, JUPYTERHUB_API_TOKEN="instructor-secret-token")
+    cmd = [sys.executable, "-m", "course", "grade", str(sub), "--course-dir", str(root)]
+    cmd += ["--jobs", "2", *LIMITS, "--out", str(out), "--work-dir", str(work), "--feedback"]
+    cmd += ["--gradebook", str(root / "gradebook.db")]
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (root / "nbgrader_config.py").read_bytes() == config_before
+    return {"out": out, "sub": sub, "work": work, "root": root, "stdout": proc.stdout,
+            "stderr": proc.stderr, "rss_before": rss_before}  # fmt: skip
+
+
+def _rows(out: Path) -> dict:
+    rows = csv.DictReader(open(out / "grades.csv", encoding="utf-8"))
+    return {r["student"]: r for r in rows}
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_hostile_class(hostile):
+    """No attack earns more than the same notebook without it; honest students keep full
+    marks; structural cheats are undone and flagged; the batch completes."""
+    rows = _rows(hostile["out"])
+    problems = []
+    for case in fx.CASES:
+        r = rows.get(report.display(case.student))
+        if r is None:
+            problems.append(f"{case.student!r}: not in grades.csv")
+            continue
+        score = float(r["score"])
+        ok = score == case.points if case.exact else score <= case.points
+        if not ok or r["status"] != case.status:
+            problems.append(
+                f"{case.student!r}: got {score} {r['status']}, expected "
+                f"{'' if case.exact else '<= '}{case.points} {case.status}; {r['reason']} | {r['flags']}"
+            )
+        for flag in case.flags:
+            if flag not in r["flags"]:
+                problems.append(f"{case.student!r}: no flag {flag!r} in {r['flags']!r}")
+        if case.reason not in r["reason"]:
+            problems.append(f"{case.student!r}: reason {r['reason']!r} lacks {case.reason!r}")
+    assert not problems, "\n".join(problems)
+    assert "Reference solution under the same limits: toy 6/6" in hostile["stdout"]
+    assert "UNSAFE" not in hostile["stdout"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_hostile_class_reads_and_leaks_nothing(hostile):
+    out = hostile["out"]
+
+    def graded(student):
+        path = out / "autograded" / report.path_name(student) / fx.LESSON / f"{fx.LESSON}.ipynb"
+        return path.read_text(encoding="utf-8")
+
+    assert "found []" in graded("read_solutions"), "the solutions were found in the sandbox"
+    thief = graded("env_thief")
+    assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief
+    leak = nbformat.reads(graded("leak_tests"), as_version=4)
+    printed = json.dumps([c.get("outputs", []) for c in leak.cells if not nbs.is_test(c)])
+    assert "IN" in printed and fx.HIDDEN_MARK not in printed, "a hidden test reached the sandbox"
+    for page in (out / "feedback").rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert fx.HIDDEN_MARK not in html and "BEGIN HIDDEN TESTS" not in html, page
+    for student in ("ok_full", "leak_tests", "lying_tensor"):
+        page = out / "feedback" / student / fx.LESSON / f"{fx.LESSON}.html"
+        assert "The test's code is not shown" in page.read_text(encoding="utf-8")
+    # nothing written by a notebook outlived its sandbox or reached the grader's files
+    assert not list(hostile["work"].rglob("evil.py"))
+    assert json.loads((hostile["sub"] / "victim" / fx.LESSON / f"{fx.LESSON}.ipynb").read_text())[
+        "cells"
+    ], "the victim's notebook was overwritten"
+    assert _rows(out)["victim"]["flags"] == ""
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_hostile_class_gradebook_and_feedback_files(hostile):
+    from nbgrader.api import Gradebook
+
+    root, out = hostile["root"], hostile["out"]
+    graded = [c for c in fx.CASES if c.status == "graded"]
+    pages = sorted((out / "feedback").rglob("*.html"))
+    assert len(pages) == len(graded)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", "resnets-hands-on") as gb:
+        for case in graded:
+            entry = gb.find_submission(fx.LESSON, report.path_name(case.student))
+            assert entry.score == float(_rows(out)[report.display(case.student)]["score"])
+            assert entry.needs_manual_grade, case.student
+    assert (root / "autograded" / "ok_full" / fx.LESSON / f"{fx.LESSON}.ipynb").is_file()
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_killed_grader_resumes(toy, tmp_path):
+    """Kill ``course grade`` while it works: what was graded stays, a rerun grades the rest and
+    reuses the rest."""
+    root, _, release = toy
+    sub, out = tmp_path / "sub", tmp_path / "out"
+    cases = [fx.Case(f"s{i}", fx.correct, fx.MAX) for i in range(5)]
+    fx.write_submissions(sub, _release_dict(release), {}, cases)
+    cmd = [sys.executable, "-m", "course", "grade", str(sub), "--course-dir", str(root)]
+    cmd += ["--jobs", "1", *LIMITS, "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 2:
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    kept = {p: p.stat().st_mtime_ns for p in (out / "results").glob("*.json")}
+    assert len(kept) >= 2, "no result written before the kill"
+    assert cli.main(["grade", str(sub), "--course-dir", str(root), "--jobs", "2", *LIMITS,
+                     "--out", str(out)]) == 0  # fmt: skip
+    rows = _rows(out)
+    assert sorted(rows) == [c.student for c in cases]
+    assert all(float(r["score"]) == fx.MAX for r in rows.values())
+    assert all(p.stat().st_mtime_ns == t for p, t in kept.items()), "a kept result was redone"
+
+
+# --------------------------------------------------------------------------- lesson 05's bands
+@pytest.mark.slow
+def test_bands_come_from_the_course_model_not_the_students(tmp_path):
+    """Lesson 05's band cells, in the grader, load the handed-in checkpoint (weights only) into
+    the course's own ResNet34: a student class that looks test images up on disk earns nothing
+    from an untrained checkpoint; a well-trained checkpoint earns the bands."""
+    from forge import forge_resnet34_checkpoint
+
+    from course import checks, data, scoring
+    from course.grading import checkpoints
+    from course.grading.job import Job, JobSpec
+
+    lesson = "05_resnet34_cifar10"
+    source = nbs.source_path(lesson, ROOT)
+    model_class = checkpoints.load_reference(source)
+    good, bad = tmp_path / "good.pt", tmp_path / "bad.pt"
+    forge_resnet34_checkpoint(model_class, good, data.data_root())
+    scoring.save_model(model_class(num_classes=10, stem="cifar"), bad, stem="cifar",
+                       mean=[0.5] * 3, std=[0.25] * 3, classes=data.CLASSES)  # fmt: skip
+
+    class Lookup:  # what a cheating student's class would be: never used by the grader
+        def __init__(self, *a, **k):
+            raise AssertionError("the student's class was called")
+
+    def bands(path):
+        spec = JobSpec("s", lesson, [], "", {str(scoring.CHECKPOINT_PATH): str(path)},
+                       str(data.data_root()), 60, 600, {}, str(source))  # fmt: skip
+        job = Job(spec, tmp_path / "job")
+        checks.grading_hooks = {"score_checkpoint": job._score_checkpoint}
+        try:
+            score = scoring.score_checkpoint(Lookup, scoring.CHECKPOINT_PATH, n=100)
+        finally:
+            checks.grading_hooks = None
+            scoring._CACHE.clear()
+        return score
+
+    assert bands(good).ok and bands(good).accuracy >= 0.94
+    low = bands(bad)
+    assert low.ok and low.accuracy < 0.75
+
+
+# --------------------------------------------------------------------------- on a cluster
+@needs_bwrap
+@pytest.mark.slow
+def test_a_dask_cluster_gives_the_same_grades(toy, tmp_path):
+    """The same small class graded here and on a local Dask cluster of two worker processes
+    (files and course source travel with each task; the same sandbox on every worker): the
+    same grades.csv."""
+    pytest.importorskip("distributed")
+    root, _, release = toy
+    sub = tmp_path / "sub"
+    names = ["ok_full", "ok_half", "lying_tensor", "segfault", "victim"]
+    cases = [c for c in fx.CASES if c.student in names]
+    fx.write_submissions(sub, _release_dict(release), {}, cases)
+    base = ["grade", str(sub), "--course-dir", str(root), *LIMITS]
+    assert cli.main([*base, "--jobs", "2", "--out", str(tmp_path / "here")]) == 0
+    assert cli.main([*base, "--scheduler", "local:2", "--out", str(tmp_path / "dask")]) == 0
+    here = (tmp_path / "here" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    there = (tmp_path / "dask" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert sorted(here) == sorted(there)
+    assert len(here) == len(cases) + 1

@@ -1,0 +1,683 @@
+"""The course site (``course site``): built with pandoc from the releases, checked in a real browser.
+
+The lessons are discovered from ``notebooks/`` (never listed here), the site is built once per
+test session (deterministic and fast), and one headless Chromium (Debian's, driven by Playwright)
+is shared by every browser check. Screenshots of every page land in the folder printed at the
+end of the run (``$COURSE_ARTIFACTS``, else ``<tmp>/course-site-artifacts-<id>``): look at them.
+
+The interactive figures are checked against the lessons' **reference solutions**
+(``lesson_code.answers``): the numbers the browser shows must equal what the Python functions
+return, for several settings of each figure's controls.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import re
+import resource
+import shutil
+import sys
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import nbformat
+import pytest
+import torch
+from conftest import ROOT
+from lesson_code import answers
+
+from course import widgets
+from course.tools import notebooks
+from course.tools import site as course_site
+from course.tools.site import SiteError, figures
+from course.tools.site import pandoc as site_pandoc
+
+pytestmark = pytest.mark.xdist_group("site")  # one worker, one build, one browser (if honoured)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+WIDTHS = (1280, 375)
+
+
+def released_lessons() -> list[str]:
+    return sorted(
+        p.name for p in (ROOT / "notebooks").iterdir() if (p / f"{p.name}.ipynb").is_file()
+    )
+
+
+# --------------------------------------------------------------------------- fixtures
+@dataclass
+class Built:
+    out: Path
+    lessons: list[str]
+    wall: float
+    cpu: float
+
+
+def _cpu() -> float:
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _build(out: Path, course_dir: Path = ROOT, lessons=None) -> Built:
+    cpu0, t0 = _cpu(), time.perf_counter()
+    result = course_site.build(lessons, out=out, course_dir=course_dir, log=lambda *_: None)
+    return Built(result.out, result.lessons, time.perf_counter() - t0, _cpu() - cpu0)
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Built:
+    return _build(tmp_path_factory.mktemp("site") / "site")
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Screenshots: ``$COURSE_ARTIFACTS``, else a folder in the system's temporary directory
+    named after this checkout (pytest's own temporary folders are pruned after three runs)."""
+    base = os.environ.get("COURSE_ARTIFACTS")
+    tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
+    root = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
+    # one subfolder per xdist worker: pytest-xdist 3.8 under pytest 9 does not honour
+    # xdist_group, so the site's tests may be spread over several workers
+    folder = root / os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    yield folder
+    shots = sorted(folder.glob("*.png"))
+    warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Visit:
+    """A page opened in a fresh context, with its console errors and requests recorded."""
+
+    def __init__(self, browser, url: str, width: int, color_scheme: str = "light"):
+        self.context = browser.new_context(
+            viewport={"width": width, "height": 900}, color_scheme=color_scheme
+        )
+        # generous timeouts: CI runs this beside notebook executions on 2 shared cores, where a
+        # full-page screenshot of a long article at 375 px can take many seconds
+        self.context.set_default_timeout(180_000)
+        self.context.set_default_navigation_timeout(180_000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(url, wait_until="load")
+
+    def close(self):
+        self.context.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def screenshot(page, path: Path, chunk: int = 6000) -> None:
+    """The whole page; long pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture
+    one image taller than its texture limit (16,384 px), which a long article at 375 px exceeds."""
+    height, width = page.evaluate("[document.documentElement.scrollHeight, window.innerWidth]")
+    if height <= chunk:
+        page.screenshot(path=str(path), full_page=True)
+        return
+    for k, top in enumerate(range(0, height, chunk), start=1):
+        clip = {"x": 0, "y": top, "width": width, "height": min(chunk, height - top)}
+        page.screenshot(path=str(path.with_name(f"{path.stem}-{k}.png")), full_page=True, clip=clip)
+
+
+def page_url(built: Built, rel: str) -> str:
+    return (built.out / rel).as_uri()
+
+
+def pages(built: Built) -> list[str]:
+    return ["index.html"] + [f"{lesson}/index.html" for lesson in built.lessons]
+
+
+# --------------------------------------------------------------------------- the build
+def test_every_released_lesson_gets_an_article(site):
+    lessons = released_lessons()
+    assert site.lessons == lessons, "the site must pick up every lesson in notebooks/"
+    index = (site.out / "index.html").read_text()
+    for lesson in lessons:
+        page = site.out / lesson / "index.html"
+        assert page.is_file(), f"no article for {lesson}"
+        assert f'href="{lesson}/index.html"' in index, f"the index does not link {lesson}"
+        assert (site.out / lesson / f"{lesson}.ipynb").read_bytes() == (
+            ROOT / "notebooks" / lesson / f"{lesson}.ipynb"
+        ).read_bytes(), "the downloadable notebook is the release"
+        text = page.read_text()
+        for part in ('class="title-block"', 'class="toc"', 'id="references"'):
+            assert part in text, f"{lesson}: no {part}"
+        nb = notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb")
+        for cell in nb.cells:
+            if notebooks.is_solution(cell) and cell.cell_type == "code":
+                assert f'id="exercise-{notebooks.grade_id(cell)}"' in text, (
+                    f"{lesson}: no exercise card for {notebooks.grade_id(cell)}"
+                )
+        for fig in re.findall(r"<figure\b.*?</figure>", text, re.S):
+            assert "<figcaption" in fig, f"{lesson}: a figure without a caption: {fig[:120]}"
+        for src in re.findall(r'<img [^>]*src="([^"]+)"', text):
+            assert (site.out / lesson / src).is_file(), f"{lesson}: image {src} not in the site"
+        meta = nb.metadata.get("course", {})
+        for key in ("time", "gpu"):
+            if meta.get(key):
+                assert html.escape(meta[key]) in index, f"{lesson}: index lacks its {key}"
+
+
+def test_build_is_deterministic_and_fast(site, tmp_path):
+    again = _build(tmp_path / "again")
+    files = sorted(p.relative_to(site.out) for p in site.out.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again.out) for p in again.out.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if (site.out / f).read_bytes() != (again.out / f).read_bytes()]
+    assert not differ, f"two builds of the same input differ in {differ}"
+    print(
+        f"\nsite build: {len(site.lessons)} lessons, {site.wall:.1f} s wall, "
+        f"{site.cpu:.1f} s CPU (python + pandoc); rebuild {again.wall:.1f} s wall"
+    )
+    # CPU seconds bound the wall time on 2 idle cores (CI shares them with other tests)
+    assert site.cpu < 30 and again.cpu < 30, f"the build took {site.cpu:.1f} s of CPU (limit 30)"
+
+
+def _solution_lines(lesson: str) -> set[str]:
+    """Lines that only the solution notebook has: answers and hidden tests (12+ characters)."""
+    source = notebooks.read(notebooks.source_path(lesson, ROOT))
+    public = "\n".join(  # what students get anyway: every lesson's release
+        cell.source
+        for other in released_lessons()
+        for cell in notebooks.read(ROOT / "notebooks" / other / f"{other}.ipynb").cells
+    )
+    secret: set[str] = set()
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.split("\n"):
+            s = line.strip()
+            if s in (notebooks.SOLUTION_BEGIN, notebooks.HIDDEN_BEGIN):
+                inside = True
+                continue
+            if s in (notebooks.SOLUTION_END, notebooks.HIDDEN_END):
+                inside = False
+                continue
+            if inside and len(s) >= 12 and s not in public:
+                secret.add(s)
+    return secret
+
+
+def test_no_solution_or_hidden_test_line_in_the_site(site):
+    texts = {}
+    for path in site.out.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".js", ".css", ".ipynb", ".json", ".svg"}:
+            raw = path.read_text(encoding="utf-8")
+            texts[path] = raw + "\n" + html.unescape(re.sub(r"<[^>]+>", "", raw))
+    checked = 0
+    for lesson in site.lessons:
+        secret = _solution_lines(lesson)
+        assert secret or lesson not in notebooks.lessons(ROOT), f"{lesson}: found no solution lines"
+        for line in secret:
+            checked += 1
+            leaks = [str(p.relative_to(site.out)) for p, t in texts.items() if line in t]
+            assert not leaks, f"{lesson}: solution/hidden-test line {line!r} appears in {leaks}"
+    assert checked > 100, f"only {checked} solution lines were checked"
+
+
+# --------------------------------------------------------------------------- links
+def _targets(page: Path) -> list[str]:
+    text = page.read_text()
+    return re.findall(r'(?:href|src)="([^"]+)"', text)
+
+
+def test_links_resolve(site):
+    ids: dict[Path, set[str]] = {}
+    external: set[str] = set()
+    for page in site.out.rglob("*.html"):
+        for target in _targets(page):
+            target = html.unescape(target)
+            parsed = urlparse(target)
+            if parsed.scheme in ("http", "https", "mailto"):
+                assert parsed.scheme == "https" and parsed.netloc, f"{page}: bad link {target}"
+                external.add(target)
+                continue
+            assert not parsed.scheme, f"{page.relative_to(site.out)}: unexpected link {target}"
+            file = (page.parent / unquote(parsed.path)).resolve() if parsed.path else page
+            assert site.out.resolve() in [file, *file.parents], f"{page}: {target} leaves the site"
+            assert file.is_file(), f"{page.relative_to(site.out)}: broken link {target}"
+            if parsed.fragment and file.suffix == ".html":
+                if file not in ids:
+                    ids[file] = set(re.findall(r'\bid="([^"]+)"', file.read_text()))
+                assert parsed.fragment in ids[file], (
+                    f"{page.relative_to(site.out)}: no #{parsed.fragment} in {file.name}"
+                )
+    assert any("arxiv.org/abs/" in u for u in external), "the references link their papers"
+
+
+# --------------------------------------------------------------------------- every page, in the browser
+@pytest.mark.slow
+def test_pages_load_clean_and_hold_their_layout(site, browser, artifacts):
+    """No console error, no request outside the site, no horizontal scroll; screenshots."""
+    site_prefix = site.out.resolve().as_uri() + "/"
+    for rel in pages(site):
+        for width in WIDTHS:
+            with Visit(browser, page_url(site, rel), width) as v:
+                v.page.wait_for_timeout(50)
+                assert not v.errors, f"{rel} at {width}px: console errors {v.errors}"
+                outside = [u for u in v.requests if not u.startswith(site_prefix)]
+                assert not outside, f"{rel}: requests outside the site: {outside}"
+                scroll, inner = v.page.evaluate(
+                    "[document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                assert scroll <= inner, f"{rel} at {width}px scrolls sideways ({scroll} > {inner})"
+                figs = v.page.locator("figure[data-figure]")
+                for i in range(figs.count()):
+                    assert figs.nth(i).get_attribute("data-ready") == "true", (
+                        f"{rel}: figure {figs.nth(i).get_attribute('data-figure')} did not start"
+                    )
+                name = rel.replace("/index.html", "").replace(".html", "")
+                screenshot(v.page, artifacts / f"{name}-{width}.png")
+    # dark mode and print, on the index and the first article
+    for rel in pages(site)[:2]:
+        name = rel.replace("/index.html", "").replace(".html", "")
+        with Visit(browser, page_url(site, rel), 1280, color_scheme="dark") as v:
+            bg = v.page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert bg != "rgb(255, 255, 255)", f"{rel}: no dark mode"
+            v.page.screenshot(path=str(artifacts / f"{name}-1280-dark.png"))
+        with Visit(browser, page_url(site, rel), 1280) as v:
+            v.page.emulate_media(media="print")
+            hidden = v.page.evaluate(
+                "getComputedStyle(document.querySelector('.site-bar')).display"
+            )
+            assert hidden == "none", f"{rel}: the navigation bar is printed"
+            screenshot(v.page, artifacts / f"{name}-print.png")
+
+
+@pytest.mark.slow
+def test_math_renders_as_mathml(site, browser):
+    with_math = 0
+    for lesson in site.lessons:
+        with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+            sizes = v.page.evaluate(
+                "Array.from(document.querySelectorAll('math')).map(m => "
+                "{const r = m.getBoundingClientRect(); return [r.width, r.height]})"
+            )
+            if not sizes:
+                continue
+            with_math += 1
+            empty = [i for i, (w, h) in enumerate(sizes) if not (w > 0 and h > 0)]
+            assert not empty, f"{lesson}: {len(empty)} of {len(sizes)} MathML elements have no size"
+            # real MathML layout: a superscript sits above its base
+            raised = v.page.evaluate(
+                "(() => { const s = document.querySelector('msup'); if (!s) return null;"
+                " const [b, e] = s.children; return e.getBoundingClientRect().top <"
+                " b.getBoundingClientRect().top; })()"
+            )
+            assert raised in (True, None), f"{lesson}: superscripts are not laid out as MathML"
+    assert with_math >= 2, "the lessons' equations should render as MathML"
+
+
+# --------------------------------------------------------------------------- interactive figures
+def _set(page, fig: str, control: str, value) -> None:
+    box = page.locator(f'#fig-{fig} [data-control="{control}"]')
+    box.fill(str(value))
+    box.dispatch_event("change")
+
+
+def _value(page, selector: str) -> float:
+    return float(page.locator(selector).get_attribute("data-value"))
+
+
+def _text(page, selector: str) -> str:
+    return page.locator(selector).inner_text().strip()
+
+
+def _lesson_with(site: Built, figure: str) -> str:
+    for lesson in site.lessons:
+        if f'data-figure="{figure}"' in (site.out / lesson / "index.html").read_text():
+            return lesson
+    pytest.fail(f"no article carries the figure {figure}")
+
+
+@pytest.mark.slow
+def test_bottleneck_cost_figure_equals_the_lesson(site, browser):
+    ref = answers("03_one_by_one_convolutions", "conv_params", "conv_mults")
+    lesson = _lesson_with(site, "bottleneck-cost")
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        fig = "#fig-bottleneck-cost"
+        assert _text(p, f'{fig} [data-out="direct_mults"]') == "120,422,400"
+        assert _text(p, f'{fig} [data-out="bottleneck_mults"]') == "12,443,648"
+        settings = [
+            dict(h=28, w=28, c_in=192, c_mid=16, c_out=32, f=5),
+            dict(h=14, w=14, c_in=256, c_mid=64, c_out=128, f=3),
+            dict(h=7, w=9, c_in=512, c_mid=200, c_out=64, f=1),
+            dict(h=32, w=16, c_in=48, c_mid=96, c_out=24, f=7),
+        ]
+        before = _value(p, f'{fig} [data-out="direct_mults"]')
+        for s in settings:
+            for key, value in s.items():
+                _set(p, "bottleneck-cost", key, value)
+            want = widgets.bottleneck_costs(ref["conv_mults"], ref["conv_params"], **s)
+            want["reduce_weights"] = ref["conv_params"](s["c_in"], s["c_mid"], 1, bias=False)
+            want["expand_weights"] = ref["conv_params"](s["c_mid"], s["c_out"], s["f"], bias=False)
+            for key, value in want.items():
+                got = _text(p, f'{fig} [data-out="{key}"]')
+                assert got == f"{value:,}", (
+                    f"{s}: {key} shows {got}, the lesson's code gives {value:,}"
+                )
+        assert _value(p, f'{fig} [data-out="direct_mults"]') != before, "the numbers never moved"
+
+
+@pytest.mark.slow
+def test_inception_figure_equals_the_lesson(site, browser):
+    ns = answers("04_inception", "NaiveInception", "InceptionModule")
+    lesson = _lesson_with(site, "inception-costs")
+    names = ["in_ch", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj"]
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        total = '#fig-inception-costs table[data-module="reduced"] tr[data-branch="total"]'
+        assert _text(p, f'{total} [data-out="weights"]') == "163,328"  # Table 1: "159K"
+        assert _text(p, f'{total} [data-out="mult_adds"]') == "128,049,152"  # "128M"
+        for args, size in [
+            ((192, 64, 96, 128, 16, 32, 32), 28),  # inception (3a)
+            ((256, 128, 128, 192, 32, 96, 64), 28),  # (3b)
+            ((480, 192, 96, 208, 16, 48, 64), 14),  # (4a)
+            ((48, 16, 24, 32, 4, 8, 8), 32),  # the lesson's small (3a)
+        ]:
+            for key, value in zip(names, args, strict=True):
+                _set(p, "inception-costs", key, value)
+            _set(p, "inception-costs", "size", size)
+            for kind, cls in [("reduced", ns["InceptionModule"]), ("naive", ns["NaiveInception"])]:
+                cargs = args if kind == "reduced" else (args[0], args[1], args[3], args[5])
+                with torch.device("meta"):
+                    module = cls(*cargs)
+                rows = widgets.inception_branch_costs(module, in_ch=args[0], size=size)
+                table = f'#fig-inception-costs table[data-module="{kind}"]'
+                for row in rows:
+                    tr = f'{table} tr[data-branch="{row["branch"]}"]'
+                    for key, out in [
+                        ("weights", "weights"),
+                        ("mult_adds", "mult_adds"),
+                        ("out_channels", "out"),
+                    ]:
+                        got = _text(p, f'{tr} [data-out="{out}"]')
+                        assert got == f"{row[key]:,}", (
+                            f"{kind} {args}, {size}: {row['branch']} {key} shows {got}, "
+                            f"the lesson's module measures {row[key]:,}"
+                        )
+
+
+@pytest.mark.slow
+def test_residual_vs_plain_figure_equals_the_lesson(site, browser):
+    ns = answers("01_residual_block", "plain_block", "residual_block")
+    ex = {
+        k: torch.tensor(v, dtype=torch.float64)
+        for k, v in figures.RESIDUAL_EXAMPLE.items()
+        if k != "decay"
+    }
+    lesson = _lesson_with(site, "residual-vs-plain")
+    fig = "#fig-residual-vs-plain"
+
+    def shown(p, kind):
+        return torch.tensor(
+            p.evaluate(
+                f"Array.from(document.querySelectorAll('{fig} table[data-matrix=\"{kind}\"] tr'))"
+                ".map(r => Array.from(r.children).map(td => Number(td.dataset.value)))"
+            ),
+            dtype=torch.float64,
+        )
+
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        first = None
+        for s in (1, 0.37, 0.05, 0):
+            _set(p, "residual-vs-plain", "s", s)
+            args = (ex["a"], ex["W1"], ex["b1"], s * ex["W2"], s * ex["b2"])
+            for kind, fn in [("residual", ns["residual_block"]), ("plain", ns["plain_block"])]:
+                got, want = shown(p, kind), fn(*args)
+                assert torch.allclose(got, want, atol=1e-12), f"s={s}: {kind} {got} != {want}"
+                texts = p.evaluate(
+                    f"Array.from(document.querySelectorAll('{fig} table[data-matrix=\"{kind}\"] td'))"
+                    ".map(td => td.textContent)"
+                )
+                for text, x in zip(texts, want.flatten().tolist(), strict=True):
+                    # a value on a rounding tie (e.g. 0.145) may round either way
+                    tie = abs(x * 100 - int(x * 100) - 0.5) < 1e-9
+                    ok = {f"{x:.2f}"} | ({f"{x + 1e-9:.2f}", f"{x - 1e-9:.2f}"} if tie else set())
+                    assert text in ok, f"s={s}: {kind} shows {text} for {x}"
+            first = first if first is not None else shown(p, "residual")
+        assert torch.equal(shown(p, "residual"), ex["a"]), (
+            "at s = 0 the residual block is the identity"
+        )
+        assert not shown(p, "plain").any(), "at s = 0 the plain block outputs 0"
+        assert not torch.equal(first, ex["a"])
+        assert "identity" in _text(p, f'{fig} [data-out="verdict"]')
+        # the weight-decay button shrinks s step by step down to 0
+        _set(p, "residual-vs-plain", "s", 1)
+        p.locator(f'{fig} [data-action="decay"]').click()
+        p.wait_for_function(f"document.querySelector('{fig}').dataset.s === '0'", timeout=15000)
+        assert torch.equal(shown(p, "residual"), ex["a"])
+
+
+@pytest.mark.slow
+def test_gradient_norm_figure_shows_the_measured_data(site, browser):
+    measured = figures.load_gradient_norms(ROOT)
+    nets = figures.gradient_summary(measured)
+    lesson = _lesson_with(site, "gradient-norms")
+    fig = "#fig-gradient-norms"
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        seen = set()
+        for depth in sorted({n["depth"] for n in nets.values()}):
+            p.locator(f'{fig} input[data-control="depth"][value="{depth}"]').check()
+            for seed in ["median", *sorted({str(r["seed"]) for r in measured["runs"]})][:3]:
+                p.locator(f'{fig} select[data-control="seed"]').select_option(seed)
+                for label in (f"plain-{depth}", f"ResNet-{depth}"):
+                    norms = (
+                        nets[label]["median"] if seed == "median" else nets[label]["seeds"][seed]
+                    )
+                    row = f'{fig} tr[data-net="{label}"]'
+                    assert _value(p, f'{row} [data-out="first"]') == pytest.approx(
+                        norms[0], rel=1e-12
+                    )
+                    assert _value(p, f'{row} [data-out="last"]') == pytest.approx(
+                        norms[-1], rel=1e-12
+                    )
+                    assert _value(p, f'{row} [data-out="ratio"]') == pytest.approx(
+                        norms[0] / norms[-1], rel=1e-12
+                    )
+                    assert int(_text(p, f'{row} [data-out="layers"]')) == depth - 1
+                    seen.add(_text(p, f'{row} [data-out="first"]'))
+        assert len(seen) > 4, "the numbers must change with the controls"
+
+
+@pytest.mark.slow
+def test_gradient_norm_data_comes_from_the_lesson_functions(tmp_path):
+    """Re-measure two nets of the committed data with the lesson's reference code."""
+    from course import degradation, runtime
+
+    measured = figures.load_gradient_norms(ROOT)
+    if not measured.get("synthetic_fallback"):
+        pytest.skip("the data was measured on CIFAR-10, which this machine does not have")
+    ns = answers("02_plain_vs_residual", "ShortcutA", "cifar_net", "layer_gradient_norms")
+    empty = tmp_path / "no-cifar"  # -> the same synthetic stand-in the benchmark used
+    empty.mkdir()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for run in [r for r in measured["runs"] if r["depth"] == 20 and r["seed"] == 0]:
+            X, y, _ = degradation.sample_batch(measured["batch_size"], root=empty, seed=run["seed"])
+            runtime.seed_everything(run["seed"])
+            model = ns["cifar_net"]((run["depth"] - 2) // 6, residual=run["residual"])
+            norms = ns["layer_gradient_norms"](model, X, y)
+            assert list(norms) == run["layers"]
+            assert list(norms.values()) == pytest.approx(run["norms"], rel=1e-3), run["label"]
+    finally:
+        torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- a lesson made here
+def _course(
+    tmp_path: Path, cells: list, meta: dict | None = None, files: dict | None = None
+) -> Path:
+    """A minimal course checkout with one released lesson ``90_demo``."""
+    course = tmp_path / "course"
+    (course / "docs").mkdir(parents=True)
+    (course / "docs" / "references.bib").write_bytes(
+        (ROOT / "docs" / "references.bib").read_bytes()
+    )
+    folder = course / "notebooks" / "90_demo"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    if meta:
+        nb.metadata["course"] = meta
+    notebooks.write(notebooks.normalize(nb), folder / "90_demo.ipynb")
+    for name, data in (files or {}).items():
+        (folder / name).write_bytes(data)
+    return course
+
+
+def _md(text: str):
+    return nbformat.v4.new_markdown_cell(text)
+
+
+DEMO_TEXT = (
+    "# 90 · A demo lesson\n\nResidual learning (He et al. 2015, §3.1) in one line.[^note]\n\n"
+    "[^note]: A margin note: it sits beside the text on a wide screen and behind its number "
+    "on a phone.\n\n$$a^{[l+2]} = g(z^{[l+2]} + a^{[l]})$$\n"
+)
+
+
+@pytest.mark.slow
+def test_margin_notes_and_the_media_slot(tmp_path, browser, artifacts):
+    course = _course(
+        tmp_path,
+        [_md(DEMO_TEXT), _md("## More\n\n" + "Text of the second section. " * 30)],
+        meta={
+            "time": "5 min",
+            "gpu": "no",
+            "video": "intro.mp4",
+            "slides": "https://example.org/s.pdf",
+        },
+        files={"intro.mp4": b"\x00\x00\x00\x18ftypmp42"},
+    )
+    built = _build(tmp_path / "site", course_dir=course)
+    page = (built.out / "90_demo" / "index.html").read_text()
+    assert '<video class="lesson-video"' in page and 'src="intro.mp4"' in page
+    assert (built.out / "90_demo" / "intro.mp4").is_file()
+    assert 'href="https://example.org/s.pdf"' in page
+    with Visit(browser, page_url(built, "90_demo/index.html"), 1280) as v:
+        note = v.page.locator(".sidenote").first
+        text = v.page.locator("p:has(.sidenote)").first
+        assert note.is_visible()
+        nbox, tbox = note.bounding_box(), text.bounding_box()
+        assert nbox["x"] >= tbox["x"] + tbox["width"], "on a wide screen the note is in the margin"
+        v.page.screenshot(path=str(artifacts / "demo-margin-note-1280.png"))
+    with Visit(browser, page_url(built, "90_demo/index.html"), 375) as v:
+        note = v.page.locator(".sidenote").first
+        assert not note.is_visible(), "on a phone the note waits behind its number"
+        v.page.locator(".sidenote-number").first.click()
+        assert note.is_visible()
+        scroll = v.page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= 375
+        screenshot(v.page, artifacts / "demo-margin-note-375.png")
+
+
+def site_lessons_without_media() -> list[str]:
+    return [
+        lesson
+        for lesson in released_lessons()
+        if not {"video", "slides"}
+        & set(
+            notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb").metadata.get(
+                "course", {}
+            )
+        )
+    ]
+
+
+def test_no_media_slot_when_a_lesson_names_none(site):
+    for lesson in site_lessons_without_media():
+        assert "lesson-media" not in (site.out / lesson / "index.html").read_text(), lesson
+
+
+# --------------------------------------------------------------------------- clear errors
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("# 90 · Demo\n\nAs Nobody et al. (2099) showed.", ["90_demo", "cell 1", "Nobody et al."]),
+        ("# 90 · Demo\n\nSee [@no_such_key].", ["90_demo", "cell 1", "no_such_key"]),
+        ("# 90 · Demo\n\nText.\n\n![a diagram](missing.svg)", ["90_demo", "cell 1", "missing.svg"]),
+        (
+            "# 90 · Demo\n\n<!-- site-figure: no-such-figure -->",
+            ["90_demo", "cell 1", "no-such-figure"],
+        ),
+        ("# 90 · Demo\n\n![remote](https://example.org/x.png)", ["90_demo", "cell 1", "network"]),
+    ],
+    ids=["unknown-author-year", "broken-key", "missing-figure", "unknown-figure", "remote-image"],
+)
+def test_content_errors_name_the_lesson_and_cell(tmp_path, text, expected):
+    course = _course(tmp_path, [_md(text)])
+    with pytest.raises(SiteError) as err:
+        course_site.build(out=tmp_path / "site", course_dir=course, log=lambda *_: None)
+    for part in expected:
+        assert part in str(err.value), f"{part!r} missing from: {err.value}"
+
+
+def test_a_missing_pandoc_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(site_pandoc, "_found", {})
+    monkeypatch.setitem(sys.modules, "pypandoc", None)  # `import pypandoc` fails
+    monkeypatch.setattr(site_pandoc.shutil, "which", lambda _name: None)
+    with pytest.raises(SiteError, match="pandoc not found.*pypandoc-binary"):
+        course_site.build(out=tmp_path / "site", course_dir=ROOT, log=lambda *_: None)
+    from course.cli import main
+
+    assert main(["site", "--out", str(tmp_path / "s2")]) == 2
+    assert "pandoc not found" in capsys.readouterr().err
+
+
+def test_cli_builds_chosen_lessons_and_refuses_a_foreign_folder(tmp_path, capsys):
+    from course.cli import main
+
+    first = released_lessons()[0]
+    assert main(["site", first.split("_")[0], "--out", str(tmp_path / "one")]) == 0
+    assert (tmp_path / "one" / first / "index.html").is_file()
+    assert (
+        not (tmp_path / "one" / released_lessons()[-1] / "index.html").exists()
+        or len(released_lessons()) == 1
+    )
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    assert main(["site", "--out", str(foreign)]) == 2
+    assert "not made by `course site`" in capsys.readouterr().err
+    assert (foreign / "thesis.tex").read_text() == "precious"
