@@ -11,6 +11,9 @@ on Colab and then calls :func:`setup`, which on Colab only
 
 :func:`course.scoring.save_model` calls :func:`tell_how_to_hand_in`, which on Colab explains how
 to download the graded checkpoint and hand it in with the notebook. Off Colab both do nothing.
+
+Lessons: every lesson, through its generated first cell (:mod:`course.tools.course_cells`);
+05_resnet34_cifar10 through ``course.scoring.save_model``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ Validate alike:
   student last ran them.
 
 ``course check`` (:mod:`course.tools.selfcheck`) prints the same table from a fresh kernel.
+
+Lessons: every lesson, through its generated last cell (``progress.show()``,
+:mod:`course.tools.course_cells`) and through ``course.checks``; no lesson's own code calls it.
 """
 
 from __future__ import annotations
