@@ -105,7 +105,8 @@ def _shape_of(x: Any) -> tuple[int, ...] | None:
 def check(condition: Any, message: str, hint: Hint = None) -> None:
     """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy.
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
     """
     if not bool(condition):
         _fail("", message, hint)
@@ -131,7 +132,8 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
 def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:
     """``x.shape`` must equal ``expected``.
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10.
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
+    05_resnet34_cifar10.
     """
     if x is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -145,7 +147,8 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
 def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype).
 
-    Lessons: 01_residual_block, 05_resnet34_cifar10.
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions,
+    05_resnet34_cifar10.
     """
     dtype = getattr(x, "dtype", None)
     if dtype != expected:
@@ -307,7 +310,7 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     In the trusted grader, in-place changes the student's code makes to an argument are copied
     back into the test's tensor, so this check works there too.
 
-    Lessons: none yet (for test cells: docs/TEST_FORM.md).
+    Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions.
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
@@ -345,7 +348,7 @@ def no_autograd(message: str = "compute this by hand with the chain rule, not wi
     ``Tensor.backward`` raise ``RuntimeError(message)``. Detectable, not enforceable: the code
     under test runs in the same process and could undo it (docs/TEST_FORM.md).
 
-    Lessons: none yet (for test cells: docs/TEST_FORM.md).
+    Lessons: 01_residual_block (every call of residual_block_backward in its tests).
     """
     if grading_hooks is not None:
         with grading_hooks["call_options"](no_autograd=message):
@@ -394,7 +397,7 @@ def count_torch_calls():
     and operators), e.g. to tell a vectorised function from a per-sample loop. Detectable, not
     enforceable.
 
-    Lessons: none yet (for test cells: docs/TEST_FORM.md).
+    Lessons: 03_one_by_one_convolutions (conv1x1's tests: no convolution routine may run).
     """
     counter = CallCount()
     if grading_hooks is not None:

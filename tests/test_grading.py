@@ -472,8 +472,8 @@ def test_proxies_behave_like_the_objects(sandbox_session):
 
     with pytest.raises(proxy.AuthoringError, match="torch.nn classes only"):
         _names(session, "apply")["apply"](Custom(), torch.ones(1))
-    with pytest.raises(proxy.AuthoringError):
-        ns["picky"](lambda: 1)
+    with pytest.raises(proxy.AuthoringError, match="only classes of torch"):
+        ns["picky"](Custom)
 
 
 @needs_bwrap
@@ -554,7 +554,7 @@ def test_hostile_class_reads_and_leaks_nothing(hostile):
     assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief
     leak = nbformat.reads(graded("leak_tests"), as_version=4)
     printed = json.dumps([c.get("outputs", []) for c in leak.cells if not nbs.is_test(c)])
-    assert "IN" in printed and fx.HIDDEN_MARK not in printed, "a hidden test reached the sandbox"
+    assert fx.HIDDEN_MARK not in printed, "a hidden test reached the sandbox"
     for page in (out / "feedback").rglob("*.html"):
         html = page.read_text(encoding="utf-8")
         assert fx.HIDDEN_MARK not in html and "BEGIN HIDDEN TESTS" not in html, page
@@ -632,7 +632,8 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     good, bad = tmp_path / "good.pt", tmp_path / "bad.pt"
     forge_resnet34_checkpoint(model_class, good, data.data_root())
     scoring.save_model(model_class(num_classes=10, stem="cifar"), bad, stem="cifar",
-                       mean=[0.5] * 3, std=[0.25] * 3, classes=data.CLASSES)  # fmt: skip
+                       mean=[0.5] * 3, std=[0.25] * 3, classes=data.CLASSES, epochs=0,
+                       val_accuracy=0.1)  # fmt: skip
 
     class Lookup:  # what a cheating student's class would be: never used by the grader
         def __init__(self, *a, **k):

@@ -180,6 +180,7 @@ class Job:
         self.given_up = False
         self.ns: dict = {}
         self.injected: set[str] = set()
+        self.sticky: set[str] = set()
 
     def deadline(self) -> float:
         return min(self.cell_deadline, self.started + self.spec.timeout)
@@ -283,7 +284,11 @@ class Job:
             tree = ast.parse(code)
         except SyntaxError:
             return
-        wanted = sorted(_free_names(tree) - set(self.ns) - set(dir(builtins)))
+        free = _free_names(tree)
+        # names read by functions of earlier trusted cells (a helper that calls the student's
+        # function) resolve at call time: keep providing them
+        self.sticky |= free
+        wanted = sorted((free | self.sticky) - set(self.ns) - set(dir(builtins)))
         if not wanted or not self._ensure_sandbox():
             return
         self._arm()

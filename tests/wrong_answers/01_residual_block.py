@@ -118,6 +118,30 @@ WRONG_ANSWERS = [
             "    return torch.relu(W2 @ torch.relu(W1 @ a + b1) + b2)\n",
         ),
     },
+    {
+        "exercise": "plain_block",
+        "name": "numpy_relu",
+        "why": "np.maximum(z, 0) as the ReLU: right values and dtype, but no gradient and CPU only",
+        "source": _fn(
+            "plain_block",
+            "    import numpy as np\n"
+            "    a1 = np.maximum(W1 @ a + b1, 0)\n"
+            "    return np.maximum(W2 @ a1 + b2, 0)\n",
+        ),
+    },
+    {
+        "exercise": "plain_block",
+        "name": "relu_with_cpu_zeros",
+        "why": "ReLU as torch.maximum(z, torch.zeros(z.shape)): the zeros live on the CPU, whatever z's device",
+        "source": _fn(
+            "plain_block",
+            "    z1 = W1 @ a + b1\n"
+            "    a1 = torch.maximum(z1, torch.zeros(z1.shape, dtype=z1.dtype))\n"
+            "    z2 = W2 @ a1 + b2\n"
+            "    return torch.maximum(z2, torch.zeros(z2.shape, dtype=z2.dtype))\n",
+        ),
+        "caught_by": ["plain_block__shape"],
+    },
     # ------------------------------------------------------------------ residual_block
     {
         "exercise": "residual_block",
@@ -191,6 +215,42 @@ WRONG_ANSWERS = [
             "residual_block",
             "    a1 = torch.relu(W1 @ a + b1)\n    return torch.relu(W2 @ a1 + b2 + a1)\n",
         ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "detached_shortcut",
+        "why": "g(z2 + a.detach()): right values, but no gradient flows back along the shortcut",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n"
+            "    z2 = W2 @ a1 + b2\n"
+            "    return torch.relu(z2 + a.detach())\n",
+        ),
+        "caught_by": ["residual_block__gradients"],
+    },
+    {
+        "exercise": "residual_block",
+        "name": "shortcut_added_in_place",
+        "why": "out = a; out += z2: `out` is the caller's a, which the addition overwrites",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n"
+            "    out = a\n"
+            "    out += W2 @ a1 + b2\n"
+            "    return torch.relu(out)\n",
+        ),
+    },
+    {
+        "exercise": "residual_block",
+        "name": "relu_with_cpu_zeros",
+        "why": "last ReLU as torch.maximum(s, torch.zeros(s.shape)): CPU zeros, whatever the inputs' device",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n"
+            "    s = W2 @ a1 + b2 + a\n"
+            "    return torch.maximum(s, torch.zeros(s.shape, dtype=s.dtype))\n",
+        ),
+        "caught_by": ["residual_block__shape"],
     },
     # ------------------------------------------------------------------ residual_block_backward
     {
@@ -306,7 +366,55 @@ WRONG_ANSWERS = [
             "        grads = torch.autograd.grad(out, leaves, grad_outputs=da_out)\n"
             "    return dict(zip(['da', 'dW1', 'db1', 'dW2', 'db2'], grads))\n",
         ),
-        "caught_by": ["residual_block_backward__by_hand"],
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "uses_torch_func",
+        "why": "torch.func.vjp instead of the chain rule by hand (autograd by another name)",
+        "source": _fn(
+            "residual_block_backward",
+            "    def block(a, W1, b1, W2, b2):\n"
+            "        return torch.relu(W2 @ torch.relu(W1 @ a + b1) + b2 + a)\n"
+            "    _, vjp = torch.func.vjp(block, a, W1, b1, W2, b2)\n"
+            "    return dict(zip(['da', 'dW1', 'db1', 'dW2', 'db2'], vjp(da_out)))\n",
+        ),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "masks_da_out_in_place",
+        "why": "delta2 = da_out, then delta2[z2 + a <= 0] = 0: masks the caller's da_out in place",
+        "source": _fn(
+            "residual_block_backward",
+            _BACKWARD.format(**{**_BACKWARD_OK, "delta2": "da_out"}).replace(
+                "    dW2 =", "    delta2[z2 + a <= 0] = 0\n    dW2 =", 1
+            ),
+        ),
+        "caught_by": ["residual_block_backward__inputs_unchanged"],
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "mask_as_float64",
+        "why": "ReLU masks converted with .double(): float32 inputs give float64 gradients",
+        "source": _backward(
+            delta2="da_out * (z2 + a > 0).double()", delta1="(W2.T @ delta2) * (z1 > 0).double()"
+        ),
+        "caught_by": ["residual_block_backward__keys_shapes"],
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "mask_built_on_cpu",
+        "why": "the ReLU mask built with torch.zeros(shape): a CPU tensor, whatever the inputs' device",
+        "source": _fn(
+            "residual_block_backward",
+            _BACKWARD.format(**{**_BACKWARD_OK, "delta2": "da_out * mask2"}).replace(
+                "    delta2 =",
+                "    mask2 = torch.zeros(z2.shape, dtype=a.dtype)\n"
+                "    mask2[z2 + a > 0] = 1\n"
+                "    delta2 =",
+                1,
+            ),
+        ),
+        "caught_by": ["residual_block_backward__keys_shapes"],
     },
     # ------------------------------------------------------------------ ResidualBlock
     {
@@ -422,6 +530,72 @@ WRONG_ANSWERS = [
         "source": _block(
             forward="        out = self.relu(self.bn1(self.conv1(self.relu(x))))\n"
             "        out = self.bn2(self.conv2(out))\n"
+            "        return self.relu(out + x)\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "detached_identity",
+        "why": "identity = x.detach(): right values, but no gradient flows back along the shortcut",
+        "source": _block(forward=_FORWARD_OK.replace("identity = x", "identity = x.detach()")),
+        "caught_by": ["ResidualBlock__gradients"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "adds_into_input",
+        "why": "x += out: the shortcut addition overwrites the caller's tensor",
+        "source": _block(
+            forward="        out = self.relu(self.bn1(self.conv1(x)))\n"
+            "        out = self.bn2(self.conv2(out))\n"
+            "        x += out\n"
+            "        return self.relu(x)\n"
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "keras_momentum",
+        "why": "BatchNorm2d(momentum=0.99), Keras' convention: the running averages barely move",
+        "source": _block(
+            init=_INIT_OK.replace(
+                "nn.BatchNorm2d(channels)", "nn.BatchNorm2d(channels, momentum=0.99)"
+            )
+        ),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "no_running_stats",
+        "why": "BatchNorm2d(track_running_stats=False): eval mode uses batch statistics too",
+        "source": _block(
+            init=_INIT_OK.replace(
+                "nn.BatchNorm2d(channels)", "nn.BatchNorm2d(channels, track_running_stats=False)"
+            )
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "extra_dropout",
+        "why": "a Dropout(0.2) between the convolutions: every eval-mode test is blind to it",
+        "source": _block(
+            init=_INIT_OK + "        self.dropout = nn.Dropout(0.2)\n",
+            forward="        out = self.dropout(self.relu(self.bn1(self.conv1(x))))\n"
+            "        out = self.bn2(self.conv2(out))\n"
+            "        return self.relu(out + x)\n",
+        ),
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "zero_gamma_by_default",
+        "why": "initialises bn2's gamma to 0 in __init__, against the block's default initialisation",
+        "source": _block(init=_INIT_OK + "        nn.init.zeros_(self.bn2.weight)\n"),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "no_relu_between_convs",
+        "why": "bn1's output goes straight into conv2: no ReLU inside the branch",
+        "source": _block(
+            forward="        out = self.bn2(self.conv2(self.bn1(self.conv1(x))))\n"
             "        return self.relu(out + x)\n"
         ),
     },

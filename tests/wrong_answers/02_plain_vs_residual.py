@@ -62,6 +62,10 @@ def cifar_net(n, residual=True):
     net.add_module("avgpool", {pool})
     net.add_module("flatten", nn.Flatten())
     net.add_module("fc", nn.Linear(64, 10))
+    {extra_head}
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d):
+            {init}
     return net
 """
 _NET_OK = {
@@ -83,6 +87,8 @@ _NET_OK = {
     "stem_bn": 'net.add_module("bn1", nn.BatchNorm2d(16))',
     "stem_pool": "",
     "pool": "nn.AdaptiveAvgPool2d(1)",
+    "extra_head": "",
+    "init": 'nn.init.kaiming_normal_(m.weight, nonlinearity="relu")',
 }
 
 
@@ -229,6 +235,30 @@ WRONG_ANSWERS = [
             + "        return torch.from_numpy(out)\n"
         ),
     },
+    {
+        "exercise": "ShortcutA",
+        "name": "zeros_on_cpu",
+        "why": "torch.cat with torch.zeros(...) made without device=: CPU zeros, whatever X's device",
+        "source": _shortcut(
+            _SUB
+            + "        B, C, H, W = X.shape\n"
+            + "        zeros = torch.zeros(B, self.out_channels - C, H, W, dtype=X.dtype)\n"
+            + "        return torch.cat([X, zeros], dim=1)\n"
+        ),
+        "caught_by": ["ShortcutA__contract"],
+    },
+    {
+        "exercise": "ShortcutA",
+        "name": "zeros_default_dtype",
+        "why": "zeros made without dtype=: float32, so torch.cat promotes a bfloat16 X to float32",
+        "source": _shortcut(
+            _SUB
+            + "        B, C, H, W = X.shape\n"
+            + "        zeros = torch.zeros(B, self.out_channels - C, H, W, device=X.device)\n"
+            + "        return torch.cat([X, zeros], dim=1)\n"
+        ),
+        "caught_by": ["ShortcutA__contract"],
+    },
     # ------------------------------------------------------------------------- cifar_net
     {
         "exercise": "cifar_net",
@@ -348,6 +378,58 @@ WRONG_ANSWERS = [
         "name": "shared_batchnorm",
         "why": "one BatchNorm2d module used after both convolutions of a block",
         "source": _net(bn2="self.bn1"),
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "default_init",
+        "why": "keeps PyTorch's default initialisation instead of He et al.'s (about 2.4x too small)",
+        "source": _net(init="pass"),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "keras_momentum",
+        "why": "BatchNorm2d(momentum=0.99), Keras' convention: the running averages barely move",
+        "source": _net(
+            bn2="nn.BatchNorm2d(out_channels, momentum=0.99)",
+            stem_bn='net.add_module("bn1", nn.BatchNorm2d(16, momentum=0.99))',
+        ).replace(
+            "self.bn1 = nn.BatchNorm2d(out_channels)",
+            "self.bn1 = nn.BatchNorm2d(out_channels, momentum=0.99)",
+        ),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "extra_dropout",
+        "why": "a Dropout(0.5) before the classifier: every eval-mode test is blind to it",
+        "source": _net(extra_head="net.fc = nn.Sequential(nn.Dropout(0.5), nn.Linear(64, 10))"),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "detached_shortcut",
+        "why": "out + shortcut(X).detach(): right values, but no gradient flows back along the shortcuts",
+        "source": _net(add="out + self.shortcut(X).detach()"),
+        "caught_by": ["cifar_net__gradients"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "no_relu_between_convs",
+        "why": "bn1's output goes straight into conv2: no ReLU inside the branch (shapes and counts unchanged)",
+        "source": _net(first="self.bn1(self.conv1(X))"),
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "no_stem_relu",
+        "why": "the stem's ReLU is missing (shapes and counts unchanged)",
+        "source": _net().replace('    net.add_module("relu", nn.ReLU())\n', ""),
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "global_max_pool",
+        "why": "a global MAX pool in the head: same shapes and counts as the average pool",
+        "source": _net(pool="nn.AdaptiveMaxPool2d(1)"),
     },
     # --------------------------------------------------------------- layer_gradient_norms
     {

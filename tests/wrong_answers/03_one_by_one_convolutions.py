@@ -76,6 +76,55 @@ WRONG_ANSWERS = [
         "source": _conv1x1("    return F.conv2d(x, weight, bias)\n"),
         "caught_by": ["conv1x1__matches_conv2d"],
     },
+    {
+        "exercise": "conv1x1",
+        "name": "uses_nn_conv2d",
+        "why": "builds an nn.Conv2d, copies the weights in and calls it: a convolution, not the product",
+        "source": _conv1x1(
+            "    conv = nn.Conv2d(x.shape[1], weight.shape[0], 1, bias=bias is not None).to(x)\n"
+            "    with torch.no_grad():\n"
+            "        conv.weight.copy_(weight)\n"
+            "        if bias is not None:\n"
+            "            conv.bias.copy_(bias)\n"
+            "    return conv(x)\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "weight_squeezed_in_place",
+        "why": "weight.squeeze_() reshapes the caller's weight to (C_out, C_in)",
+        "source": _conv1x1(
+            "    out = torch.einsum('nchw,oc->nohw', x, weight.squeeze_(-1).squeeze_(-1))\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.view(1, -1, 1, 1)\n"
+            "    return out\n"
+        ),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "default_bias_on_cpu",
+        "why": "bias=None replaced by torch.zeros(C_out): a CPU tensor, whatever the inputs' device",
+        "source": _conv1x1(
+            "    if bias is None:\n"
+            "        bias = torch.zeros(weight.shape[0])\n"
+            "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+            "    return out + bias.view(1, -1, 1, 1)\n"
+        ),
+        "caught_by": ["conv1x1__contract"],
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "numpy_einsum",
+        "why": "np.einsum on .numpy() arrays: right values, but no gradient and CPU only",
+        "source": _conv1x1(
+            "    import numpy as np\n"
+            "    out = np.einsum('nchw,oc->nohw', x.numpy(), weight[:, :, 0, 0].numpy())\n"
+            "    if bias is not None:\n"
+            "        out = out + bias.numpy().reshape(1, -1, 1, 1)\n"
+            "    return torch.from_numpy(out)\n"
+        ),
+        "caught_by": ["conv1x1__contract"],
+    },
     # ------------------------------------------------------------------ conv_output_size
     {
         "exercise": "conv_output_size",
