@@ -18,3 +18,12 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+
+# Validate: the dialog's list of failures opens with a per-exercise summary (points, result,
+# message). The hooks act only while validating (course/tools/validation.py).
+try:
+    from course.tools.validation import summary_hooks
+except ImportError:  # the course package is not installed where this file is read
+    pass
+else:
+    c.Execute.on_notebook_start, c.Execute.on_cell_start = summary_hooks()

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from course import checks, data, runtime, train
+from course import checks, colab, data, progress, runtime, train
 
 __all__ = [
     "CHECKPOINT_PATH",
@@ -145,7 +145,7 @@ def save_model(
     std3 = _floats3(std, "std")
     if min(std3) <= 0:
         raise ScoringError(f"std must be positive, got {std3}.")
-    return train.save_checkpoint(  # atomic: a crash never leaves half a file at the graded path
+    saved = train.save_checkpoint(  # atomic: a crash never leaves half a file at the graded path
         path,
         model,
         arch=str(arch),
@@ -158,6 +158,8 @@ def save_model(
         val_accuracy=None if val_accuracy is None else float(val_accuracy),
         **extra,
     )
+    colab.tell_how_to_hand_in(saved)  # on Google Colab only: download it, hand it in
+    return saved
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -407,9 +409,13 @@ def require_accuracy(score: Score, threshold: float) -> None:
     Lessons: none directly (lesson 05's band cells call it through :func:`check_band`).
     """
     if not isinstance(score, Score):
-        raise AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
+        raise progress.as_message_only(
+            AssertionError(f"expected a course.scoring.Score, got {type(score).__name__}")
+        )
     if not score.ok:
-        raise AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
+        raise progress.as_message_only(
+            AssertionError(f"Checkpoint not scored (0 points for this band): {score.message}")
+        )
     if score.accuracy < threshold:
         if score.dataset == data.SYNTHETIC_NAME:
             hint = (
@@ -422,9 +428,11 @@ def require_accuracy(score: Score, threshold: float) -> None:
                 "train with the full recipe on a GPU (Part 4); check the normalisation saved "
                 "with the model equals the one it was trained with."
             )
-        raise AssertionError(
-            f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
-            f"images is below this band's {threshold:.0%}.\n  Hint: {hint}"
+        raise progress.as_message_only(
+            AssertionError(
+                f"Recomputed test accuracy {score.accuracy:.2%} on {score.n:,} {score.dataset} test "
+                f"images is below this band's {threshold:.0%}.\n  Hint: {hint}"
+            )
         )
 
 

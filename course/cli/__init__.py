@@ -2,6 +2,7 @@
 
     course release [LESSON ...]          regenerate notebooks/ from solutions/ (deterministic)
     course check NOTEBOOK                run a notebook's tests, print a per-exercise table
+    course lab [LAB_OPTIONS ...]         JupyterLab with the course's settings (self-study)
     course demo [LESSON ...]             a throwaway class: release, submit, grade, feedback
     course grade SUBMISSIONS [LESSON ...] grade a class in OS sandboxes, verdicts outside them
     course score-checkpoints SUBMISSIONS re-evaluate lesson 05's trained models (trusted path)
@@ -112,6 +113,21 @@ def _add_check(sub) -> None:
         "--timeout", type=positive_int, default=120, help="seconds per cell (default 120)"
     )
     p.set_defaults(handler="course.tools.selfcheck:run")
+
+
+def _add_lab(sub) -> None:
+    p = sub.add_parser(
+        "lab",
+        help="start JupyterLab with the course's settings (self-study)",
+        description="Start JupyterLab in the course checkout with the course's settings: "
+        "nbgrader's exchange-based Assignment List and Courses off (self-study needs no "
+        "exchange; Validate and the formgrader stay), and this environment's commands "
+        "(`course`) on PATH in notebooks (`!course check ...`) and terminals. Any other "
+        "option goes to `jupyter lab` (e.g. course lab --no-browser --port 8889).",
+    )
+    _course_dir(p)
+    # every other option goes to `jupyter lab` (main() collects them into args.jupyter_args)
+    p.set_defaults(handler="course.tools.lab:run", jupyter_args=[], passes_unknown_options=True)
 
 
 def _add_demo(sub) -> None:
@@ -260,6 +276,7 @@ def _add_data(sub) -> None:
 SUBCOMMANDS = [
     _add_release,
     _add_check,
+    _add_lab,
     _add_demo,
     _add_grade,
     _add_score_checkpoints,
@@ -288,7 +305,11 @@ def handler(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        if not getattr(args, "passes_unknown_options", False):
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.jupyter_args = [*args.jupyter_args, *unknown]
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

@@ -104,7 +104,8 @@ def _sha(*parts: str) -> str:
 
 
 def make_plan(lesson: str, source_path: Path, source, release, settings: str) -> Plan:
-    code = [c for c in source.cells if c.cell_type == "code"]
+    # the lesson's first code cell (imports); the generated course cells are not lesson content
+    code = [c for c in source.cells if c.cell_type == "code" and not nbs.is_course_cell(c)]
     tests = {nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_test(c)}
     return Plan(
         lesson=lesson,

@@ -25,7 +25,23 @@ from pathlib import Path
 
 import nbformat
 
+from course.cells import (  # noqa: F401 - re-exported: tools say notebooks.is_test(...)
+    COURSE_CELL_IDS,
+    NOT_ANSWERED,
+    exercise_of,
+    grade_id,
+    grades_artifact,
+    is_course_cell,
+    is_helper,
+    is_locked,
+    is_manual,
+    is_solution,
+    is_test,
+    nbgrader_meta,
+    points,
+)
 from course.errors import CourseError
+from course.progress import error_line
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
@@ -84,67 +100,7 @@ def resolve_lessons(names: Iterable[str] | None, root: Path | None = None) -> li
 
 
 # --------------------------------------------------------------------------- cell structure
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-# The predicates below mean exactly what nbgrader.utils' is_grade / is_solution / is_locked mean
-# (tests/test_tooling.py checks that they agree on every cell of every lesson). They are not
-# imported from there because importing nbgrader.utils imports all of nbgrader (its server
-# extensions): seconds, for every `course check` and every test worker.
-def is_solution(cell) -> bool:
-    return bool(nbgrader_meta(cell).get("solution"))
-
-
-def is_locked(cell) -> bool:
-    """Read-only for students (nbgrader restores it): locked, or a test cell."""
-    m = nbgrader_meta(cell)
-    if m.get("solution"):
-        return False
-    return bool(m.get("grade") or m.get("locked"))
-
-
-def is_test(cell) -> bool:
-    """An autograded test cell (grade, not solution)."""
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and not m.get("solution") and cell.cell_type == "code"
-
-
-def is_manual(cell) -> bool:
-    """A manually graded answer (grade + solution)."""
-    m = nbgrader_meta(cell)
-    return bool(m.get("grade")) and bool(m.get("solution"))
-
-
-def is_helper(cell) -> bool:
-    """A locked code cell whose grade id ends in ``helpers``: functions the tests use, run both
-    in the student's kernel and in the grader (docs/TEST_FORM.md)."""
-    return (
-        cell.cell_type == "code"
-        and is_locked(cell)
-        and not is_test(cell)
-        and (grade_id(cell) or "").endswith("helpers")
-    )
-
-
-def grades_artifact(cell) -> bool:
-    """A test cell that grades a file the student hands in (lesson 05's trained checkpoint,
-    scored with ``course.scoring.check_band`` or ``score_checkpoint``) rather than code in the
-    notebook."""
-    return is_test(cell) and any(f in cell.source for f in ("check_band(", "score_checkpoint("))
-
-
-def grade_id(cell) -> str | None:
-    return nbgrader_meta(cell).get("grade_id")
-
-
-def exercise_of(gid: str) -> str:
-    """``residual_block__shape`` -> ``residual_block``; a solution id is its own exercise."""
-    return gid.split("__", 1)[0]
-
-
-def points(cell) -> float:
-    return float(nbgrader_meta(cell).get("points", 0) or 0)
+# nbgrader's cell semantics live in course.cells (the runtime needs them too); imported above.
 
 
 def strip_markers(source: str) -> str:
@@ -168,13 +124,36 @@ def write(nb, path: Path | str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+# The notebook metadata an IPython kernel of the course's reference environment writes
+# (ipykernel's language_info; Python as in CI). Released with it, a notebook opened in
+# JupyterLab stays unmodified: JupyterLab rewrites this key on kernel start and marks the
+# notebook dirty only if the value differs (another Python patch version still does).
+PYTHON_VERSION = "3.11.7"
+RAISES_EXCEPTION = "raises-exception"  # the cell tag that lets Run All continue after it fails
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": PYTHON_VERSION,
+}
+
+
 def normalize(nb):
-    """Make a notebook byte-stable: no outputs/counts, deterministic cell ids, trimmed metadata.
+    """Make a notebook byte-stable: no outputs/counts, deterministic cell ids, trimmed metadata,
+    the course cells from their template (:mod:`course.tools.course_cells`), and the notebook
+    metadata a kernel writes (so opening it in JupyterLab does not mark it modified).
 
     Cell ids come from the nbgrader ``grade_id`` when there is one, else ``<kind>-<n>`` counted
     per kind, so inserting a markdown cell does not renumber every code cell.
     """
+    from course.tools.course_cells import ensure_course_cells
+
     nb.nbformat, nb.nbformat_minor = 4, 5
+    ensure_course_cells(nb)
     counters: dict[str, int] = {}
     used: set[str] = set()
     for cell in nb.cells:
@@ -191,17 +170,25 @@ def normalize(nb):
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        course_cell = is_course_cell(cell)
         for key in ("collapsed", "scrolled", "execution", "ExecuteTime", "jupyter", "tags"):
+            if key == "jupyter" and course_cell:  # its display (course_cells.DISPLAY)
+                continue
             if key in cell.metadata and not (key == "tags" and cell.metadata[key]):
                 del cell.metadata[key]
+        if is_test(cell):
+            # JupyterLab's Run All (and nbclient) go on after a failing test: every test shows
+            # its result, and the notebook runs to its end (the progress table) as in Validate
+            tags = list(cell.metadata.get("tags", []))
+            if RAISES_EXCEPTION not in tags:
+                cell.metadata["tags"] = [*tags, RAISES_EXCEPTION]
         cell.pop("attachments", None) if not cell.get("attachments") else None
     meta = nb.metadata
-    meta["kernelspec"] = {
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-        "name": "python3",
+    meta["kernelspec"] = dict(KERNELSPEC)
+    meta["language_info"] = {
+        **LANGUAGE_INFO,
+        "codemirror_mode": dict(LANGUAGE_INFO["codemirror_mode"]),
     }
-    meta["language_info"] = {"name": "python"}
     for key in ("widgets", "toc", "varInspector", "celltoolbar"):
         meta.pop(key, None)
     return nb
@@ -352,14 +339,11 @@ class TestResult:
         return self.points if self.passed else 0.0
 
 
-def _error_line(cell) -> str | None:
+def error_of(cell) -> str | None:
+    """The first line of an executed cell's error output (``None`` when it has none)."""
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
-            ename, evalue = out.get("ename", "Error"), str(out.get("evalue", "")).strip()
-            if ename == "NotImplementedError" and not evalue:
-                return "not answered yet (the answer cell still raises NotImplementedError)"
-            text = f"{ename}: {evalue}".strip()
-            return text.split("\n", 1)[0][:200]
+            return error_line(out.get("ename", "Error"), str(out.get("evalue", "")))
     return None
 
 
@@ -371,6 +355,7 @@ def execution_env(mode: str = "validate", extra: dict | None = None) -> dict:
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     env.pop("NBGRADER_VALIDATING", None)
+    env.pop("JPY_SESSION_NAME", None)  # set by JupyterLab for *its* kernel: not this notebook
     if extra:
         env.update(extra)
     return env
@@ -413,6 +398,13 @@ def _stderr_line(cell) -> str | None:
     return None
 
 
+def failure_of(cell) -> str | None:
+    """Why an executed test cell earns less than its points (nbgrader's rule), or ``None``."""
+    if earned(cell) >= points(cell):
+        return None
+    return error_of(cell) or _stderr_line(cell) or "failed"
+
+
 def results(executed_nb) -> list[TestResult]:
     """One :class:`TestResult` per autograded test cell of an executed notebook."""
     out = []
@@ -420,9 +412,8 @@ def results(executed_nb) -> list[TestResult]:
         if not is_test(cell):
             continue
         gid = grade_id(cell)
-        passed = earned(cell) >= points(cell)
-        err = None if passed else (_error_line(cell) or _stderr_line(cell) or "failed")
-        out.append(TestResult(gid, exercise_of(gid), points(cell), passed, err or ""))
+        err = failure_of(cell)
+        out.append(TestResult(gid, exercise_of(gid), points(cell), err is None, err or ""))
     return out
 
 

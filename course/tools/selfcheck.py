@@ -9,58 +9,23 @@ necessary, not sufficient: the instructor's hidden tests check more.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from course import progress
+from course.progress import ExerciseRow, format_table  # noqa: F401 - the table lives there
 from course.tools import notebooks
 
 
-@dataclass
-class ExerciseRow:
-    exercise: str
-    points: float
-    earned: float
-    passed: bool
-    message: str
-    manual: bool = False
+def _outcome(cell) -> progress.Outcome | None:
+    if cell.get("execution_count") is None and not cell.get("outputs"):
+        return None  # never ran (the kernel died or timed out before it)
+    err = notebooks.failure_of(cell)  # nbgrader's rule: an error, or output on stderr
+    return progress.Outcome(err is None, err or "")
 
 
 def summarize(executed_nb) -> list[ExerciseRow]:
-    """Group test results per exercise, in notebook order; manual answers listed separately."""
-    rows: dict[str, ExerciseRow] = {}
-    for r in notebooks.results(executed_nb):
-        row = rows.setdefault(r.exercise, ExerciseRow(r.exercise, 0.0, 0.0, True, ""))
-        row.points += r.points
-        row.earned += r.score
-        if not r.passed and row.passed:
-            row.passed, row.message = False, f"[{r.grade_id}] {r.message}"
-    for cell in executed_nb.cells:
-        if notebooks.is_manual(cell):
-            gid = notebooks.grade_id(cell)
-            rows[gid] = ExerciseRow(
-                gid,
-                notebooks.points(cell),
-                0.0,
-                False,
-                "written answer: graded by your instructor",
-                manual=True,
-            )
-    return list(rows.values())
-
-
-def format_table(rows: list[ExerciseRow]) -> str:
-    w = max([len("exercise"), *(len(r.exercise) for r in rows)])
-    lines = [f"{'exercise':<{w}}  {'points':>9}  {'result':<7}  message", "-" * (w + 40)]
-    for r in rows:
-        status = "manual" if r.manual else ("passed" if r.passed else "FAILED")
-        pts = f"{r.earned:g}/{r.points:g}" if not r.manual else f"?/{r.points:g}"
-        lines.append(f"{r.exercise:<{w}}  {pts:>9}  {status:<7}  {r.message}")
-    auto = [r for r in rows if not r.manual]
-    total = sum(r.points for r in auto)
-    earned = sum(r.earned for r in auto)
-    lines.append("-" * (w + 40))
-    lines.append(f"{'total (auto-graded)':<{w}}  {earned:g}/{total:g}")
-    return "\n".join(lines)
+    """One row per exercise of an executed notebook, in notebook order (written answers too)."""
+    return progress.table_rows(executed_nb.cells, _outcome)
 
 
 def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
@@ -73,7 +38,9 @@ def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
         raise notebooks.CourseError(
             f"{path} is not a readable notebook ({exc}); restore it from notebooks/"
         ) from exc
-    executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout)
+    # the kernel is told which notebook it runs, as JupyterLab does (course.progress reads it)
+    env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)})
+    executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout, env=env)
     return summarize(executed)
 
 

@@ -1,0 +1,200 @@
+"""What a student sees when a test fails, in a real kernel with JupyterLab's default traceback
+mode; the progress table; the summary at the top of nbgrader's Validate results."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from course import cells, progress
+from course.tools import authoring as a
+from course.tools import notebooks, validation
+
+WRONG = "def double(x):\n    return x + 2"  # right for x = 2, wrong elsewhere
+
+
+def toy_source():
+    """A lesson in miniature, through the same normalisation as a real one (course cells)."""
+    nb = a.notebook(
+        [
+            a.md("# toy"),
+            a.code("import torch\nfrom course import checks"),
+            a.solution(
+                "double",
+                "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            ),
+            a.tests("double__two", 1, "checks.check_equal(double(2), 4, 'double(2)')"),
+            a.tests(
+                "double__three",
+                2,
+                "checks.check_equal(double(3), 6, 'double(3)', hint='twice x, for every x')",
+            ),  # fmt: skip
+            a.solution(
+                "halve",
+                "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
+            ),
+            a.tests("halve__two", 1, "checks.check_equal(halve(2), 1.0, 'halve(2)')"),
+            a.code("def broken():\n    return 1 / 0\n\nbroken()"),
+            a.written("why", 1),
+        ]
+    )
+    return notebooks.normalize(nb)
+
+
+def student(nb):
+    """What a student has: `double` answered wrongly, `halve` still nbgrader's stub."""
+    nb = notebooks.nbformat.from_dict(nb)
+    for cell in nb.cells:
+        if cells.grade_id(cell) == "double":
+            cell.source = WRONG
+        elif cells.grade_id(cell) == "halve":
+            cell.source = "def halve(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The toy with a wrong `double` and no `halve`, run like JupyterLab runs it: no
+    --InteractiveShell.xmode flag, not grading (the progress cell prints its table)."""
+    folder = tmp_path_factory.mktemp("progress")
+    nb = student(toy_source())
+    notebooks.write(nb, folder / "toy.ipynb")
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb, timeout=120, allow_errors=True, kernel_name="python3",
+        resources={"metadata": {"path": str(folder)}},
+    )  # fmt: skip
+    env = notebooks.execution_env()
+    env.pop("NBGRADER_EXECUTION")
+    client.execute(env=env)
+    return nb
+
+
+def _errors(nb, gid):
+    cell = next(c for c in nb.cells if cells.grade_id(c) == gid)
+    return [o for o in cell.outputs if o.output_type == "error"]
+
+
+def test_a_failing_check_shows_its_message_only(executed):
+    (err,) = _errors(executed, "double__three")
+    assert err.ename == "AssertionError"
+    assert len(err.traceback) == 1, "a traceback through the test cell was shown"
+    assert "AssertionError\x1b[0m: double(3): expected 6, got 5" in err.traceback[0]
+    assert err.traceback[0].endswith("\n  Hint: twice x, for every x")
+    assert _errors(executed, "double__two") == []
+
+
+def test_an_unanswered_exercise_reads_not_answered_yet_in_one_line(executed):
+    (err,) = _errors(executed, "halve__two")
+    assert err.ename == "NotImplementedError" and len(err.traceback) == 1
+    assert err.evalue.startswith("not answered yet: `halve` still raises NotImplementedError")
+
+
+def test_other_errors_keep_their_traceback(executed):
+    """The student's own bug: the full traceback, pointing at their line."""
+    cell = next(c for c in executed.cells if "broken()" in c.source)
+    (err,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert err.ename == "ZeroDivisionError" and len(err.traceback) > 2
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback))
+    assert "return 1 / 0" in plain and "broken()" in plain
+
+
+def test_progress_table_in_the_notebook(executed):
+    last = executed.cells[-1]
+    assert cells.grade_id(last) == cells.PROGRESS_ID
+    (out,) = [o for o in last.outputs if o.output_type == "display_data"]
+    text = out.data["text/plain"]
+    assert "text/html" in out.data and "course-progress" in out.data["text/html"]
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalpha()}
+    assert "1/3" in rows["double"] and "FAILED" in rows["double"]
+    assert "[double__three] AssertionError: double(3): expected 6, got 5" in rows["double"]
+    assert "0/1" in rows["halve"] and "not answered yet" in rows["halve"]
+    assert "?/1" in rows["why"] and "manual" in rows["why"]
+    assert "1/4" in rows["total"]
+
+
+def test_table_rows_not_run_and_partial():
+    nb = toy_source()
+    ok = progress.Outcome(True, "")
+    outcome = {"double__two": ok}
+    rows = progress.table_rows(nb.cells, lambda c: outcome.get(cells.grade_id(c)))
+    by = {r.exercise: r for r in rows}
+    assert by["double"].status == "not run" and by["double"].earned == 1
+    assert by["double"].message == "1 of 2 test cells run"
+    assert by["halve"].status == "not run" and by["halve"].message == ""
+    assert [r.exercise for r in rows] == ["double", "halve", "why"]
+
+
+def test_error_line():
+    assert progress.error_line("NotImplementedError", "") == cells.NOT_ANSWERED
+    assert (
+        progress.error_line("NotImplementedError", "not answered yet: `f` ...")
+        == "not answered yet"
+    )
+    assert progress.error_line("NotImplementedError", "Module [X] is missing forward") == (
+        "NotImplementedError: Module [X] is missing forward"
+    )
+    assert progress.error_line("AssertionError", "first\n  Hint: second") == "AssertionError: first"
+
+
+def test_outside_ipython_nothing_is_installed():
+    assert progress.install() is False  # pytest is not an IPython kernel
+
+
+@pytest.mark.slow
+def test_validate_dialog_starts_with_a_summary(tmp_path):
+    """nbgrader's Validator (what the Validate button calls) with the course's config."""
+    course_dir = notebooks.make_course_dir(tmp_path / "course", [])
+    notebooks.write(toy_source(), course_dir / "solutions" / "toy" / "toy.ipynb")
+    notebooks.generate_assignment(course_dir, "toy")  # a real release, then the student's work
+    path = course_dir / "notebooks" / "toy" / "toy.ipynb"
+    notebooks.write(student(notebooks.read(path)), path)
+
+    from nbgrader.apps import NbGrader
+    from nbgrader.validator import Validator
+
+    app = NbGrader()
+    app.config_file_paths.append(str(course_dir))
+    app.load_config_file()
+    result = Validator(config=app.config).validate(str(path))
+    failed = result["failed"]
+    first = failed[0]["raw_error"]
+    assert first.startswith("SUMMARY: 1 of 3 test cells pass (1 of 4 points"), first
+    assert "double" in first and "not answered yet" in first
+    assert "The failing cells follow" in first
+    error = re.sub(r"\x1b\[[0-9;]*m", "", first.split("=" * 60)[1])
+    assert error.strip().startswith("AssertionError: double(3): expected 6, got 5"), error
+    assert all("SUMMARY" not in f["raw_error"] for f in failed[1:])
+    assert not validation._validating_nb, "state left behind"
+
+
+def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
+    """On Colab the notebook is not a file: it comes from Colab's frontend (get_ipynb)."""
+    import json
+    import sys
+    import types
+
+    nb = json.loads(notebooks.nbformat.writes(toy_source()))
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = lambda kind, timeout_sec: (
+        {"ipynb": nb} if kind == "get_ipynb" else None
+    )
+    colab = types.ModuleType("google.colab")
+    colab._message = message
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.chdir(tmp_path)  # /content: no notebook file
+    progress.show()
+    out = capsys.readouterr().out
+    assert "double" in out and "halve" in out and "not run" in out and "0/4" in out
+
+
+def test_show_is_silent_while_autograding(monkeypatch, capsys):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    progress.show()
+    assert capsys.readouterr().out == ""
