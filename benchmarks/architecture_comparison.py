@@ -63,7 +63,14 @@ def per_seed_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[dict], config, command: str, wall: float) -> str:
+def _load() -> str:
+    try:
+        return "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
+
+
+def report(rows: list[dict], config, command: str, wall: float, load_before: str = "") -> str:
     cpu = platform.processor() or platform.machine()
     summary = comparison.summarize(rows)
     seconds = {
@@ -75,7 +82,8 @@ def report(rows: list[dict], config, command: str, wall: float) -> str:
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
             f"({cpu}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch thread(s), "
             f"torch {torch.__version__}, {comparison.runtime.get_device()}); "
-            f"{wall / 60:.0f} min wall-clock in all.",
+            f"{wall / 60:.0f} min wall-clock in all; load average (1/5/15 min) {load_before} "
+            f"before, {_load()} after.",
             "",
             f"Command: `{command}`",
             "",
@@ -137,9 +145,10 @@ def main(argv=None) -> int:
     )
     classes = reference_classes()
     nets = comparison.matched_networks(classes["ConvHighwayUnit"], classes["DenseNet"])
+    load_before = _load()
     t0 = time.perf_counter()
     rows = comparison.compare(nets, config=config, seeds=args.seeds)
-    text = report(rows, config, command.strip(), time.perf_counter() - t0)
+    text = report(rows, config, command.strip(), time.perf_counter() - t0, load_before)
     print("\n" + text)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
