@@ -92,7 +92,7 @@ def report(rows: list[dict], config, command: str, wall: float, load_before: str
             f"Data: {rows[0]['task']} (labels redrawn per seed).",
             "",
             f"Measurements (first seed; time per step at batch {config.batch_size} on "
-            f"{config.image_size}x{config.image_size} images, one SGD step, median of 5) and final "
+            f"{config.image_size}x{config.image_size} images, one SGD step, fastest of 10) and final "
             f"training error (whole training subset, eval mode; mean ± sd over "
             f"{len(next(iter(summary.values()))['errors'])} seeds):",
             "",
