@@ -49,6 +49,7 @@ __all__ = [
     "load_images",
     "make_task",
     "default_config",
+    "token_budget",
     "sample_batch",
     "trace",
     "shape_walk",
@@ -146,6 +147,15 @@ class Task:
     images: torch.Tensor
     labels: torch.Tensor
     description: str  # for plot titles: what the images and labels are
+
+
+def token_budget(config: Config, task: Task) -> tuple[Config, Task]:
+    """The budget a notebook takes while grading: batches of :data:`GRADING_IMAGES` images, the
+    first :data:`GRADING_IMAGES` of ``task`` only; the caller then takes one step per network
+    (the cell runs, nothing is learned). Used by :func:`run` and :mod:`course.comparison`."""
+    config = replace(config, batch_size=min(GRADING_IMAGES, len(task.images)))
+    task = Task(task.images[:GRADING_IMAGES], task.labels[:GRADING_IMAGES], task.description)
+    return config, task
 
 
 def _shrink(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -370,9 +380,8 @@ def run(
     config = config or default_config()
     task = task or make_task(config, seed=seed)
     grading = runtime.is_grading()
-    if grading:  # one token step on 8 images per network: the cell runs, nothing is learned
-        config = replace(config, batch_size=min(GRADING_IMAGES, len(task.images)))
-        task = Task(task.images[:GRADING_IMAGES], task.labels[:GRADING_IMAGES], task.description)
+    if grading:
+        config, task = token_budget(config, task)
     results = []
     for is_residual in residual:
         for depth in depths:

@@ -28,3 +28,26 @@ def test_train_throughput_quick(tmp_path):
     assert report["speedup"] == pytest.approx(ratio)
     assert report["data"].startswith("SYNTHETIC"), "fake data must be labelled as such"
     assert "speed-up" in proc.stdout
+
+
+@pytest.mark.slow
+def test_architecture_comparison_quick(tmp_path):
+    """Lesson 07's comparison runs from the reference solution and reports all three networks."""
+    out, fig = tmp_path / "rows.json", tmp_path / "comparison.png"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "architecture_comparison.py")]
+    cmd += ["--seeds", "0", "--epochs", "1", "--n-images", "32", "--json", str(out)]
+    cmd += ["--figure", str(fig)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out.read_text())
+    assert [r["name"] for r in rows] == ["ResNet", "Highway", "DenseNet"]
+    assert [r["params"] for r in rows] == [218_778, 229_754, 218_470]
+    assert all(r["macs"] > 0 and r["activation_bytes"] > 0 for r in rows)
+    assert rows[0]["task"].startswith("RANDOM labels") and "SYNTHETIC" in rows[0]["task"]
+    assert fig.stat().st_size > 10_000
+    for words in (
+        "| network |",
+        "Command: `python benchmarks/architecture_comparison.py",
+        "load average",
+    ):
+        assert words in proc.stdout

@@ -1,4 +1,4 @@
-"""Reference figures of lessons 03, 04 and 06, checked against independent computations.
+"""Reference figures of lessons 03, 04, 06 and 07, checked against independent computations.
 
 Each published figure (the lecture's 28×28×192 bottleneck example in lesson 03 and COURSE_SPEC;
 GoogLeNet's inception (3a), Szegedy et al. 2014, Table 1, in lesson 04) is computed here twice:
@@ -13,6 +13,11 @@ Lesson 06's ResNet-50 is compared with the state_dict of torchvision's own ``res
 in as ``tests/reference/torchvision_resnet50.tsv`` (made by ``make_torchvision_resnet50.py`` from
 the torchvision wheel's code, since torchvision cannot be installed beside our torch), and its
 parameter count with torchvision's model card and a closed-form count.
+
+Lesson 07: torchvision's ``densenet121`` state_dict (``tests/reference/densenet121_state_dict.txt``,
+derived from torchvision's own code, see its header) against a DenseNet written here with plain
+``torch.nn`` and against the lesson's solution; 7,978,856 parameters, 2.83 G multiply-adds at
+224x224, and DenseNet-BC (L=100, k=12) with 0.8M parameters (Huang et al. 2017, Table 2).
 
 Both must equal the figure, and the figure must be the one the lesson's text states.
 """
@@ -397,6 +402,159 @@ def test_last_stage_projection_against_its_bottleneck():
     )
 
 
+# lesson 07: DenseNet-121 (torchvision) and DenseNet-BC (Huang et al. 2017, Table 2)
+# --------------------------------------------------------------------------------------------
+
+L07 = "07_highway_densenet"
+DENSENET121_LIST = Path(__file__).parent / "reference" / "densenet121_state_dict.txt"
+DENSENET121_PARAMS = 7_978_856  # torchvision's densenet121 (DenseNet121_Weights.IMAGENET1K_V1)
+DENSENET121_MACS = 2_834_161_664  # per 224x224 image; torchvision's table: "2.83 GFLOPS"
+DENSENET_BC_100_K12 = 769_162  # CIFAR-10, stem conv 3x3 to 2k = 24 channels: "0.8M" in Table 2
+
+
+def reference_table() -> dict[str, tuple[int, ...]]:
+    """tests/reference/densenet121_state_dict.txt as {key: shape}, in file order."""
+    table = {}
+    for line in DENSENET121_LIST.read_text(encoding="utf-8").splitlines():
+        if not line or line.startswith("#"):
+            continue
+        key, shape = line.split()
+        table[key] = () if shape == "()" else tuple(int(s) for s in shape.split("x"))
+    return table
+
+
+def _bn_relu_conv(c_in: int, c_out: int, kernel: int, names=("norm", "relu", "conv")):
+    norm, relu, conv = names
+    return [
+        (norm, nn.BatchNorm2d(c_in)),
+        (relu, nn.ReLU()),
+        (conv, nn.Conv2d(c_in, c_out, kernel, padding=kernel // 2, bias=False)),
+    ]
+
+
+class PlainDenseNet(nn.Module):
+    """DenseNet-BC written from Huang et al. 2017 (§3, Table 1) with plain torch.nn, independently
+    of the lesson: named like torchvision, forward by explicit concatenation of feature lists."""
+
+    def __init__(self, blocks, k, c0, classes, imagenet=True):
+        super().__init__()
+        from collections import OrderedDict
+
+        stem = OrderedDict()
+        if imagenet:
+            stem["conv0"] = nn.Conv2d(3, c0, 7, stride=2, padding=3, bias=False)
+            stem["norm0"] = nn.BatchNorm2d(c0)
+            stem["relu0"] = nn.ReLU()
+            stem["pool0"] = nn.MaxPool2d(3, 2, 1)
+        else:
+            stem["conv0"] = nn.Conv2d(3, c0, 3, padding=1, bias=False)
+        c = c0
+        for b, n in enumerate(blocks, 1):
+            block = nn.Module()
+            for i in range(n):
+                layer = nn.Sequential(
+                    OrderedDict(
+                        _bn_relu_conv(c + i * k, 4 * k, 1, ("norm1", "relu1", "conv1"))
+                        + _bn_relu_conv(4 * k, k, 3, ("norm2", "relu2", "conv2"))
+                    )
+                )
+                block.add_module(f"denselayer{i + 1}", layer)
+            stem[f"denseblock{b}"] = block
+            c += n * k
+            if b < len(blocks):
+                stem[f"transition{b}"] = nn.Sequential(
+                    OrderedDict(_bn_relu_conv(c, c // 2, 1) + [("pool", nn.AvgPool2d(2, 2))])
+                )
+                c //= 2
+        stem["norm5"] = nn.BatchNorm2d(c)
+        self.features = nn.Sequential(stem)
+        self.classifier = nn.Linear(c, classes)
+
+    def forward(self, x):
+        for name, module in self.features.named_children():
+            if name.startswith("denseblock"):
+                feats = [x]
+                for layer in module.children():
+                    feats.append(layer(torch.cat(feats, 1)))
+                x = torch.cat(feats, 1)
+            else:
+                x = module(x)
+        x = torch.relu(x).mean(dim=(2, 3))
+        return self.classifier(x)
+
+
+def table_of(module: nn.Module) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in module.state_dict().items()}
+
+
+def test_densenet121_list_sums_to_torchvision_count():
+    table = reference_table()
+    assert len(table) == 727
+    learned = [k for k in table if k.endswith((".weight", ".bias"))]
+    assert sum(math.prod(table[k]) for k in learned) == DENSENET121_PARAMS
+
+
+def test_plain_densenet121_equals_the_list_and_the_counts():
+    model = PlainDenseNet((6, 12, 24, 16), 32, 64, 1000)
+    assert table_of(model) == reference_table()
+    assert list(table_of(model)) == list(reference_table())  # same order, too
+    assert params(model) == DENSENET121_PARAMS
+    macs, out = mult_adds(model, (1, 3, 224, 224))
+    assert out == (1, 1000)
+    assert macs == DENSENET121_MACS
+    assert round(macs / 1e9, 2) == 2.83
+
+
+def test_densenet_bc_100_has_08m_parameters():
+    model = PlainDenseNet((16, 16, 16), 12, 24, 10, imagenet=False)
+    assert params(model) == DENSENET_BC_100_K12
+    assert round(DENSENET_BC_100_K12 / 1e6, 1) == 0.8
+    assert (
+        1 + 2 * 48 + 2 + 1 == 100
+    )  # L = 100 weighted layers: stem, 2 per layer, 2 transitions, fc
+
+
+def test_lesson07_solution_matches_torchvision_and_the_plain_network():
+    ns = answers(L07, "DenseLayer", "DenseBlock", "Transition", "DenseNet", "DenseNet121")
+    ns["math"] = math
+    model = ns["DenseNet121"]()
+    assert table_of(model) == reference_table()
+    assert list(table_of(model)) == list(reference_table())
+    bc = ns["DenseNet"]((16, 16, 16), 12, 24, num_classes=10, stem="cifar")
+    assert params(bc) == DENSENET_BC_100_K12
+    # same weights in, same logits out: the solution computes what the plain network computes
+    torch.manual_seed(0)
+    mine = ns["DenseNet"]((2, 3), 4, 8, num_classes=5, stem="imagenet").double().eval()
+    plain = PlainDenseNet((2, 3), 4, 8, 5).double().eval()
+    plain.load_state_dict(mine.state_dict())
+    x = torch.randn(2, 3, 40, 40, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(mine(x), plain(x))
+
+
+def test_lesson07_hidden_key_generator_reproduces_the_list():
+    """The hidden test of DenseNet121 builds torchvision's table with a generator; it must be this list."""
+    nb = notebooks.read(notebooks.source_path(L07))
+    cell = next(c for c in nb.cells if notebooks.grade_id(c) == "DenseNet121__torchvision_keys")
+    src = cell.source
+    start = src.index("def _tv_table")
+    end = src.index("\nfor classes in", start)
+    namespace: dict = {}
+    exec(src[start:end], namespace)
+    assert namespace["_tv_table"]() == reference_table()
+
+
+def test_lesson07_matched_networks():
+    from course import comparison
+
+    ns = answers(L07, "ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNet")
+    ns["math"] = math
+    nets = comparison.matched_networks(ns["ConvHighwayUnit"], ns["DenseNet"])
+    counts = {name: params(build()) for name, build in nets.items()}
+    assert counts == {"ResNet": 218_778, "Highway": 229_754, "DenseNet": 218_470}
+    assert max(counts.values()) / min(counts.values()) < 1.06  # "about 0.22 M", gates +5 %
+
+
 @pytest.mark.parametrize(
     "figure",
     [
@@ -437,3 +595,11 @@ def test_lesson06_text_states_the_checked_figures(figure):
         c.source for c in notebooks.read(notebooks.source_path(L06)).cells if c.cell_type == "code"
     )
     assert figure in text
+
+
+@pytest.mark.parametrize(
+    "figure",
+    ["7,978,856", "0.8 M", "4.51 %", "2.83 GFLOPS", "6, 12, 24 and 16", "8.70 %", "6.61 %"],
+)
+def test_lesson07_text_states_the_checked_figures(figure):
+    assert figure in lesson_text(L07)

@@ -1,0 +1,168 @@
+"""Lesson 07's side-by-side comparison (ResNet vs Highway vs DenseNet, matched parameters), measured.
+
+The networks are built from the lesson's reference solution (``ConvHighwayUnit``, ``DenseLayer``,
+``DenseBlock``, ``Transition``, ``DenseNet`` from ``solutions/07_highway_densenet``) by
+``course.comparison.matched_networks`` and measured and trained by ``course.comparison.compare``,
+exactly as the notebook does, over several seeds:
+
+    python benchmarks/architecture_comparison.py                   # 5 seeds, the quick budget
+    python benchmarks/architecture_comparison.py --seeds 0 1 2 --lr 0.025 --block lr0.025 --write
+    python benchmarks/architecture_comparison.py --write --figure benchmarks/architecture_comparison.png
+
+``--write`` replaces a measured block of ``benchmarks/ARCHITECTURES.md`` (between its
+``<!-- measured:quick:begin -->`` / ``<!-- measured:quick:end -->`` markers, or those named by
+``--block``) with this run's tables, date, machine and command. Images come from
+``course.data.data_root()`` (``$COURSE_DATA``, ``./data``), or the synthetic stand-in when there is
+no CIFAR-10 there; the report says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from course import comparison
+from course.tools import notebooks
+
+LESSON = "07_highway_densenet"
+REPORT = Path(__file__).resolve().parent / "ARCHITECTURES.md"
+CLASSES = ("ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNet")
+
+
+def reference_classes() -> dict:
+    """The solution's classes, by name (answer cells run with their markers removed)."""
+    nb = notebooks.read(notebooks.source_path(LESSON))
+    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
+    namespace: dict = {}
+    exec(
+        "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
+        namespace,
+    )
+    for name in CLASSES:
+        exec(compile(cells[name], f"{LESSON}:{name}", "exec"), namespace)
+    return {name: namespace[name] for name in CLASSES}
+
+
+def per_seed_table(rows: list[dict]) -> str:
+    """Markdown: final training error (%) per seed and network."""
+    names = list(dict.fromkeys(r["name"] for r in rows))
+    seeds = list(dict.fromkeys(r["seed"] for r in rows))
+    err = {(r["name"], r["seed"]): r["final_error"] for r in rows}
+    lines = ["| seed | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 1)]
+    for s in seeds:
+        lines.append(f"| {s} | " + " | ".join(f"{100 * err[n, s]:.1f}" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def _load() -> str:
+    try:
+        return "/".join(f"{v:.1f}" for v in os.getloadavg())
+    except OSError:  # not available on this platform
+        return "unknown"
+
+
+def report(rows: list[dict], config, command: str, wall: float, load_before: str = "") -> str:
+    cpu = platform.processor() or platform.machine()
+    summary = comparison.summarize(rows)
+    seconds = {
+        n: sum(r["seconds"] for r in rows if r["name"] == n) / len(s["errors"])
+        for n, s in summary.items()
+    }
+    return "\n".join(
+        [
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
+            f"({cpu}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch thread(s), "
+            f"torch {torch.__version__}, {comparison.runtime.get_device()}); "
+            f"{wall / 60:.0f} min wall-clock in all; load average (1/5/15 min) {load_before} "
+            f"before, {_load()} after.",
+            "",
+            f"Command: `{command}`",
+            "",
+            f"Budget `{config.name}`: {json.dumps(asdict(config))}",
+            "",
+            f"Data: {rows[0]['task']} (labels redrawn per seed).",
+            "",
+            f"Measurements (first seed; time per step at batch {config.batch_size} on "
+            f"{config.image_size}x{config.image_size} images, one SGD step, fastest of 10) and final "
+            f"training error (whole training subset, eval mode; mean ± sd over "
+            f"{len(next(iter(summary.values()))['errors'])} seeds):",
+            "",
+            comparison.format_table(rows, markdown=True),
+            "",
+            "Final training error (%) per seed:",
+            "",
+            per_seed_table(rows),
+            "",
+            "Training time per run (s, mean over seeds): "
+            + ", ".join(f"{n} {s:.0f}" for n, s in seconds.items())
+            + ".",
+        ]
+    )
+
+
+def write_report(text: str, block: str = "quick", path: Path = REPORT) -> None:
+    begin, end = f"<!-- measured:{block}:begin -->", f"<!-- measured:{block}:end -->"
+    old = path.read_text(encoding="utf-8")
+    if begin not in old or end not in old:
+        raise SystemExit(f"{path} has no {begin} ... {end} block to replace")
+    head, rest = old.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--epochs", type=int, help="override the quick budget's epochs")
+    parser.add_argument("--lr", type=float, help="override the quick budget's peak lr")
+    parser.add_argument("--n-images", type=int, help="override the quick budget's image count")
+    parser.add_argument("--block", default="quick", help="the block of the report to replace")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--json", help="write the rows as JSON to this file")
+    parser.add_argument("--figure", help="save the comparison figure (PNG) to this file")
+    parser.add_argument("--write", action="store_true", help=f"update {REPORT.name}")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    config = comparison.QUICK
+    if args.epochs:
+        config = replace(config, epochs=args.epochs)
+    if args.lr:
+        config = replace(config, lr=args.lr)
+    if args.n_images:
+        config = replace(config, n_images=args.n_images)
+    command = "python benchmarks/architecture_comparison.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    classes = reference_classes()
+    nets = comparison.matched_networks(classes["ConvHighwayUnit"], classes["DenseNet"])
+    load_before = _load()
+    t0 = time.perf_counter()
+    rows = comparison.compare(nets, config=config, seeds=args.seeds)
+    text = report(rows, config, command.strip(), time.perf_counter() - t0, load_before)
+    print("\n" + text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        comparison.plot(rows).savefig(args.figure, dpi=110)
+        print(f"\nsaved {args.figure}")
+    if args.write:
+        write_report(text, args.block)
+        print(f"\nwrote {REPORT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,229 @@
+"""course.comparison: the measurements, the comparison runner and its table and figure.
+
+The graded exercises of lesson 07 (ConvHighwayUnit, DenseNet, ...) are not in the library; these
+tests drive it with small stand-ins built from torch.nn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import matplotlib
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course import comparison, degradation
+
+matplotlib.use("Agg")
+
+TINY = replace(comparison.QUICK, name="tiny", n_images=32, image_size=8, epochs=2, batch_size=8)
+
+
+@pytest.fixture(autouse=True)
+def _no_grading_and_one_thread(monkeypatch):
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+class TinyUnit(nn.Module):
+    """Stands in for the lesson's ConvHighwayUnit(channels, gate_bias, gated)."""
+
+    def __init__(self, channels, gate_bias=-2.0, gated=True):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.gate = nn.Conv2d(channels, channels, 1) if gated else None
+
+    def forward(self, x):
+        h = self.conv(x)
+        if self.gate is None:
+            return F.relu(h + x)
+        t = torch.sigmoid(self.gate(x))
+        return F.relu(h * t + x * (1 - t))
+
+
+def tiny_densenet(**kwargs):
+    """Stands in for the lesson's DenseNet(**DENSENET_CONFIG, num_classes)."""
+    tiny_densenet.seen = kwargs
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 10)
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# networks
+# --------------------------------------------------------------------------------------------
+
+
+def test_stack_units_shapes_names_and_count():
+    model = comparison.stack_units(TinyUnit, widths=(4, 8), units_per_stage=2, gated=False)
+    names = [n for n, _ in model.named_children()]
+    assert names == ["stem", "stage1", "down2", "stage2", "pool", "flatten", "fc"]
+    assert model(torch.randn(3, 3, 8, 8)).shape == (3, 10)
+    expected = (3 * 4 * 9 + 2 * 4) + 2 * (4 * 4 * 9) + (4 * 8 * 9 + 2 * 8) + 2 * (8 * 8 * 9)
+    assert sum(p.numel() for p in model.parameters()) == expected + 8 * 10 + 10
+    gated = comparison.stack_units(TinyUnit, widths=(4, 8), units_per_stage=2, gated=True)
+    extra = 2 * (4 * 4 + 4) + 2 * (8 * 8 + 8)
+    assert sum(p.numel() for p in gated.parameters()) == expected + 90 + extra
+
+
+def test_matched_networks_pass_the_configuration():
+    nets = comparison.matched_networks(TinyUnit, tiny_densenet, num_classes=7)
+    assert list(nets) == ["ResNet", "Highway", "DenseNet"]
+    assert nets["ResNet"]().stage1[0].gate is None
+    assert nets["Highway"]().stage1[0].gate is not None
+    nets["DenseNet"]()
+    assert tiny_densenet.seen == {**comparison.DENSENET_CONFIG, "num_classes": 7}
+
+
+# --------------------------------------------------------------------------------------------
+# measurements
+# --------------------------------------------------------------------------------------------
+
+
+def test_multiply_adds_counts_convs_and_linears_per_image_and_leaves_the_model():
+    model = nn.Sequential(
+        nn.Conv2d(3, 5, 3, padding=1, bias=False),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(5, 2),
+    )
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    macs = comparison.multiply_adds(model, (4, 3, 6, 7))
+    assert macs == 6 * 7 * 5 * 3 * 9 + 5 * 2
+    assert next(model.parameters()).device.type == "cpu"
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k])
+
+
+def test_activation_bytes_counts_saved_tensors_once_without_weights():
+    X = torch.randn(4, 6)
+    # Linear saves its input X; ReLU saves its output (4x5): weights are not counted
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU())
+    assert comparison.activation_bytes(model, X) == X.nbytes + 4 * 5 * 4
+    # an in-place ReLU shares the storage of the Linear's output: still counted once
+    model = nn.Sequential(nn.Linear(6, 5), nn.ReLU(inplace=True), nn.Linear(5, 3))
+    assert comparison.activation_bytes(model, X) == X.nbytes + 4 * 5 * 4
+
+
+def test_activation_bytes_of_a_concatenation_grows_with_the_copies():
+    class Concat(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(4, 4, bias=False)
+
+        def forward(self, x):  # each step saves a bigger concatenated input
+            feats = [x]
+            for _ in range(3):
+                feats.append(self.lin(feats[-1]))
+                torch.cat(feats, 1).relu()
+            return feats[-1]
+
+    X = torch.randn(2, 4)
+    saved = comparison.activation_bytes(Concat(), X)
+    # three linear inputs (2x4 each, the first is X) + three ReLU outputs of 8, 12 and 16 columns
+    assert saved == 3 * 2 * 4 * 4 + (8 + 12 + 16) * 2 * 4
+
+
+def test_activation_bytes_leaves_batch_norm_statistics_alone():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    model.eval()
+    before = model[1].running_mean.clone()
+    comparison.activation_bytes(model, torch.randn(2, 3, 5, 5) + 3)
+    assert torch.equal(model[1].running_mean, before)
+    assert not model.training  # the copy was put in training mode, not the model
+
+
+def test_seconds_per_step_is_positive_and_trains_a_copy():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))
+    before = model[1].weight.clone()
+    s = comparison.seconds_per_step(model, torch.randn(4, 3, 2, 2), torch.tensor([0, 1, 2, 0]))
+    assert s > 0
+    assert torch.equal(model[1].weight, before)
+
+
+def test_depth_profile_of_identity_and_scaling_layers():
+    X = torch.randn(8, 3)
+    prof = comparison.depth_profile([nn.Identity() for _ in range(4)], X)
+    assert prof["change"] == [0.0] * 5
+    assert prof["norm"] == pytest.approx([1.0] * 5)
+    assert prof["grad"] == pytest.approx([1.0] * 5)
+    half = nn.Linear(3, 3, bias=False)
+    with torch.no_grad():
+        half.weight.copy_(0.5 * torch.eye(3))
+    prof = comparison.depth_profile([half] * 3, X)
+    assert prof["norm"] == pytest.approx([1.0, 0.5, 0.25, 0.125])
+    assert prof["change"] == pytest.approx([0.0, 0.5, 0.75, 0.875])
+    assert prof["grad"] == pytest.approx([1.0, 0.5, 0.25, 0.125])
+    assert half.weight.grad is None  # nothing was accumulated into the layers
+
+
+# --------------------------------------------------------------------------------------------
+# the comparison
+# --------------------------------------------------------------------------------------------
+
+
+def _builders():
+    return {
+        "ResNet": lambda: comparison.stack_units(TinyUnit, widths=(4, 8), gated=False),
+        "Highway": lambda: comparison.stack_units(TinyUnit, widths=(4, 8), gated=True),
+    }
+
+
+def test_compare_rows_table_and_figure():
+    logs = []
+    rows = comparison.compare(_builders(), config=TINY, seeds=(0, 1), log=logs.append)
+    assert [(r["name"], r["seed"]) for r in rows] == [
+        ("ResNet", 0),
+        ("Highway", 0),
+        ("ResNet", 1),
+        ("Highway", 1),
+    ]
+    for r in rows:
+        assert r["params"] > 0 and r["macs"] > 0 and r["activation_bytes"] > 0
+        assert r["seconds_per_step"] > 0 and 0 <= r["final_error"] <= 1
+        assert len(r["curve"]) == TINY.epochs
+        assert "RANDOM labels" in r["task"]
+    assert rows[0]["macs"] == rows[2]["macs"]  # measured once per network
+    assert len(logs) == 4
+    summary = comparison.summarize(rows)
+    assert summary["Highway"]["params"] > summary["ResNet"]["params"]
+    assert summary["ResNet"]["errors"] == [rows[0]["final_error"], rows[2]["final_error"]]
+    text = comparison.format_table(rows)
+    assert "ResNet" in text and "Highway" in text and "(1.00×)" in text and "2 seeds" in text
+    md = comparison.format_table(rows, markdown=True)
+    assert md.startswith("| network |") and md.count("\n") == 3
+    fig = comparison.plot(rows)
+    assert len(fig.axes) == 6
+
+
+def test_compare_while_grading_takes_one_token_step(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    logs = []
+    rows = comparison.compare(_builders(), config=TINY, seeds=(0,), log=logs.append)
+    assert all(r["config"]["batch_size"] == degradation.GRADING_IMAGES for r in rows)
+    assert all(len(r["curve"]) == 1 for r in rows)
+    assert all("token step" in line for line in logs)
+
+
+def test_token_budget_cuts_the_task():
+    task = degradation.make_task(TINY)
+    config, small = degradation.token_budget(TINY, task)
+    assert config.batch_size == len(small.images) == degradation.GRADING_IMAGES
+    assert small.description == task.description
+
+
+def test_default_config_follows_quick_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    assert comparison.default_config() is comparison.QUICK
+    monkeypatch.setenv("COURSE_QUICK", "0")
+    assert comparison.default_config() is comparison.FULL
