@@ -72,6 +72,13 @@ class Entry:
         return f"{self.key} ({self.year}, {self.title[:60]})"
 
 
+def _suffix_matches(entry: Entry, want: str | None) -> bool:
+    """``want`` ("suffix-b") among the entry's keywords; ``None``: the entry has no suffix."""
+    if want:
+        return want in entry.keywords
+    return not any(k.startswith("suffix ") for k in entry.keywords)
+
+
 class Bibliography:
     """The entries of the course's bibliography, indexed the ways lessons refer to them."""
 
@@ -126,6 +133,10 @@ class Bibliography:
         hits = [e for e in self.entries if e.first == _norm(family) and e.year == year]
         if initial and len(hits) > 1:
             hits = [e for e in hits if e.initial == initial] or hits
+        if len(hits) > 1:  # "He et al. 2015b": the entry whose keywords say "suffix-b"; no
+            m = re.search(rf"{year}([a-z])\b", mention)  # letter: the entry without a suffix
+            want = f"suffix {m.group(1)}" if m else None  # keywords are normalised
+            hits = [e for e in hits if _suffix_matches(e, want)] or hits
         if len(hits) == 1:
             return hits[0]
         same_author = [e for e in self.entries if e.first == _norm(family)]
@@ -139,7 +150,8 @@ class Bibliography:
         raise CitationError(
             f"the citation {mention!r} is ambiguous: {', '.join(e.key for e in hits)} in "
             f"{self.source} match it. Write the arXiv id or the italic title next to it "
-            "(e.g. 'He et al. (2016, *Identity Mappings ...*)')."
+            "(e.g. 'He et al. (2016, *Identity Mappings ...*)'), or give the second work "
+            "keywords = {suffix-b} in the bibliography and cite it as 2015b."
         )
 
     def named_in(self, block: str) -> tuple[list[Entry], list[str]]:
