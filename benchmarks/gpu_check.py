@@ -731,7 +731,7 @@ def phase_recipe(cfg, report: Report, data_info: dict, ips, clock: Clock, recipe
     n_fit = cfg["n_images"] - cfg["n_images"] // 10
     seconds = clock.left() - cfg["compiled_reserve"]
     if "epochs" in cfg:  # the dry run: fixed
-        epochs, why = cfg["epochs"], "a dry run trains 3"
+        epochs, why = cfg["epochs"], cfg.get("epochs_why", "a dry run trains 3")
     else:
         epochs, why = plan_epochs(
             recipe["epochs"], seconds, ips, n_fit, cfg["n_images"] // 10,
@@ -949,6 +949,8 @@ def run_check(args) -> int:
         cfg["budget"] = args.budget
     if args.device:
         cfg["device"] = args.device
+    if args.epochs:
+        cfg["epochs"], cfg["epochs_why"] = args.epochs, f"--epochs {args.epochs}"
     if args.dry_run:
         os.environ.setdefault("COURSE_PRECISION", "bf16")  # the bf16 path, under CPU autocast
         os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -1023,6 +1025,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=None, help="seconds in all (default 480)")
     parser.add_argument("--device", default=None, help="default: cuda if available (dry run: cpu)")
     parser.add_argument("--dry-run", action="store_true", help="the same code, tiny, on CPU")
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="train this many epochs (default: what fits)"
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:

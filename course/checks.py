@@ -106,7 +106,7 @@ def check(condition: Any, message: str, hint: Hint = None) -> None:
     """Fail with ``message`` (and ``hint``) unless ``condition`` is truthy.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     if not bool(condition):
         _fail("", message, hint)
@@ -116,7 +116,7 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
     """``obj`` must be an instance of ``expected``.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     if obj is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -133,7 +133,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
     """``x.shape`` must equal ``expected``.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     if x is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -148,7 +148,7 @@ def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
     """``x.dtype`` must equal ``expected`` (a torch or NumPy dtype).
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     dtype = getattr(x, "dtype", None)
     if dtype != expected:
@@ -158,7 +158,7 @@ def check_dtype(x: Any, expected: Any, name: str, hint: Hint = None) -> None:
 def relative_error(actual: Any, expected: Any) -> float:
     """``max|a - e| / max(max|e|, tiny)``, computed in float64.
 
-    Lessons: 01_residual_block.
+    Lessons: 01_residual_block, 07_highway_densenet.
     """
     a = _to_tensor(actual, "actual").to(_float64)
     e = _to_tensor(expected, "expected").to(_float64)
@@ -186,7 +186,7 @@ def check_close(
     then reports the worst element (index, got, expected) and the relative error.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     if actual is None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -220,7 +220,7 @@ def check_equal(actual: Any, expected: Any, name: str, hint: Hint = None) -> Non
     """Exact equality for numbers, strings, tuples, dicts; elementwise for tensors/arrays.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     if actual is None and expected is not None:
         _fail(name, "got None: did the function forget to `return` its result?", hint)
@@ -250,7 +250,7 @@ def count_params(module: Any, trainable_only: bool = False) -> int:
     """Number of parameters (elements) of an ``nn.Module``.
 
     Lessons: 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
@@ -258,8 +258,8 @@ def count_params(module: Any, trainable_only: bool = False) -> int:
 def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) -> None:
     """The module must have exactly ``expected`` parameters.
 
-    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10, 06_residual_variants.
-    """
+    Lessons: 01_residual_block, 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10,
+    06_residual_variants, 07_highway_densenet."""
     check_type(module, _torch.nn.Module, name)
     check_equal(count_params(module), expected, f"{name} parameter count", hint)
 
@@ -267,8 +267,8 @@ def check_param_count(module: Any, expected: int, name: str, hint: Hint = None) 
 def check_module_names(module: Any, required: Iterable[str], name: str, hint: Hint = None) -> None:
     """``module`` must have each attribute in ``required`` (e.g. ``conv1``, ``bn1``).
 
-    Lessons: 01_residual_block, 04_inception, 05_resnet34_cifar10, 06_residual_variants.
-    """
+    Lessons: 01_residual_block, 04_inception, 05_resnet34_cifar10, 06_residual_variants,
+    07_highway_densenet."""
     missing = [n for n in required if not hasattr(module, n)]
     if missing:
         _fail(name, f"missing attribute(s) {missing}", hint)
@@ -279,7 +279,7 @@ def check_raises(
 ) -> None:
     """Calling ``func()`` must raise ``exc``.
 
-    Lessons: 03_one_by_one_convolutions, 06_residual_variants.
+    Lessons: 03_one_by_one_convolutions, 06_residual_variants, 07_highway_densenet.
     """
     try:
         func()
@@ -311,7 +311,7 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     back into the test's tensor, so this check works there too.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
@@ -349,8 +349,8 @@ def no_autograd(message: str = "compute this by hand with the chain rule, not wi
     ``Tensor.backward`` raise ``RuntimeError(message)``. Detectable, not enforceable: the code
     under test runs in the same process and could undo it (docs/TEST_FORM.md).
 
-    Lessons: 01_residual_block (every call of residual_block_backward in its tests).
-    """
+    Lessons: 01_residual_block, 07_highway_densenet (every call of residual_block_backward in its
+    tests)."""
     if grading_hooks is not None:
         with grading_hooks["call_options"](no_autograd=message):
             yield

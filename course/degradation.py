@@ -152,7 +152,10 @@ class Task:
 def token_budget(config: Config, task: Task) -> tuple[Config, Task]:
     """The budget a notebook takes while grading: batches of :data:`GRADING_IMAGES` images, the
     first :data:`GRADING_IMAGES` of ``task`` only; the caller then takes one step per network
-    (the cell runs, nothing is learned). Used by :func:`run` and :mod:`course.comparison`."""
+    (the cell runs, nothing is learned).
+
+    Lessons: none directly (:func:`run`, lesson 02, and :mod:`course.comparison`, lesson 07, call it).
+    """
     config = replace(config, batch_size=min(GRADING_IMAGES, len(task.images)))
     task = Task(task.images[:GRADING_IMAGES], task.labels[:GRADING_IMAGES], task.description)
     return config, task

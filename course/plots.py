@@ -64,7 +64,7 @@ def plot_panels(panels: Sequence[Mapping[str, Any]], *, width: float = 5.0, heig
     ``plot_panels([{"curves": {...}, "ylabel": "loss", "logy": True}, {"curves": {...}}])``
     Returns the figure.
 
-    Lessons: 01_residual_block.
+    Lessons: 01_residual_block, 07_highway_densenet.
     """
     import matplotlib.pyplot as plt
 

@@ -41,9 +41,8 @@ def grading_mode() -> str | None:
 def is_grading() -> bool:
     """True while nbgrader (or ``course check``) executes the notebook.
 
-    Lessons: 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10, 06_residual_variants (skip long work while
-    graded); :func:`course.train.fit` caps training by it.
-    """
+    Lessons: 02_plain_vs_residual, 04_inception, 05_resnet34_cifar10, 06_residual_variants,
+    07_highway_densenet (skip long work while graded); :func:`course.train.fit` caps training by it."""
     return grading_mode() is not None
 
 
@@ -212,7 +211,7 @@ def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy (if installed) and torch (CPU and CUDA) for a reproducible run.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     import torch
 
@@ -232,7 +231,7 @@ def describe() -> str:
     """One line for the top of a notebook: device, precision, mode.
 
     Lessons: 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
-    05_resnet34_cifar10, 06_residual_variants.
+    05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     import torch
 

@@ -73,7 +73,9 @@ class JupyterLab:
         for key in ("JUPYTER_CONFIG_PATH", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING"):
             env.pop(key, None)
         cmd = [
-            sys.executable, "-m", "course", "lab", "--course-dir", str(course_dir),
+            # the `course` command a user runs (not `python -m`, which would put this scratch
+            # folder, and any `course/` folder in it, first on sys.path)
+            str(Path(sys.executable).parent / "course"), "lab", "--course-dir", str(course_dir),
             "--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
             f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={course_dir}",
             "--LabApp.expose_app_in_browser=True",

@@ -85,12 +85,14 @@ def test_dry_run_goes_through_every_phase(tmp_path):
 
 @pytest.mark.slow
 def test_a_short_budget_stops_on_time_and_keeps_what_was_measured(tmp_path):
-    proc, report, md, wall = run_check(tmp_path, "--budget", "40")
+    # 500 epochs cannot fit in 40 s on any machine: the recipe and the compiled phase are cut.
+    proc, report, md, wall = run_check(tmp_path, "--budget", "40", "--epochs", "500")
     assert proc.returncode == 1, "a cut phase is not a pass"
     assert wall < 40 + 5, f"{wall:.0f} s for a 40 s budget"
     phases = report["phases"]
     assert phases["env"]["status"] == phases["data"]["status"] == "ok"
     assert phases["recipe"]["status"] == "cut"
+    assert phases["recipe"]["plan"] == "--epochs 500"
     assert phases["compiled"]["status"] == "cut"
     assert "Phase `compiled`: **cut**" in md
 

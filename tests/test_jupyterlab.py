@@ -290,15 +290,7 @@ def test_no_console_errors(ui):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", all_lessons())
-def test_run_all_solution_ends_without_an_error_cell(ui, lesson, request):
-    if lesson.startswith("05"):
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="lesson 05's accuracy-band cells fail while no trained checkpoint "
-                "exists (being fixed in lesson 05 itself: 'no checkpoint yet: 0 points')",
-                strict=False,
-            )
-        )
+def test_run_all_solution_ends_without_an_error_cell(ui, lesson):
     path = f"solutions/{lesson}/{lesson}.ipynb"
     ui.open(path)
     TIMINGS[f"Run All solution {lesson}"] = ui.run_all(path, timeout=600)

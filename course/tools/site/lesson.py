@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from course import cells
 from course.tools import notebooks
 from course.tools.site import citations, figures
 from course.tools.site.errors import SiteError
@@ -189,8 +190,8 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
             ex.tests = tests.get(ex.name, [])
             lesson.exercises.append(ex)
             blocks.append(_exercise_card(ex, notebook_href))
-        elif cell.cell_type == "code" and notebooks.is_test(cell):
-            continue
+        elif cell.cell_type == "code" and (notebooks.is_test(cell) or cells.is_course_cell(cell)):
+            continue  # tests are summarised on their exercise; the Colab/progress cells are tooling
         elif cell.cell_type == "code" and cell.source.strip():
             code = cell.source.rstrip()
             if code.count("\n") + 1 > FOLD_LINES:

@@ -24,3 +24,15 @@ end
 function Table(tbl)
   return pandoc.Div({tbl}, pandoc.Attr("", {"table-wrap"}))
 end
+
+-- Equations likewise: Chromium does not scroll a <math> element itself, and MathML does not
+-- break lines, so each display equation, and each long inline one, sits in a box that scrolls.
+local LONG_INLINE = 40 -- TeX characters; shorter inline math fits a phone's line
+
+function Math(m)
+  if m.mathtype == "DisplayMath" then
+    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll"}))
+  elseif #m.text > LONG_INLINE then
+    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll-inline"}))
+  end
+end
