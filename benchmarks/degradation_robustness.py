@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from measured_block import replace_block
 
 from course import degradation
 from course.tools import notebooks
@@ -148,13 +149,7 @@ def report(rows, depths, config, command: str, wall: float) -> str:
 
 
 def write_report(text: str, block: str = "quick", path: Path = REPORT) -> None:
-    begin, end = f"<!-- measured:{block}:begin -->", f"<!-- measured:{block}:end -->"
-    old = path.read_text(encoding="utf-8")
-    if begin not in old or end not in old:
-        raise SystemExit(f"{path} has no {begin} ... {end} block to replace")
-    head, rest = old.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    path.write_text(f"{head}{begin}\n{text}\n{end}{tail}", encoding="utf-8")
+    replace_block(path, text, block)
 
 
 def main(argv=None) -> int:

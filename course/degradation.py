@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import checks, data, runtime, train
+from course import checks, data, plots, runtime, train
 
 __all__ = [
     "Config",
@@ -419,13 +419,6 @@ def run(
 # --------------------------------------------------------------------------------------------
 
 
-def _figure(width: float, height: float, ncols: int = 1):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained", squeeze=False)
-    return fig, axes[0]
-
-
 def plot_gradient_norms(norms: dict, title: str = "Weight-gradient norm per conv layer at init"):
     """``norms``: label -> per-layer values (a list, or a dict name -> float, in depth order).
 
@@ -433,7 +426,7 @@ def plot_gradient_norms(norms: dict, title: str = "Weight-gradient norm per conv
 
     Lessons: 02_plain_vs_residual.
     """
-    fig, (ax,) = _figure(7, 3.6)
+    fig, (ax,) = plots.figure_row(7, 3.6)
     for label, values in norms.items():
         ys = list(values.values()) if isinstance(values, dict) else list(values)
         colour = RESIDUAL_COLOUR if label.lower().startswith("res") else PLAIN_COLOUR
@@ -467,7 +460,7 @@ def plot_curves(results: list[dict]):
 
     Lessons: 02_plain_vs_residual.
     """
-    fig, axes = _figure(10, 3.8, 2)
+    fig, axes = plots.figure_row(10, 3.8, 2)
     depths = [r["depth"] for r in results]
     for ax, residual in zip(axes, (False, True), strict=True):
         for r in (r for r in results if r["residual"] == residual):
@@ -495,7 +488,7 @@ def plot_summary(results: list[dict]):
 
     Lessons: 02_plain_vs_residual.
     """
-    fig, (left, right) = _figure(10, 3.8, 2)
+    fig, (left, right) = plots.figure_row(10, 3.8, 2)
     for ax, residual in ((left, False), (right, True)):
         rows = sorted((r for r in results if r["residual"] == residual), key=lambda r: r["depth"])
         xs = [r["depth"] for r in rows]

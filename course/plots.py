@@ -12,7 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["plot_curves", "plot_panels"]
+__all__ = ["figure_row", "plot_curves", "plot_panels"]
+
+
+def figure_row(width: float, height: float, ncols: int = 1):
+    """A pyplot figure of ``width`` x ``height`` inches and its row of ``ncols`` axes (a list).
+
+    Lessons: none directly (the figures of :mod:`course.degradation` and :mod:`course.variants`).
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained", squeeze=False)
+    return fig, list(axes[0])
 
 
 def _as_floats(values: Any) -> list[float]:

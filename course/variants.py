@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from course import data, degradation, runtime, train
+from course import data, degradation, plots, runtime, train
 
 __all__ = [
     "KINDS",
@@ -359,13 +359,6 @@ def run(
 # --------------------------------------------------------------------------------------------
 
 
-def _figure(width: float, height: float, ncols: int = 1):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, ncols, figsize=(width, height), layout="constrained", squeeze=False)
-    return fig, axes[0]
-
-
 # What each unit computes, bottom (input) to top (output): "w" weight layer (3x3 conv),
 # "bn", "relu", "+" the addition with the shortcut. (He et al. 2016, Fig. 4.)
 _UNIT_LAYOUT = {
@@ -388,7 +381,7 @@ def plot_units():
     """
     from matplotlib.patches import Circle, FancyBboxPatch
 
-    fig, (ax,) = _figure(11, 5.2)
+    fig, (ax,) = plots.figure_row(11, 5.2)
     ax.set_xlim(0, 5 * 2.2)
     ax.set_ylim(-1.5, 8.6)
     ax.axis("off")
@@ -441,7 +434,7 @@ def plot_plus_one(pairs: dict, title: str = "What reaches a unit's input when it
 
     Lessons: 06_residual_variants.
     """
-    fig, axes = _figure(4.2 * len(pairs), 3.8, len(pairs))
+    fig, axes = plots.figure_row(4.2 * len(pairs), 3.8, len(pairs))
     for ax, (label, (da_out, dx)) in zip(axes, pairs.items(), strict=True):
         a = torch.as_tensor(da_out).detach().reshape(-1).float()
         b = torch.as_tensor(dx).detach().reshape(-1).float()
@@ -468,7 +461,7 @@ def plot_gradients(
 
     Lessons: 06_residual_variants.
     """
-    fig, axes = _figure(11 if growth else 6, 3.8, 2 if growth else 1)
+    fig, axes = plots.figure_row(11 if growth else 6, 3.8, 2 if growth else 1)
     ax = axes[0]
     for kind, values in profiles.items():
         ax.plot(range(1, len(values) + 1), values, label=_label(kind), color=COLOURS.get(kind))
@@ -511,7 +504,7 @@ def plot_curves(results: list[dict]):
 
     Lessons: 06_residual_variants.
     """
-    fig, axes = _figure(11, 3.8, 2)
+    fig, axes = plots.figure_row(11, 3.8, 2)
     seen: set[str] = set()
     for r in results:
         xs = [row["epoch"] for row in r["history"]]
@@ -538,7 +531,7 @@ def plot_summary(results: list[dict]):
 
     Lessons: 06_residual_variants.
     """
-    fig, (left, right) = _figure(11, 3.9, 2)
+    fig, (left, right) = plots.figure_row(11, 3.9, 2)
     kinds = [k for k in KINDS if any(r["kind"] == k for r in results)] or list(KINDS)
     ys = range(len(kinds))
     left.barh(ys, [TABLE2_RESNET110[k] for k in kinds], color=[COLOURS[k] for k in kinds])
@@ -581,7 +574,7 @@ def plot_table3(extra_params: dict[str, int]):
 
     Lessons: 06_residual_variants.
     """
-    fig, (ax,) = _figure(6.2, 3.8)
+    fig, (ax,) = plots.figure_row(6.2, 3.8)
     xs = [extra_params[k] / 1e6 for k in ("A", "B", "C")]
     ys = [TABLE3_RESNET34[k][0] for k in ("A", "B", "C")]
     ax.plot(xs, ys, "o-", color="#4c72b0")
@@ -615,7 +608,7 @@ def plot_block_costs(rows: dict[str, dict[str, int]]):
 
     Lessons: 06_residual_variants.
     """
-    fig, axes = _figure(11, 3.2, 2)
+    fig, axes = plots.figure_row(11, 3.2, 2)
     names = list(rows)
     colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b3"][: len(names)]
     for ax, key, unit, what in (

@@ -46,6 +46,23 @@ def course_data(tmp_path_factory) -> Path:
             os.environ[key] = value
 
 
+@pytest.fixture
+def one_thread_not_grading(monkeypatch):
+    """Tests decide grading mode themselves; one torch thread (tiny workloads, shared cores);
+    figures closed afterwards. Used with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

@@ -22,18 +22,7 @@ matplotlib.use("Agg")
 TINY = replace(degradation.QUICK, name="tiny", n_images=32, image_size=8, epochs=4, batch_size=8)
 
 
-@pytest.fixture(autouse=True)
-def _no_grading_and_one_thread(monkeypatch):
-    """Tests decide grading mode themselves; one torch thread (tiny workloads, shared cores)."""
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("one_thread_not_grading")
 
 
 class TinyBlock(nn.Module):

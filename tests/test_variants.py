@@ -27,18 +27,7 @@ TINY = replace(
 )
 
 
-@pytest.fixture(autouse=True)
-def _no_grading_and_one_thread(monkeypatch):
-    """Tests decide grading mode themselves; one torch thread (tiny workloads, shared cores)."""
-    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
-    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+pytestmark = pytest.mark.usefixtures("one_thread_not_grading")
 
 
 class Residual(nn.Module):

@@ -49,6 +49,12 @@ INSTALL_HINT = (
 )
 
 
+# ``-P``: the handed-in folder is not put first on sys.path, so a handed-in ``course/`` or
+# ``torch.py`` cannot replace the server's own modules; the server appends the folder after
+# start-up (the student's own ``helper.py`` still imports, as in a kernel).
+STUDENT_SERVER = ("-P", "-m", "course.grading.student")
+
+
 class SandboxUnavailable(Exception):
     """bubblewrap is missing or cannot create namespaces here (an instructor error)."""
 
@@ -210,7 +216,7 @@ class Sandbox:
         for key, value in self._env(pkg.parent, "/data", HOME, "/tmp").items():
             a += ["--setenv", key, value]
         a += ["--info-fd", str(info_fd)]
-        a += [sys.executable, "-m", "course.grading.student", str(fd_in), str(fd_out)]
+        a += [sys.executable, *STUDENT_SERVER, str(fd_in), str(fd_out)]
         return a
 
     def _env(self, pkg_parent: Path, data: str, home: str, tmp: str) -> dict[str, str]:
@@ -337,7 +343,7 @@ class Sandbox:
         )
         cmd = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
         cmd += ["sh", "-c", f'cd "{work}" && exec "$0" "$@"', sys.executable]
-        cmd += ["-m", "course.grading.student", str(fd_in), str(fd_out)]
+        cmd += [*STUDENT_SERVER, str(fd_in), str(fd_out)]
         return cmd, (fd_in, fd_out)
 
     def _watchdog(self) -> None:

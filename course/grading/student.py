@@ -432,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     os.set_inheritable(fd_in, False)
     os.set_inheritable(fd_out, False)
     server = Server(fd_in, fd_out)
+    # started with -P: the handed-in folder goes last, after the server's own modules loaded
+    sys.path.append(os.getcwd())
     server.wire.write_frame(fd_out, {"ok": True, "ready": True})
     server.serve()
     return 0

@@ -328,6 +328,10 @@ SHADOW_CHECKS = {
     "course/__init__.py": "",
     "course/checks.py": "def check_close(*a, **k):\n    pass\n\ndef check_shape(*a, **k):\n    pass\n",
     "helper.py": "import torch\ntorch.allclose = lambda *a, **k: True\n",
+    # the server's own module and a library, replaced: the sandbox must still start its own
+    "course/grading/__init__.py": "",
+    "course/grading/student.py": "raise SystemExit('the handed-in server ran')\n",
+    "torch.py": "raise SystemExit('the handed-in torch ran')\n",
 }
 
 CASES = [
