@@ -614,6 +614,39 @@ def test_killed_grader_resumes(toy, tmp_path):
     assert all(p.stat().st_mtime_ns == t for p, t in kept.items()), "a kept result was redone"
 
 
+@needs_bwrap
+def test_a_passed_reference_check_is_kept_and_a_failed_one_is_not(tmp_path, capsys):
+    """A rerun does not grade the reference again while nothing changed; a failed check leaves
+    nothing behind (fixing the environment or the test takes effect on the next run)."""
+    root = fx.make_toy_course(tmp_path / "course", ROOT)
+    nbs.generate_assignment(root, fx.LESSON)
+    release = nbs.read(nbs.release_path(fx.LESSON, root))
+    sub, out = tmp_path / "sub", tmp_path / "out"
+    fx.write_submissions(sub, _release_dict(release), {}, [fx.Case("s0", fx.correct, fx.MAX)])
+    args = ["grade", str(sub), "--course-dir", str(root), *LIMITS, "--jobs", "1"]
+    args += ["--out", str(out)]
+    source_path = nbs.source_path(fx.LESSON, root)
+    good = source_path.read_text()
+    broken = nbs.read(source_path)
+    test = next(c for c in broken.cells if nbs.is_test(c))
+    test.source += "\nassert False, 'broken on purpose'"
+    nbs.write(broken, source_path)
+    assert cli.main(args) == 2
+    assert "does not earn every point" in capsys.readouterr().err
+    kept = out / "reference"
+    assert not list(kept.glob("*.json")), "a failed reference check was kept"
+
+    source_path.write_text(good)
+    assert cli.main(args) == 0
+    first = capsys.readouterr().err  # the progress log
+    assert "reference / toy: 6/6" in first and "passed before" not in first
+    files = {p: p.stat().st_mtime_ns for p in kept.glob("*.json")}
+    assert len(files) == 1
+    assert cli.main(args) == 0
+    assert "reference / toy: passed before, unchanged since" in capsys.readouterr().err
+    assert {p: p.stat().st_mtime_ns for p in kept.glob("*.json")} == files
+
+
 # --------------------------------------------------------------------------- lesson 05's bands
 @pytest.mark.slow
 def test_bands_come_from_the_course_model_not_the_students(tmp_path):

@@ -33,7 +33,7 @@ from conftest import ROOT
 from lesson_code import answers
 
 from course import widgets
-from course.tools import notebooks
+from course.tools import course_cells, notebooks
 from course.tools import site as course_site
 from course.tools.site import SiteError, figures
 from course.tools.site import pandoc as site_pandoc
@@ -180,6 +180,12 @@ def test_every_released_lesson_gets_an_article(site):
         text = page.read_text()
         for part in ('class="title-block"', 'class="toc"', 'id="references"'):
             assert part in text, f"{lesson}: no {part}"
+        colab = html.escape(course_cells.colab_url(lesson))
+        assert f'class="open-colab" href="{colab}"' in text, f"{lesson}: no Open in Colab link"
+        assert colab in index, f"the index has no Colab link for {lesson}"
+        assert "Installing the course package" not in text, (
+            f"{lesson}: the generated Colab/progress cells are tooling, not article content"
+        )
         nb = notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb")
         for cell in nb.cells:
             if notebooks.is_solution(cell) and cell.cell_type == "code":

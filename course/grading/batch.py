@@ -346,6 +346,16 @@ def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
     return res
 
 
+def environment_digest() -> str:
+    """The grading environment a kept reference check stands for: this package's code and
+    the torch build (a changed grader or library runs the check again)."""
+    import torch
+
+    package = Path(__file__).resolve().parents[1]
+    files = sorted(package.rglob("*.py"))
+    return _sha(torch.__version__, *(f"{f.relative_to(package)}\0{f.read_text()}" for f in files))
+
+
 def submission_digest(st: Staged) -> str:
     return _sha(json.dumps(sorted(st.digests.items())), st.status, st.reason)
 
@@ -353,8 +363,8 @@ def submission_digest(st: Staged) -> str:
 class Store:
     """``OUT/results/``: one JSON file per (student, lesson), written as soon as it is known."""
 
-    def __init__(self, out: Path):
-        self.dir = out / "results"
+    def __init__(self, out: Path, folder: str = "results"):
+        self.dir = out / folder
         self.dir.mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
 
@@ -573,12 +583,28 @@ def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, l
     """Reference check, staging, then every notebook, ``course.jobs`` at a time."""
     log("reference check: grading the reference solution of each lesson first ...")
     reference: dict[str, Result] = {}
+    # A passed check is kept (OUT/reference/) and reused while the lesson, the settings, the
+    # environment and the reference answers are unchanged: a rerun or a late hand-in does not
+    # pay for it again. A failed check is never kept, so fixing the environment takes effect.
+    kept = Store(course.out, "reference")
+    env = environment_digest()
+    todo = []
+    for st in reference_submissions(course):
+        digest = _sha(submission_digest(st), env)
+        job = kept.load(REFERENCE, st.lesson, digest, course.plans[st.lesson].fingerprint)
+        if job is None:
+            todo.append(st)
+        else:
+            reference[st.lesson] = to_result(course, st, job)
+            log(f"  reference / {st.lesson}: passed before, unchanged since (kept in {kept.dir})")
     with ThreadPoolExecutor(max_workers=course.jobs) as pool:
-        for st, job in pool.map(grade, reference_submissions(course)):
+        for st, job in pool.map(grade, todo):
             if job is None:
                 raise InstructorError(f"reference solution of {st.lesson}: {st.reason}")
             check_reference(course, st, job)
             reference[st.lesson] = to_result(course, st, job)
+            digest = _sha(submission_digest(st), env)
+            kept.save(REFERENCE, st.lesson, digest, course.plans[st.lesson].fingerprint, job)
             log(f"  reference / {st.lesson}: {job.score:g}/{reference[st.lesson].max_score:g} "
                 f"({job.seconds:.0f} s)")  # fmt: skip
     log(f"staging {len(names)} student(s) ...")

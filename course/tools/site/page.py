@@ -10,6 +10,8 @@ import html
 import re
 from pathlib import Path
 
+from course.tools import course_cells
+
 SITE_TITLE = "Residual Networks, hands-on"
 
 
@@ -78,6 +80,10 @@ def title_block(lesson, notebook_href: str, points_auto: float, points_written: 
     facts.append(
         f'<div><dt>Notebook</dt><dd><a class="open-notebook" href="{esc(notebook_href)}" download>'
         f"{esc(Path(notebook_href).name)}</a></dd></div>"
+    )
+    facts.append(
+        f'<div><dt>Colab</dt><dd><a class="open-colab" href="{esc(course_cells.colab_url(lesson.id))}">'
+        "Open in Colab</a></dd></div>"
     )
     return (
         '<header class="title-block">\n'
@@ -155,12 +161,13 @@ def readme_intro(course_dir: Path) -> str:
 
 def index_markdown(course_dir: Path, lessons: list) -> str:
     """The home page: what the course is, the lessons (time, GPU), how to start."""
-    rows = ["| # | lesson | you build | time | GPU |", "|---|---|---|---|---|"]
+    rows = ["| # | lesson | you build | time | GPU | Colab |", "|---|---|---|---|---|---|"]
     for le in lessons:
         builds = ", ".join(f"`{e.name}`" for e in le.exercises) or "—"
         rows.append(
             f"| {le.number} | [{_md_escape(le.title)}]({le.href}) | {builds} | "
-            f"{_md_escape(le.meta.get('time', '—'))} | {_md_escape(le.meta.get('gpu', '—'))} |"
+            f"{_md_escape(le.meta.get('time', '—'))} | {_md_escape(le.meta.get('gpu', '—'))} | "
+            f"[open]({course_cells.colab_url(le.id)}) |"
         )
     first = lessons[0] if lessons else None
     example = (
@@ -200,10 +207,11 @@ button) before you hand in. Self-learners check a whole notebook with
 
 ### In Google Colab
 
-Download the lesson's notebook (the link at the top of each article), then in Colab choose
-*File → Upload notebook*. Add a first cell that installs the course's helper package from your
-copy of the repository, e.g. `!pip install "git+https://<host>/<you>/resnet-course"`, and run the
-notebook top to bottom. *Runtime → Change runtime type → GPU* is worth it for lesson 05.
+Follow **Open in Colab** (at the top of each article, or in the table above): Colab opens the
+released notebook. Its first cell, run in Colab, installs the course's helper package pinned to
+this release and says so in one line; then work top to bottom as in JupyterLab. For lesson 05
+choose *Runtime → Change runtime type → GPU*; mount Google Drive first and the training run keeps
+its checkpoints there, so a disconnected session resumes where it stopped.
 
 ### On your class's JupyterHub
 
