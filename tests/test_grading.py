@@ -366,6 +366,19 @@ def test_missing_bubblewrap_is_refused_with_instructions(toy, tmp_path, capsys, 
 
 
 # --------------------------------------------------------------------------- one sandbox
+def test_sandbox_mounts_its_tmpfs_before_the_environment(tmp_path):
+    """A Python environment or course checkout under /tmp (a CI clone, a venv in a temporary
+    folder) stays visible: the private /tmp and home come first, the read-only binds on top."""
+    from course.grading.sandbox import Limits, Sandbox
+
+    sb = Sandbox("toy", {"toy.ipynb": tmp_path / "toy.ipynb"}, None, Limits(), tmp_path / "log",
+                 lambda: 60.0)  # fmt: skip
+    args = sb._bwrap_args(3, 4, 5)
+    tmpfs = [i for i, a in enumerate(args) if a == "--tmpfs"]
+    binds = [i for i, a in enumerate(args) if a in ("--ro-bind", "--bind", "--symlink", "--dir")]
+    assert len(tmpfs) == 2 and max(tmpfs) < min(binds), args
+
+
 @pytest.fixture()
 def sandbox_session(tmp_path):
     from course.grading.sandbox import Limits, Sandbox

@@ -188,6 +188,10 @@ class Sandbox:
         lim = self.limits
         a = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         a += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]
+        # the private tmpfs first: binds below stay visible even where the Python environment
+        # or this package lives under /tmp (a virtual environment in a temporary checkout)
+        a += ["--size", str(lim.disk_mb // 4 * 2**20), "--tmpfs", "/tmp"]
+        a += ["--size", str(lim.disk_mb * 2**20), "--tmpfs", HOME]
         a += ["--ro-bind", "/usr", "/usr"]
         for top in ("bin", "lib", "lib64", "sbin"):
             host = Path("/") / top
@@ -204,8 +208,6 @@ class Sandbox:
             a += ["--ro-bind", str(p), str(p)]
         a += ["--ro-bind", str(pkg), str(pkg)]
         a += ["--proc", "/proc", "--dev", "/dev"]
-        a += ["--size", str(lim.disk_mb // 4 * 2**20), "--tmpfs", "/tmp"]
-        a += ["--size", str(lim.disk_mb * 2**20), "--tmpfs", HOME]
         work = f"{HOME}/{self.lesson}"
         a += ["--dir", work]
         for rel, host in sorted(self.files.items()):
