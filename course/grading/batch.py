@@ -588,10 +588,15 @@ def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, l
     # pay for it again. A failed check is never kept, so fixing the environment takes effect.
     kept = Store(course.out, "reference")
     env = environment_digest()
+
+    def key(st: Staged) -> tuple[str, str, str, str]:
+        """The kept record's key: (student, lesson, digest, fingerprint)."""
+        digest = _sha(submission_digest(st), env)
+        return REFERENCE, st.lesson, digest, course.plans[st.lesson].fingerprint
+
     todo = []
     for st in reference_submissions(course):
-        digest = _sha(submission_digest(st), env)
-        job = kept.load(REFERENCE, st.lesson, digest, course.plans[st.lesson].fingerprint)
+        job = kept.load(*key(st))
         if job is None:
             todo.append(st)
         else:
@@ -603,8 +608,7 @@ def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, l
                 raise InstructorError(f"reference solution of {st.lesson}: {st.reason}")
             check_reference(course, st, job)
             reference[st.lesson] = to_result(course, st, job)
-            digest = _sha(submission_digest(st), env)
-            kept.save(REFERENCE, st.lesson, digest, course.plans[st.lesson].fingerprint, job)
+            kept.save(*key(st), job)
             log(f"  reference / {st.lesson}: {job.score:g}/{reference[st.lesson].max_score:g} "
                 f"({job.seconds:.0f} s)")  # fmt: skip
     log(f"staging {len(names)} student(s) ...")
