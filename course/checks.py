@@ -47,6 +47,7 @@ _AssertionError = AssertionError
 __all__ = [
     "check",
     "call_keeping_inputs",
+    "may_change",
     "no_autograd",
     "count_torch_calls",
     "runs_beside_student",
@@ -307,8 +308,9 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     """Call ``func(*args, **kwargs)`` and fail if it changed any tensor argument in place
     (values, shape or dtype). Returns what ``func`` returned.
 
-    In the trusted grader, in-place changes the student's code makes to an argument are copied
-    back into the test's tensor, so this check works there too.
+    In the trusted grader the call itself fails when the student's code changes a tensor
+    argument in place (the test's tensors never change; see :func:`may_change`), so this check
+    fails there too.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
     05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
@@ -337,6 +339,23 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
 # Set by course.grading in the trusted grader: routes the checks below to the sandbox, where
 # the student's code runs. ``None`` in a student's kernel.
 grading_hooks: dict | None = None
+
+
+@contextlib.contextmanager
+def may_change(*tensors: Any):
+    """Declare that calls inside the block may change ``tensors`` in place (an in-place update
+    the exercise asks for). In a kernel nothing changes. In the trusted grader an in-place
+    change to any *other* tensor argument fails the call ("your function changed its argument
+    `x` in place"), and a change to one of ``tensors`` is copied back into it — values, shape,
+    ``requires_grad`` and ``.grad`` — so the test sees what a kernel would show.
+
+    Lessons: none yet (the form is in docs/TEST_FORM.md).
+    """
+    if grading_hooks is not None:
+        with grading_hooks["call_options"](may_change=tuple(tensors)):
+            yield
+        return
+    yield
 
 
 class _AutogradBanned(RuntimeError):

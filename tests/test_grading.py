@@ -453,9 +453,12 @@ def test_proxies_behave_like_the_objects(sandbox_session):
     ns = _names(session, "bump", "meta_ok", "picky", "Net", "missing")
     assert set(ns) == {"bump", "meta_ok", "picky", "Net"}
     a = torch.ones(3)
-    assert torch.equal(ns["bump"](a), torch.full((3,), 4.0)) and torch.equal(
-        a, torch.full((3,), 2.0)
-    )
+    with pytest.raises(AssertionError, match="changed its argument `a` in place"):
+        ns["bump"](a)
+    assert torch.equal(a, torch.ones(3)), "the test's tensor never changes unless declared"
+    with checks_may_change(session, a):
+        assert torch.equal(ns["bump"](a), torch.full((3,), 4.0))
+    assert torch.equal(a, torch.full((3,), 2.0)), "a declared change is mirrored back"
     m = torch.empty(4, 5, device="meta")
     assert ns["meta_ok"](m).device.type == "meta"
     with pytest.raises(ValueError, match="negative"):
@@ -487,6 +490,56 @@ def test_proxies_behave_like_the_objects(sandbox_session):
         _names(session, "apply")["apply"](Custom(), torch.ones(1))
     with pytest.raises(proxy.AuthoringError, match="only classes of torch"):
         ns["picky"](Custom)
+
+
+def checks_may_change(session, *tensors):
+    """``checks.may_change`` as the grader routes it (a bare session has no job's hooks)."""
+    return session.call_options(may_change=tensors)
+
+
+@needs_bwrap
+def test_in_place_changes_fail_the_call_and_numpy_is_not_seeded(sandbox_session):
+    """Nothing the student's function does to a test's tensor reaches the test: values, a
+    nested tensor, ``requires_grad`` and ``.grad`` changes fail the call with the parameter's
+    name; a declared change comes back whole (requires_grad and .grad included). The grader
+    seeds torch only: NumPy and Python draw as in a kernel (differently on every call)."""
+    box, session = sandbox_session
+    _, err = _run(
+        session,
+        "import torch, numpy as np, random\n"
+        "def nested(d):\n    d['w'].mul_(0)\n    return 1\n"
+        "def wants_grad(x):\n    x.requires_grad_(True)\n    return 1\n"
+        "def grads(x):\n    (x * 3).sum().backward()\n    return 1\n"
+        "def draws():\n    return [float(np.random.rand()), random.random(), float(torch.rand(()))]",
+    )
+    assert err is None, err
+    ns = _names(session, "nested", "wants_grad", "grads", "draws")
+    w = torch.ones(2)
+    with pytest.raises(AssertionError, match="argument `d` in place"):
+        ns["nested"]({"w": w})
+    assert torch.equal(w, torch.ones(2))
+    x = torch.zeros(3)
+    with pytest.raises(AssertionError, match="argument `x` in place"):
+        ns["wants_grad"](x)
+    assert not x.requires_grad
+    with checks_may_change(session, x):
+        ns["wants_grad"](x)
+    assert x.requires_grad, "a declared requires_grad change is mirrored, as in a kernel"
+    leaf = torch.ones(3, requires_grad=True)
+    with pytest.raises(AssertionError, match="argument `x` in place"):
+        ns["grads"](leaf)
+    assert leaf.grad is None
+    with checks_may_change(session, leaf):
+        ns["grads"](leaf)
+    assert torch.equal(leaf.grad, torch.full((3,), 3.0))
+    torch.manual_seed(0)
+    session.reseeded()
+    first = ns["draws"]()
+    torch.manual_seed(0)
+    session.reseeded()
+    second = ns["draws"]()
+    assert first[2] == second[2], "the same torch seed gives the student's torch the same numbers"
+    assert first[0] != second[0] and first[1] != second[1], "NumPy and Python are not seeded"
 
 
 @needs_bwrap

@@ -16,8 +16,10 @@ Results of calls come back as values: fresh tensors built from bytes, Python num
 lists and dicts — so every comparison a test makes runs on the grader's own objects. When a
 call's inputs or the student's parameters need gradients, :class:`_Bridge` keeps the result
 connected: ``out.sum().backward()`` here sends the gradient to the sandbox and brings back the
-gradients of the test's tensors. In-place changes the student's code makes to a test's tensor
-argument are copied back into it, so "inputs unchanged" checks see them.
+gradients of the test's tensors. The test's tensors never change under the student's code: an
+in-place change to a tensor argument fails the call (:class:`InPlaceChange`), unless the test
+declared that argument changeable (``checks.may_change``); then exactly that change is copied
+back, as a kernel would show it.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class Session:
         self.calls = 0
         self.callbacks: dict[int, Callable] = {}
         self._rng_digest, self._rng_uses = b"", 0
+        self.changeable: list = []  # tensors a test declared changeable (checks.may_change)
 
     # ------------------------------------------------------------------ raw requests
     def request(self, header: dict, buffers: list[bytes] = ()) -> tuple[dict, list[bytes]]:
@@ -219,7 +222,7 @@ class Session:
         value = self.decode(reply.get("value"), out)
         if not isinstance(value, dict) or "result" not in value:
             raise SandboxError("malformed reply to a call")
-        self._mirror(args, kwargs, value.get("mutated") or [], value.get("grads") or [])
+        self._check_changes(args, kwargs, value.get("changed") or [])
         calls = reply.get("calls")
         if isinstance(calls, dict):
             for counter in self.counters:
@@ -259,43 +262,89 @@ class Session:
     @contextlib.contextmanager
     def call_options(self, **options):
         counter = options.pop("count_torch_calls", None)
+        changeable = options.pop("may_change", None)
         self.options.append(options)
         if counter is not None:
             self.counters.append(counter)
+        if changeable is not None:
+            self.changeable.append(changeable)
         try:
             yield
         finally:
             self.options.pop()
             if counter is not None:
                 self.counters.remove(counter)
+            if changeable is not None:
+                self.changeable.remove(changeable)
 
-    def _mirror(self, args, kwargs, mutated: list, grads: list) -> None:
-        """Copy the student's in-place changes to the test's tensor arguments back into them."""
+    def _may_change(self, tensor) -> bool:
+        return any(tensor is t for layer in self.changeable for t in layer)
+
+    def _check_changes(self, args, kwargs, changed: list) -> None:
+        """The student's code changed some of the test's tensor arguments in place (in the
+        sandbox's copies; the test's own tensors are untouched). A change to an argument the
+        test declared changeable (``checks.may_change``) is copied back into it — values,
+        shape, ``requires_grad`` and ``.grad``, as a kernel would see them; any other fails
+        the call, as a kernel's "inputs unchanged" check would fail."""
         root = [list(args), kwargs]
-        for entry, is_grad in [(m, False) for m in mutated] + [(g, True) for g in grads]:
-            if not (isinstance(entry, tuple) and len(entry) == 2):
+        refused = []
+        for entry in changed:
+            if not isinstance(entry, dict):
                 continue
-            path, new = entry
+            path = entry.get("path")
             target = _at(root, path)
             if not isinstance(target, torch.Tensor) or isinstance(target, StudentObject):
                 continue
-            if not isinstance(new, torch.Tensor):
+            if not self._may_change(target):
+                refused.append(_argument_name(entry.get("name"), path))
                 continue
-            if is_grad:
-                if target.is_leaf and target.requires_grad and new.shape == target.shape:
-                    target.grad = new.to(target.dtype)
-            elif new.dtype == target.dtype:
-                with torch.no_grad():
-                    if new.shape == target.shape:
-                        target.copy_(new)
-                    else:
-                        target.set_(new)
+            _mirror(target, entry)
+        if refused:
+            names = ", ".join(f"`{n}`" for n in dict.fromkeys(refused))
+            raise InPlaceChange(
+                f"your function changed its argument {names} in place: the caller's tensors "
+                "must stay as they were (compute new tensors instead of x += ..., x.relu_(), "
+                "out=..., requires_grad_() or .backward() on an input)"
+            )
 
     def backward(self, link: int, grads) -> list:
         data, buffers = self.encode(list(grads))
         reply, out = self.request({"op": "backward", "link": link, "grads": data}, buffers)
         value = self.decode(reply.get("value"), out)
         return value if isinstance(value, list) else []
+
+
+class InPlaceChange(AssertionError):
+    """The student's function changed a tensor the test handed it, which it must not."""
+
+
+def _argument_name(name, path) -> str:
+    """The parameter's name as the sandbox reported it (for the message only), or its position."""
+    if isinstance(name, str) and name.isidentifier() and len(name) <= 40:
+        return name
+    if isinstance(path, list) and len(path) > 1 and type(path[1]) is int and path[0] == 0:
+        return f"argument {path[1] + 1}"
+    return "argument"
+
+
+def _mirror(target: torch.Tensor, entry: dict) -> None:
+    """Copy a declared in-place change back into the test's tensor ``target``."""
+    what = entry.get("what") if isinstance(entry.get("what"), list) else []
+    new = entry.get("value")
+    if "values" in what and isinstance(new, torch.Tensor) and new.dtype == target.dtype:
+        with torch.no_grad():
+            if new.shape == target.shape:
+                target.copy_(new)
+            else:
+                target.set_(new.clone())
+    if "requires_grad" in what and target.is_leaf and type(entry.get("requires_grad")) is bool:
+        target.requires_grad_(entry["requires_grad"])
+    grad = entry.get("grad")
+    if "grad" in what and target.is_leaf:
+        if grad is None:
+            target.grad = None
+        elif isinstance(grad, torch.Tensor) and grad.shape == target.shape:
+            target.grad = grad.to(target.dtype)
 
 
 class AuthoringError(Exception):

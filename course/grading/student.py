@@ -236,7 +236,7 @@ class Server:
         torch = self.torch
         if isinstance(value, torch.Tensor) and value.device.type != "meta":
             grad = value.grad.detach().clone() if value.grad is not None else None
-            found.append((path, value, value.detach().clone(), grad))
+            found.append((path, value, value.detach().clone(), grad, bool(value.requires_grad)))
         elif isinstance(value, list | tuple):
             for i, v in enumerate(value):
                 self._tensors(v, [*path, i], found)
@@ -256,13 +256,9 @@ class Server:
         counter = None
         seed = opts.get("seed")
         if type(seed) is int and seed >= 0:
-            import random
-
-            import numpy as np
-
+            # torch only, as a test's torch.manual_seed would in a kernel: Python's and NumPy's
+            # generators are the student's own (a kernel's manual_seed leaves them alone too)
             torch.manual_seed(seed)
-            random.seed(seed)
-            np.random.seed(seed % 2**32)
         with contextlib.ExitStack() as stack:
             stack.enter_context(torch.set_grad_enabled(bool(opts.get("grad", True))))
             if opts.get("no_autograd"):
@@ -271,17 +267,7 @@ class Server:
                 counter = stack.enter_context(checks.count_torch_calls())
             result = func(*args, **kwargs)
         reply = {}
-        mutated, grads, buffers_extra = [], [], []
-        for path, t, before, grad_before in watched:
-            same = t.dtype == before.dtype and t.shape == before.shape
-            if same:
-                now = t.detach()
-                same = bool(((now == before) | (now.isnan() & before.isnan())).all())
-            if not same:
-                mutated.append((path, t.detach().clone()))
-            g = t.grad
-            if g is not None and (grad_before is None or not torch.equal(g, grad_before)):
-                grads.append((path, g.detach().clone()))
+        changed = self._changed(func, watched)
         if counter is not None:
             reply["calls"] = {
                 "count": counter.count,
@@ -289,16 +275,43 @@ class Server:
             }
         outputs = self._grad_outputs(result)
         if outputs and torch.is_grad_enabled() is not None and opts.get("grad", True):
-            leaves = [t for _p, t, _b, _g in watched if t.requires_grad]
+            leaves = [t for _p, t, _b, _g, _r in watched if t.requires_grad]
             link = len(self.links) + 1
             self.links[link] = (outputs, leaves)
             reply["link"] = link
             reply["leaves"] = len(leaves)
-        value, buffers = self.encode(
-            {"result": result, "mutated": mutated, "grads": grads}, tensors_by_value=True
-        )
-        del buffers_extra
+        value, buffers = self.encode({"result": result, "changed": changed}, tensors_by_value=True)
         return {**reply, "value": value}, buffers
+
+    def _changed(self, func, watched) -> list:
+        """What the call changed in place in the grader's tensor arguments (values, shape,
+        dtype, ``requires_grad``, ``.grad``), each with the parameter's name for the message.
+        The grader fails the call unless the test declared the argument changeable
+        (``checks.may_change``), and then mirrors exactly these changes back."""
+        torch = self.torch
+        changed = []
+        for path, t, before, grad_before, rg_before in watched:
+            what = []
+            same = t.dtype == before.dtype and t.shape == before.shape
+            if same:
+                now = t.detach()
+                same = bool(((now == before) | (now.isnan() & before.isnan())).all())
+            if not same:
+                what.append("values")
+            if bool(t.requires_grad) != rg_before:
+                what.append("requires_grad")
+            g = t.grad
+            if (g is None) != (grad_before is None) or (
+                g is not None and not (g.shape == grad_before.shape and torch.equal(g, grad_before))
+            ):
+                what.append("grad")
+            if what:
+                changed.append({
+                    "path": path, "what": what, "name": _param_name(func, path),
+                    "value": t.detach().clone(), "requires_grad": bool(t.requires_grad),
+                    "grad": None if g is None else g.detach().clone(),
+                })  # fmt: skip
+        return changed
 
     def _grad_outputs(self, result) -> list:
         """The tensors of a call's result, in the order the grader will decode them."""
@@ -416,6 +429,22 @@ class Server:
             leaf.grad = None
         value, out_buffers = self.encode(out, tensors_by_value=True)
         return {"value": value}, out_buffers
+
+
+def _param_name(func, path) -> str:
+    """The name of the parameter a tensor at ``path`` (in ``[args, kwargs]``) was passed as."""
+    import inspect
+
+    try:
+        if path[0] == 1:
+            return str(path[1])
+        params = [
+            p for p in inspect.signature(func).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]  # fmt: skip
+        return params[path[1]].name if path[1] < len(params) else f"argument {path[1] + 1}"
+    except (TypeError, ValueError, IndexError):
+        return ""
 
 
 class _nothing:
