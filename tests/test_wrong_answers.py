@@ -60,3 +60,6 @@ def test_wrong_answer_is_caught(lesson, wrong):
         f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of "
         f"{wrong['exercise']!r} in the grader (its cell: {cell.status} {cell.error})"
     )
+    if wrong.get("earns_nothing"):  # a broken how-constraint: none of the exercise's points
+        earned = {gid: t.earned for gid, t in got.items() if t.earned}
+        assert not earned, f"{wrong['name']!r} still earns {earned} in the grader"

@@ -343,6 +343,7 @@ def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
     for note in job.notes:
         res.note(note)
     res.flags += [f"grader: {a.splitlines()[0][:200]}" for a in job.authoring]
+    res.flags += job.flags  # how-constraints the grader could not verify (constraints.py)
     return res
 
 

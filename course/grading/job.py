@@ -104,6 +104,7 @@ class JobResult:
     tests: list[TestOutcome] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # points lost to limits, restarts
+    flags: list[str] = field(default_factory=list)  # for manual review (course.grading.constraints)
     authoring: list[str] = field(default_factory=list)  # problems of the course's own tests
     seconds: float = 0.0
     sandbox_starts: int = 0
@@ -181,6 +182,9 @@ class Job:
         self.ns: dict = {}
         self.injected: set[str] = set()
         self.sticky: set[str] = set()
+        self.ran: dict[int, CellSpec] = {}  # the latest code that ran in the sandbox, per cell
+        self._verdicts: dict = {}
+        self._course_locked: set[str] | None = None
 
     def deadline(self) -> float:
         return min(self.cell_deadline, self.started + self.spec.timeout)
@@ -261,6 +265,7 @@ class Job:
             self.result.notes.append(f"cell {cell.index + 1}: {why}")
             return out
         self.replay.append(cell)
+        self.ran[cell.index] = cell
         out.outputs = _outputs(reply.get("outputs"))
         err = reply.get("error")
         if isinstance(err, dict):
@@ -299,13 +304,63 @@ class Job:
                 self.ns[name] = value
                 self.injected.add(name)
 
+    # ------------------------------------------------------------------ how-constraints
+    def _locked_ids(self) -> set[str]:
+        """Grade ids of the course's locked cells (their text in the staged notebook is the
+        course's, not the student's)."""
+        if self._course_locked is None:
+            from course import cells as nbcells
+            from course.tools import notebooks as nbs
+
+            try:
+                source = nbs.read(Path(self.spec.source))
+                self._course_locked = {
+                    nbcells.grade_id(c) for c in source.cells
+                    if c.cell_type == "code" and nbcells.is_locked(c)
+                    and not nbcells.is_solution(c) and nbcells.grade_id(c)
+                }  # fmt: skip
+            except (OSError, ValueError):
+                self._course_locked = set()
+        return self._course_locked
+
+    def constraint(self, grade_id: str):
+        """The verdict of :mod:`course.grading.constraints` on the exercise of ``grade_id``
+        (None: the exercise has no how-constraint), from the student's code that ran so far."""
+        from course import cells as nbcells
+        from course.grading import constraints
+
+        exercise = nbcells.exercise_of(grade_id)
+        rule = constraints.rule_of(self.spec.lesson, exercise)
+        if rule is None:
+            return None, exercise
+        locked = self._locked_ids()
+        cells = [
+            (c.source, c.kind == "student" and c.grade_id not in locked)
+            for _, c in sorted(self.ran.items())
+        ]
+        key = (exercise, tuple(cells))
+        if key not in self._verdicts:
+            self._verdicts[key] = constraints.analyse(cells, exercise, rule)
+        return self._verdicts[key], exercise
+
     def run_test(self, cell: CellSpec) -> TestOutcome:
-        from course.grading import proxy
+        from course.grading import constraints, proxy
 
         outcome = TestOutcome(cell.grade_id, cell.points, 0.0)
+        verdict, exercise = self.constraint(cell.grade_id)
+        if verdict is not None and not verdict.clean:
+            outcome.message = clean_text(verdict.message(exercise))
+            flag = verdict.flag(exercise)
+            if flag and clean_text(flag) not in self.result.flags:
+                self.result.flags.append(clean_text(flag))
+            return outcome
+        guard = contextlib.nullcontext()
+        if verdict is not None and verdict.rule == constraints.BY_HAND:
+            guard = self._call_options(no_autograd=f"{exercise} {constraints.RULES['by_hand']}")
         self._arm()
         try:
-            self.run_trusted(cell.trusted, cell.grade_id)
+            with guard:
+                self.run_trusted(cell.trusted, cell.grade_id)
             outcome.earned = cell.points
         except proxy.AuthoringError as exc:
             outcome.message = clean_text(f"grader error in this test: {exc}")

@@ -599,4 +599,39 @@ WRONG_ANSWERS = [
             "        return self.relu(out + x)\n"
         ),
     },
+    # ---- how-constraint (course.grading.constraints: by hand): autograd hidden from the guard
+    # earns none of the exercise's points ("earns_nothing": every test of it fails)
+    {
+        "exercise": "residual_block_backward",
+        "name": "hidden_autograd_bound_before_the_guard",
+        "why": "torch.autograd.grad bound to another name before the by-hand guard starts",
+        "earns_nothing": True,
+        "source": "_solve = torch.autograd.grad\n\n"
+        + _fn(
+            "residual_block_backward",
+            "    leaves = [t.detach().clone().requires_grad_() for t in (a, W1, b1, W2, b2)]\n"
+            "    x, V1, c1, V2, c2 = leaves\n"
+            "    with torch.enable_grad():\n"
+            "        out = torch.relu(V2 @ torch.relu(V1 @ x + c1) + c2 + x)\n"
+            "        grads = _solve(out, leaves, grad_outputs=da_out)\n"
+            "    return dict(zip(['da', 'dW1', 'db1', 'dW2', 'db2'], grads))\n",
+        ),
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "hidden_autograd_name_built_at_run_time",
+        "why": "the guard undone and autograd reached through getattr with a name built at run time",
+        "earns_nothing": True,
+        "source": "import torch.autograd as _ag\n_saved = dict(vars(_ag))\n\n"
+        + _fn(
+            "residual_block_backward",
+            "    solve = getattr(torch, 'auto' + 'grad').__dict__['gr' + 'ad']\n"
+            "    leaves = [t.detach().clone().requires_grad_() for t in (a, W1, b1, W2, b2)]\n"
+            "    x, V1, c1, V2, c2 = leaves\n"
+            "    with torch.enable_grad():\n"
+            "        out = torch.relu(V2 @ torch.relu(V1 @ x + c1) + c2 + x)\n"
+            "        grads = solve(out, leaves, grad_outputs=da_out)\n"
+            "    return dict(zip(['da', 'dW1', 'db1', 'dW2', 'db2'], grads))\n",
+        ),
+    },
 ]

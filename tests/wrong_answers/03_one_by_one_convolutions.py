@@ -273,4 +273,29 @@ WRONG_ANSWERS = [
         "source": "def conv_mults(h_out, w_out, c_in, c_out, f):\n"
         "    return h_out * w_out * (f * f * c_in + 1) * c_out\n",
     },
+    # ---- how-constraint (course.grading.constraints: no convolution): hidden from the guard
+    {
+        "exercise": "conv1x1",
+        "name": "hidden_conv_bound_before_the_guard",
+        "why": "F.conv2d bound to another name before the product-only guard starts",
+        "earns_nothing": True,
+        "source": "_product = F.conv2d\n\n" + _conv1x1("    return _product(x, weight, bias)\n"),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "hidden_conv_name_built_at_run_time",
+        "why": "the convolution reached through getattr with a name built at run time",
+        "earns_nothing": True,
+        "source": _conv1x1("    return getattr(F, 'con' + 'v2d')(x, weight, bias)\n"),
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "hidden_conv_through_aten",
+        "why": "the convolution as torch.ops.aten.convolution (the counter sees no conv2d)",
+        "earns_nothing": True,
+        "source": _conv1x1(
+            "    return torch.ops.aten.convolution(x, weight, bias, [1, 1], [0, 0], [1, 1], False,"
+            " [0, 0], 1)\n"
+        ),
+    },
 ]

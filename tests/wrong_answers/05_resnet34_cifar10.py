@@ -681,4 +681,46 @@ WRONG_ANSWERS = [
         "              weight_decay=5e-4, label_smoothing=0.1, schedule='onecycle')\n",
         "caught_by": ["checkpoint__recipe"],
     },
+    # ---- how-constraint (course.grading.constraints: no Python loop): hidden from the counter
+    {
+        "exercise": "random_crop_flip",
+        "name": "hidden_loop_in_numpy",
+        "why": "offsets and coins drawn with torch, then a Python loop over the images in NumPy: "
+        "the torch call count does not grow with the batch",
+        "earns_nothing": True,
+        "source": _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+    src, oy, ox, fl = padded.cpu().numpy(), dy.cpu().numpy(), dx.cpu().numpy(), flip.cpu().numpy()
+    out = src[:, :, :H, :W].copy()
+    i = 0
+    while i < B:
+        img = src[i, :, oy[i] : oy[i] + H, ox[i] : ox[i] + W]
+        out[i] = img[:, :, ::-1] if fl[i] else img
+        i += 1
+    return torch.from_numpy(out).to(dev)"""
+        ),
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "hidden_loop_in_a_helper",
+        "why": "a per-image crop in a helper, applied with map(): the loop lives outside the "
+        "answer's own lines",
+        "earns_nothing": True,
+        "source": """def _one(img, dy, dx, f, H, W):
+    crop = img[:, dy : dy + H, dx : dx + W]
+    return crop.flip(-1) if f else crop
+
+
+"""
+        + _crop(
+            """    padded = F.pad(batch, (padding,) * 4)
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev).tolist()
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev).tolist()
+    flip = (torch.rand(B, device=dev) < 0.5).tolist()
+    return torch.stack(list(map(_one, padded, dy, dx, flip, [H] * B, [W] * B)))"""
+        ),
+    },
 ]

@@ -793,4 +793,47 @@ WRONG_ANSWERS = [
             "DenseNet(block_config=(6, 12, 24, 16), growth_rate=32, num_init_features=64)"
         ),
     },
+    # ---- how-constraint (course.grading.constraints: by hand): every test of the exercise
+    {
+        "exercise": "skip_net_updates",
+        "name": "hidden_autograd_in_a_helper",
+        "why": "the right numbers from torch.func.vjp, imported under another name before the "
+        "guard and called from a helper of the student's",
+        "earns_nothing": True,
+        "source": """from torch.func import vjp as _pullback
+
+
+def _net(a0, W1, b1, W2, b2, Ws):
+    return torch.relu(W2 @ torch.relu(W1 @ a0 + b1) + Ws @ a0 + b2)
+
+
+def skip_net_updates(a0, W1, b1, W2, b2, Ws, da2, lr):
+    with torch.enable_grad():
+        _, pull = _pullback(_net, a0, W1, b1, W2, b2, Ws)
+        da0, gW1, gb1, gW2, gb2, gWs = pull(da2)
+    z1 = W1 @ a0 + b1
+    z2 = W2 @ torch.relu(z1) + Ws @ a0 + b2
+    delta2 = da2 * (z2 > 0)
+    delta1 = (W2.T @ delta2) * (z1 > 0)
+    return {"delta2": delta2, "delta1": delta1, "da0": da0, "W2": -lr * gW2, "Ws": -lr * gWs,
+            "b2": -lr * gb2, "W1": -lr * gW1, "b1": -lr * gb1}
+""",
+    },
+    {
+        "exercise": "skip_net_updates",
+        "name": "autograd_every_cell",
+        "why": "torch.autograd.grad for every output: earns none of the exercise's points "
+        "(issue 22: not only the __by_hand cell)",
+        "earns_nothing": True,
+        "source": """def skip_net_updates(a0, W1, b1, W2, b2, Ws, da2, lr):
+    with torch.enable_grad():
+        a0, W1, b1, W2, b2, Ws = (t.detach().clone().requires_grad_() for t in (a0, W1, b1, W2, b2, Ws))
+        z1 = W1 @ a0 + b1
+        z2 = W2 @ torch.relu(z1) + Ws @ a0 + b2
+        g = torch.autograd.grad(torch.relu(z2), [z2, z1, a0, W2, Ws, b2, W1, b1], grad_outputs=da2)
+    out = dict(zip(["delta2", "delta1", "da0"], g[:3]))
+    out.update({k: -lr * v for k, v in zip(["W2", "Ws", "b2", "W1", "b1"], g[3:])})
+    return out
+""",
+    },
 ]
