@@ -48,6 +48,7 @@ __all__ = [
     "check",
     "call_keeping_inputs",
     "may_change",
+    "behaves_like",
     "no_autograd",
     "count_torch_calls",
     "runs_beside_student",
@@ -333,6 +334,43 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
                 "input changes the caller's tensor: compute a new tensor instead",
             )
     return result
+
+
+# --------------------------------------------------------------------------- structure, by behaviour
+def behaves_like(
+    module: Any, reference: Any, inputs: Sequence[Any], name: str, *, rtol: float = 1e-4,
+    atol: float = 1e-5, hint: Hint = None,
+) -> None:  # fmt: skip
+    """Establish what ``module`` *is* from what it does, never from what it says about itself:
+    the grader-made weights of ``reference`` (a model the test built from ``torch.nn``, whose
+    ``state_dict`` keys are the exercise's contract) are loaded into ``module`` by those keys
+    (strictly), then both run on each of ``inputs`` in train and in eval mode and the outputs
+    must match. A module that reports the right types, names or parameter counts while being
+    something else fails here; after it passes, facts such as the parameter count are the
+    *reference's* (``count_params(reference)``), which the test computed itself.
+
+    Lessons: none yet (the form is in docs/TEST_FORM.md; lessons 06/07 adopt it).
+    """
+    import copy
+
+    reference = copy.deepcopy(reference)
+    with _torch.no_grad():
+        for p in reference.parameters():  # weights the student's code has never seen
+            p.copy_(_torch.randn(p.shape, dtype=p.dtype) * 0.5)
+    weights = {k: v.detach().clone() for k, v in reference.state_dict().items()}
+    try:
+        module.load_state_dict(weights)
+    except Exception as exc:  # noqa: BLE001 - reported as the check's failure
+        _fail(name, f"loading weights by the expected names failed: {exc}".strip(), hint)
+    for mode in ("train", "eval"):
+        getattr(module, mode)()
+        getattr(reference, mode)()
+        for i, x in enumerate(inputs):
+            with _torch.no_grad():
+                expected = reference(x.detach().clone())
+                got = module(x.detach().clone())
+            check_close(got, expected, f"{name} ({mode} mode, input {i + 1}, the test's weights)",
+                        rtol=rtol, atol=atol, hint=hint)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- how, not what

@@ -543,6 +543,47 @@ def test_in_place_changes_fail_the_call_and_numpy_is_not_seeded(sandbox_session)
 
 
 @needs_bwrap
+def test_structure_is_established_by_behaviour(sandbox_session):
+    """checks.behaves_like: a module that names and counts its layers right but computes
+    something else fails; one whose load_state_dict zeroes the test's weights fails the call
+    (the test's dict, which a reference could also load, never changes); the right one passes."""
+    from course import checks
+
+    box, session = sandbox_session
+    _, err = _run(
+        session,
+        "import torch, torch.nn as nn\n"
+        "class Right(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.conv = nn.Conv2d(2, 2, 3, padding=1)\n        self.bn = nn.BatchNorm2d(2)\n"
+        "    def forward(self, x):\n        return torch.relu(self.bn(self.conv(x)) + x)\n"
+        "class Liar(Right):\n    def forward(self, x):\n        return torch.relu(x)\n"
+        "class Zeroer(Right):\n    def load_state_dict(self, sd, strict=True):\n"
+        "        for v in sd.values():\n            v.zero_()\n        return super().load_state_dict(sd)\n",
+    )
+    assert err is None, err
+    ns = _names(session, "Right", "Liar", "Zeroer")
+    nn = torch.nn
+
+    class Ref(nn.Module):  # what the test builds: torch.nn layers, the contract's names
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(2, 2, 3, padding=1)
+            self.bn = nn.BatchNorm2d(2)
+
+        def forward(self, x):
+            return torch.relu(self.bn(self.conv(x)) + x)
+
+    x = [torch.randn(3, 2, 5, 5)]
+    checks.behaves_like(ns["Right"](), Ref(), x, "Right()")
+    liar = ns["Liar"]()
+    assert checks.count_params(liar) == checks.count_params(Ref()), "it counts right..."
+    with pytest.raises(AssertionError, match="the test's weights"):
+        checks.behaves_like(liar, Ref(), x, "Liar()")  # ...and computes something else
+    with pytest.raises(AssertionError, match="changed its argument `sd` in place"):
+        checks.behaves_like(ns["Zeroer"](), Ref(), x, "Zeroer()")
+
+
+@needs_bwrap
 def test_sandbox_memory_watchdog_and_death(sandbox_session):
     box, session = sandbox_session
     with pytest.raises(proxy.SandboxError):
