@@ -123,5 +123,14 @@ def test_untampered_rule_reads_every_editable_cell():
     patched = [SETUP, ("def cifar_net():\n    return 1", True),
                ("nn.Module.register_forward_hook = lambda *a: None", True)]  # fmt: skip
     assert cs.analyse(patched, "cifar_net", cs.UNTAMPERED).unverifiable
+    describes_itself = [
+        SETUP,
+        (
+            "class Net(nn.Module):\n    def named_modules(self):\n"
+            "        return iter(())\ndef cifar_net():\n    return Net()",
+            True,
+        ),
+    ]
+    assert cs.analyse(describes_itself, "cifar_net", cs.UNTAMPERED).unverifiable
     course_cell = [SETUP, ("import importlib\nimportlib.import_module('os')", False)]
     assert cs.analyse(course_cell, "cifar_net", cs.UNTAMPERED).clean

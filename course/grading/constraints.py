@@ -94,6 +94,17 @@ _DANGEROUS_ATTRS = {
     "settrace", "setprofile", "import_module", "attrgetter", "methodcaller", "system",
     "popen", "exec", "eval",
 }  # fmt: skip
+# methods through which an object answers questions about itself (what hooks see, which
+# modules and parameters it has, what it is an instance of): overriding them in a class of
+# the student's makes an in-sandbox trace or description the student's word
+_SELF_DESCRIPTION = {
+    "__getattribute__", "__getattr__", "__setattr__", "__delattr__", "__instancecheck__",
+    "__subclasscheck__", "__torch_function__", "__torch_dispatch__", "__call__", "_call_impl",
+    "_wrapped_call_impl", "register_forward_hook", "register_forward_pre_hook",
+    "register_full_backward_hook", "named_modules", "modules", "children", "named_children",
+    "parameters", "named_parameters", "buffers", "named_buffers", "state_dict", "__dir__",
+    "_apply", "__class_getitem__", "__init_subclass__", "__new__",
+}  # fmt: skip
 _ALLOWED_DUNDERS = {"__init__", "__name__", "__class__", "__len__", "__call__", "__doc__"}
 _KNOWN_TOP = {
     "torch", "torchvision", "numpy", "matplotlib", "course", "PIL", "tqdm", "scipy",
@@ -416,6 +427,15 @@ class _Analysis:
                         self.unknowable(f"`{_dotted(node) or node.attr}`", cell, node)
                 elif isinstance(node, ast.Name) and node.id in ("get_ipython", "__builtins__"):
                     self.unknowable(f"`{node.id}` (IPython magic or machinery)", cell, node)
+                elif isinstance(node, ast.ClassDef):
+                    for item in node.body:
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                            item.name in _SELF_DESCRIPTION
+                        ):
+                            self.unknowable(
+                                f"`{node.name}.{item.name}` (an object that describes itself)",
+                                cell, item,
+                            )  # fmt: skip
 
     def check_target(self, target: ast.AST, cell: _Cell) -> None:
         if isinstance(target, ast.Tuple | ast.List):

@@ -403,6 +403,19 @@ CASES = [
     Case("change_points", _points, 3.0, flags=["points of double__values changed"]),
     Case("fake_test_cell", _fake_test_cell, 3.0, flags=["unknown grade id square__bonus"]),
     Case("huge_outputs", _huge_outputs, MAX, flags=["huge outputs"]),
+    # in-place changes to the test's tensors: the tests compute their expected values from
+    # their own inputs after the call, so a mirrored change would make a wrong answer "right"
+    # (issue 20.2). Without the attack each of these earns 4 (double__shape and square).
+    Case("mutates_its_input", lambda rel: answered(
+        rel, double="def double(x):\n    x.zero_()\n    return torch.zeros_like(x)",
+        square=SQUARE), 4.0, exact=False),
+    Case("halves_its_input", lambda rel: answered(
+        rel, double="def double(x):\n    out = x.clone()\n    x.mul_(0.5)\n    return out",
+        square=SQUARE),
+        4.0, exact=False),
+    Case("replaces_data", lambda rel: answered(
+        rel, double="def double(x):\n    x.data = torch.zeros_like(x)\n    x.requires_grad_()\n"
+        "    return torch.zeros_like(x)", square=SQUARE), 4.0, exact=False),
 ]  # fmt: skip
 
 

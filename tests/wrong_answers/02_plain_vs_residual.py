@@ -531,4 +531,21 @@ WRONG_ANSWERS = [
         "why": "calls model.eval() first: BN then uses its running statistics, other gradients",
         "source": _lgn(zero="model.eval(); model.zero_grad(set_to_none=True)"),
     },
+    # ---- how-constraint (course.grading.constraints: untampered): the forward trace the tests
+    # read runs in the student's process; a notebook that can forge it earns none of cifar_net
+    {
+        "exercise": "cifar_net",
+        "name": "forged_trace",
+        "why": "one block too many, and a module class that answers named_modules() itself (what "
+        "a trace or a structure check asks): the trace is the student's word",
+        "earns_nothing": True,
+        "source": _net(
+            blocks="blocks = [CifarBlock(in_channels, out_channels, stride, residual)]\n"
+            "        blocks += [CifarBlock(out_channels, out_channels, 1, residual) "
+            "for _ in range(n)]"
+        )
+        + "\n\nclass _Quiet(nn.Sequential):\n"
+        "    def named_modules(self, *args, **kwargs):\n"
+        "        return iter(list(super().named_modules(*args, **kwargs))[:-3])\n",
+    },
 ]
