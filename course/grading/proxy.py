@@ -300,7 +300,9 @@ class Session:
                 continue
             _mirror(target, entry)
         if refused:
-            names = ", ".join(f"`{n}`" for n in dict.fromkeys(refused))
+            names = ", ".join(
+                n if n.startswith("argument") else f"`{n}`" for n in dict.fromkeys(refused)
+            )
             raise InPlaceChange(
                 f"your function changed its argument {names} in place: the caller's tensors "
                 "must stay as they were (compute new tensors instead of x += ..., x.relu_(), "
