@@ -310,15 +310,19 @@ def call_keeping_inputs(func: Callable, *args: Any, name: str, hint: Hint = None
     (values, shape or dtype). Returns what ``func`` returned.
 
     In the trusted grader the call itself fails when the student's code changes a tensor
-    argument in place (the test's tensors never change; see :func:`may_change`), so this check
-    fails there too.
+    argument in place — even one it returns (the test's tensors never change; see
+    :func:`may_change`) — so this check fails there too.
 
     Lessons: 01_residual_block, 02_plain_vs_residual, 03_one_by_one_convolutions, 04_inception,
     05_resnet34_cifar10, 06_residual_variants, 07_highway_densenet.
     """
     inputs = _tensors(list(args) + list(kwargs.values()), [])
     before = [(t.detach().clone(), t.dtype, tuple(t.shape)) for t in inputs]
-    result = func(*args, **kwargs)
+    if grading_hooks is not None:  # the grader: any in-place change to an argument fails the call
+        with grading_hooks["call_options"](keep_inputs=True):
+            result = func(*args, **kwargs)
+    else:
+        result = func(*args, **kwargs)
     for i, (t, (saved, dtype, shape)) in enumerate(zip(inputs, before, strict=True)):
         same = t.dtype == dtype and tuple(t.shape) == shape
         if same and t.device.type != "meta":

@@ -510,10 +510,16 @@ def test_in_place_changes_fail_the_call_and_numpy_is_not_seeded(sandbox_session)
         "def nested(d):\n    d['w'].mul_(0)\n    return 1\n"
         "def wants_grad(x):\n    x.requires_grad_(True)\n    return 1\n"
         "def grads(x):\n    (x * 3).sum().backward()\n    return 1\n"
-        "def draws():\n    return [float(np.random.rand()), random.random(), float(torch.rand(()))]",
+        "def draws():\n    return [float(np.random.rand()), random.random(), float(torch.rand(()))]\n"
+        "def relu_(x):\n    return x.relu_()",
     )
     assert err is None, err
-    ns = _names(session, "nested", "wants_grad", "grads", "draws")
+    ns = _names(session, "nested", "wants_grad", "grads", "draws", "relu_")
+    x = torch.tensor([-1.0, 2.0])
+    assert torch.equal(ns["relu_"](x), torch.tensor([0.0, 2.0])), "an in-place layer's result"
+    assert torch.equal(x, torch.tensor([-1.0, 2.0])), "...and the test's tensor as it was"
+    with session.call_options(keep_inputs=True), pytest.raises(AssertionError, match="`x`"):
+        ns["relu_"](x)  # what checks.call_keeping_inputs asks: fails, as in a kernel
     w = torch.ones(2)
     with pytest.raises(AssertionError, match="argument `d` in place"):
         ns["nested"]({"w": w})

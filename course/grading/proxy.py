@@ -95,6 +95,7 @@ class Session:
         self.callbacks: dict[int, Callable] = {}
         self._rng_digest, self._rng_uses = b"", 0
         self.changeable: list = []  # tensors a test declared changeable (checks.may_change)
+        self.strict = 0  # > 0 inside checks.call_keeping_inputs: no in-place change tolerated
 
     # ------------------------------------------------------------------ raw requests
     def request(self, header: dict, buffers: list[bytes] = ()) -> tuple[dict, list[bytes]]:
@@ -263,6 +264,8 @@ class Session:
     def call_options(self, **options):
         counter = options.pop("count_torch_calls", None)
         changeable = options.pop("may_change", None)
+        strict = options.pop("keep_inputs", False)
+        self.strict += int(bool(strict))
         self.options.append(options)
         if counter is not None:
             self.counters.append(counter)
@@ -271,6 +274,7 @@ class Session:
         try:
             yield
         finally:
+            self.strict -= int(bool(strict))
             self.options.pop()
             if counter is not None:
                 self.counters.remove(counter)
@@ -284,8 +288,11 @@ class Session:
         """The student's code changed some of the test's tensor arguments in place (in the
         sandbox's copies; the test's own tensors are untouched). A change to an argument the
         test declared changeable (``checks.may_change``) is copied back into it — values,
-        shape, ``requires_grad`` and ``.grad``, as a kernel would see them; any other fails
-        the call, as a kernel's "inputs unchanged" check would fail."""
+        shape, ``requires_grad`` and ``.grad``, as a kernel would see them. A change to an
+        argument the call also *returned* (an in-place layer, ``return x.relu_()``) leaves the
+        test's tensor as it was and the result stands, except inside
+        ``checks.call_keeping_inputs``; any other change fails the call, as a kernel's "inputs
+        unchanged" check would fail."""
         root = [list(args), kwargs]
         refused = []
         for entry in changed:
@@ -295,10 +302,12 @@ class Session:
             target = _at(root, path)
             if not isinstance(target, torch.Tensor) or isinstance(target, StudentObject):
                 continue
-            if not self._may_change(target):
+            if self._may_change(target):
+                _mirror(target, entry)
+            elif entry.get("returned") is True and not self.strict:
+                continue  # an in-place layer's idiom (x.relu_() returned): the result is the value
+            else:
                 refused.append(_argument_name(entry.get("name"), path))
-                continue
-            _mirror(target, entry)
         if refused:
             names = ", ".join(
                 n if n.startswith("argument") else f"`{n}`" for n in dict.fromkeys(refused)

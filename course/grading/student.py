@@ -267,7 +267,7 @@ class Server:
                 counter = stack.enter_context(checks.count_torch_calls())
             result = func(*args, **kwargs)
         reply = {}
-        changed = self._changed(func, watched)
+        changed = self._changed(func, watched, result)
         if counter is not None:
             reply["calls"] = {
                 "count": counter.count,
@@ -283,13 +283,14 @@ class Server:
         value, buffers = self.encode({"result": result, "changed": changed}, tensors_by_value=True)
         return {**reply, "value": value}, buffers
 
-    def _changed(self, func, watched) -> list:
+    def _changed(self, func, watched, result) -> list:
         """What the call changed in place in the grader's tensor arguments (values, shape,
         dtype, ``requires_grad``, ``.grad``), each with the parameter's name for the message.
         The grader fails the call unless the test declared the argument changeable
         (``checks.may_change``), and then mirrors exactly these changes back."""
         torch = self.torch
         changed = []
+        returned = {id(t) for t in self._all_tensors(result)}
         for path, t, before, grad_before, rg_before in watched:
             what = []
             same = t.dtype == before.dtype and t.shape == before.shape
@@ -308,6 +309,7 @@ class Server:
             if what:
                 changed.append({
                     "path": path, "what": what, "name": _param_name(func, path),
+                    "returned": id(t) in returned,
                     "value": t.detach().clone(), "requires_grad": bool(t.requires_grad),
                     "grad": None if g is None else g.detach().clone(),
                 })  # fmt: skip
@@ -315,6 +317,10 @@ class Server:
 
     def _grad_outputs(self, result) -> list:
         """The tensors of a call's result, in the order the grader will decode them."""
+        found = self._all_tensors(result)
+        return found if any(t.requires_grad for t in found) else []
+
+    def _all_tensors(self, result) -> list:
         torch = self.torch
         found = []
 
@@ -329,7 +335,7 @@ class Server:
                     walk(x)
 
         walk(result)
-        return found if any(t.requires_grad for t in found) else []
+        return found
 
     def _target(self, header):
         target = header["target"]
