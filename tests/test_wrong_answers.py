@@ -63,3 +63,6 @@ def test_wrong_answer_is_caught(lesson, wrong):
     if wrong.get("earns_nothing"):  # a broken how-constraint: none of the exercise's points
         earned = {gid: t.earned for gid, t in got.items() if t.earned}
         assert not earned, f"{wrong['name']!r} still earns {earned} in the grader"
+    if wrong.get("flagged"):  # not verifiable from the source: withheld and sent to a human
+        flags = job.job.result.flags
+        assert any(f.startswith(f"{wrong['exercise']}: ") for f in flags), flags

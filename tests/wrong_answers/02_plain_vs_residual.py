@@ -539,6 +539,7 @@ WRONG_ANSWERS = [
         "why": "one block too many, and a module class that answers named_modules() itself (what "
         "a trace or a structure check asks): the trace is the student's word",
         "earns_nothing": True,
+        "flagged": True,
         "source": _net(
             blocks="blocks = [CifarBlock(in_channels, out_channels, stride, residual)]\n"
             "        blocks += [CifarBlock(out_channels, out_channels, 1, residual) "

@@ -286,6 +286,7 @@ WRONG_ANSWERS = [
         "name": "hidden_conv_name_built_at_run_time",
         "why": "the convolution reached through getattr with a name built at run time",
         "earns_nothing": True,
+        "flagged": True,
         "source": _conv1x1("    return getattr(F, 'con' + 'v2d')(x, weight, bias)\n"),
     },
     {
