@@ -511,6 +511,16 @@ WRONG_ANSWERS = [
     },
     {
         "exercise": "input_gradient",
+        "name": "caller_requires_grad",
+        "why": "x.requires_grad_() on the caller's tensor: right values, but the caller's x now "
+        "requires grad (issue 20.4: the grader once mirrored data and .grad but not this flag)",
+        "source": _input_gradient("""    x.requires_grad_(True)
+    (dx,) = torch.autograd.grad(block(x), x, grad_outputs=da_out)
+    return dx"""),
+        "caught_by": ["input_gradient__no_side_effects"],
+    },
+    {
+        "exercise": "input_gradient",
         "name": "sums_the_output",
         "why": "the gradient of block(x).sum(): da_out ignored",
         "source": _input_gradient("""    x = x.detach().clone().requires_grad_(True)
