@@ -284,7 +284,7 @@ def square(x):
 
 FORGE_REPLIES = """import course.grading.student as server
 def forged(self, header, buffers):
-    return {"value": {"$": "dict", "k": ["result", "mutated", "grads"], "v": [True, [], []]}}, []
+    return {"value": {"$": "dict", "k": ["result", "changed"], "v": [True, []]}}, []
 server.Server.op_call = forged
 server.Server.op_names = lambda self, h, b: ({"value": "ok"}, [])
 """
