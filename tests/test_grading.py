@@ -346,18 +346,12 @@ def test_wire_reads_a_tensor_into_place():
 def test_checkpoint_zip_bomb_is_refused_from_its_headers(tmp_path):
     """A checkpoint whose records are compressed (a zip bomb: 66 KB that torch.load would
     expand to 64 MB) is refused from the zip directory, before anything is decompressed."""
-    import io
-    import zipfile
+    from hostile.system_attacks import make_zip_bomb
 
     from course import scoring
     from course.grading import checkpoints
 
-    buf = io.BytesIO()
-    torch.save({"model": {"w": torch.zeros(2**26, dtype=torch.uint8)}}, buf)
-    bomb = tmp_path / "bomb.pt"
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            dst.writestr(info.filename, src.read(info.filename))
+    bomb = make_zip_bomb(tmp_path / "bomb.pt")
     assert bomb.stat().st_size < 2**20
     assert torch.load(bomb, weights_only=True)["model"]["w"].numel() == 2**26  # a real bomb
     with pytest.raises(scoring.ScoringError, match="is compressed"):
@@ -760,11 +754,41 @@ def hostile(toy, tmp_path_factory):
     cmd += ["--jobs", "2", *LIMITS, "--out", str(out), "--work-dir", str(work), "--feedback"]
     cmd += ["--gradebook", str(root / "gradebook.db")]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    with _SharedMemory() as shared:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (root / "nbgrader_config.py").read_bytes() == config_before
     return {"out": out, "sub": sub, "work": work, "root": root, "stdout": proc.stdout,
-            "stderr": proc.stderr, "rss_before": rss_before}  # fmt: skip
+            "stderr": proc.stderr, "rss_before": rss_before, "shared_mb": shared.peak_mb}  # fmt: skip
+
+
+class _SharedMemory:
+    """The peak growth (MB) of the host's shared memory while active: ``Shmem:`` of
+    /proc/meminfo (every tmpfs, the sandboxes' included) plus the host's /dev/shm usage."""
+
+    def __enter__(self):
+        import threading
+
+        self.base, self.peak_mb = self._now(), 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _now() -> float:
+        meminfo = Path("/proc/meminfo").read_text()
+        shmem = int(re.search(r"^Shmem:\s+(\d+) kB", meminfo, re.M).group(1)) / 1024
+        st = os.statvfs("/dev/shm")
+        return shmem + (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            self.peak_mb = max(self.peak_mb, self._now() - self.base)
 
 
 def _rows(out: Path) -> dict:
@@ -799,6 +823,30 @@ def test_hostile_class(hostile):
     assert not problems, "\n".join(problems)
     assert "Reference solution under the same limits: toy 6/6" in hostile["stdout"]
     assert "UNSAFE" not in hostile["stdout"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_hostile_class_stays_under_the_memory_caps_it_printed(hostile):
+    """The caps ``course grade`` printed at start hold for the hostile class (zip-bomb-free: lesson
+    05's checkpoint is the bands test's): every grading worker's peak resident memory under the
+    worker's cap, the host's shared memory (the sandboxes' tmpfs) under their sum over --jobs."""
+    line = re.search(
+        r"memory caps per notebook: (.*) = ([\d,]+) MB; x (\d+) job", hostile["stderr"]
+    )
+    assert line, hostile["stderr"][:2000]
+    caps = {k: int(v.replace(",", "")) for k, v in re.findall(r"([a-z ()]+?) ([\d,]+) MB", line[1])}
+    jobs = int(line[3])
+    peaks = [
+        int(p.replace(",", "")) for p in re.findall(r"worker peak ([\d,]+) MB", hostile["stderr"])
+    ]
+    assert len(peaks) == len([c for c in fx.CASES if c.status == "graded"]), hostile["stderr"][
+        -3000:
+    ]
+    assert max(peaks) < caps["grader worker"], (max(peaks), caps)
+    assert hostile["shared_mb"] < jobs * caps["sandbox tmpfs"], (hostile["shared_mb"], caps)
+    tmp_fill = 512  # MB: tmp_fill filled its /tmp to the cap, so the sampling saw tmpfs grow
+    assert hostile["shared_mb"] > tmp_fill * 0.5, hostile["shared_mb"]
 
 
 @needs_bwrap
@@ -907,6 +955,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     the course's own ResNet34: a student class that looks test images up on disk earns nothing
     from an untrained checkpoint; a well-trained checkpoint earns the bands."""
     from forge import forge_resnet34_checkpoint
+    from hostile.system_attacks import make_zip_bomb
 
     from course import checks, data, scoring
     from course.grading import checkpoints
@@ -940,6 +989,8 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     assert bands(good).ok and bands(good).accuracy >= 0.94
     low = bands(bad)
     assert low.ok and low.accuracy < 0.75
+    bomb = bands(make_zip_bomb(tmp_path / "bomb.pt"))  # refused from its zip headers
+    assert not bomb.ok and "is compressed" in bomb.message
 
 
 # --------------------------------------------------------------------------- on a cluster
