@@ -639,6 +639,16 @@ try:
 except OSError as e:
     print('shm full', e.errno)
 print('shm MB', written // 2**20)
+try:
+    os.memfd_create('hoard')
+    print('WRITABLE memfd')
+except OSError as e:
+    print('memfd refused', e.errno)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 2**20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+print('shmget', segment, ctypes.get_errno())
+print('open files', __import__('resource').getrlimit(__import__('resource').RLIMIT_NOFILE))
 kids, failed = [], None
 for i in range(200):
     try:
@@ -656,7 +666,8 @@ for k in kids:
 def test_sandbox_is_unprivileged_on_the_host(sandbox_session):
     """Under root too (CI): the student's host uid is not 0 (seen from the host), /proc/sys is
     not writable, the process limit binds (a bounded spawn attempt past it fails), every
-    writable tmpfs has a size (/dev/shm fills up at its cap) and the rest is read-only."""
+    writable tmpfs has a size (/dev/shm fills up at its cap) and the rest is read-only; memfds
+    and System V segments (memory outside any file system and any RSS) are refused."""
     from course.grading import sandbox
 
     box, session = sandbox_session
@@ -673,6 +684,9 @@ def test_sandbox_is_unprivileged_on_the_host(sandbox_session):
     for line in (ln for ln in out.splitlines() if ln.startswith("tmpfs")):
         assert line.split()[2] == "ro" or "size=" in line, line  # read-only, or sized
     assert "shm full 28" in out and "shm MB 64" in out  # ENOSPC at Limits.shm_mb
+    if sandbox.seccomp_filter() is not None:  # memory no file system and no RSS counts: refused
+        assert "memfd refused 38" in out and "shmget -1 38" in out, out  # ENOSYS
+    assert f"open files ({sandbox.OPEN_FILES}, {sandbox.OPEN_FILES})" in out, out
     spawned = int(re.search(r"spawned (\d+) failed 11", out).group(1))  # EAGAIN
     assert spawned < 32, out
 

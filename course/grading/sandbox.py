@@ -109,6 +109,41 @@ class Limits:
 
 
 RSS_SLACK_MB = 256  # what one process can add in the watchdog's 50 ms between checks
+OPEN_FILES = 4096  # RLIMIT_NOFILE: bounds the pipe and socket buffers the kernel holds for it
+
+# Memory outside every file system and every resident-set count: a memfd written with write()
+# and never mapped, a System V shared-memory segment detached after use. The sandbox refuses
+# both system calls (seccomp, ENOSYS, so a library that tries falls back to files, which are
+# in a sized tmpfs), and every system call of another ABI (32-bit calls from a 64-bit process).
+# (AUDIT_ARCH, memfd_create, shmget) per machine; elsewhere no filter is loaded.
+_SECCOMP_CALLS = {"x86_64": (0xC000003E, 319, 29), "aarch64": (0xC00000B7, 279, 194)}
+
+
+def seccomp_filter(machine: str | None = None) -> bytes | None:
+    """The classic-BPF program bubblewrap loads (``--seccomp FD``), or ``None`` where the
+    machine's system call numbers are not known here."""
+    import errno
+    import platform
+    import struct
+
+    calls = _SECCOMP_CALLS.get(machine or platform.machine())
+    if calls is None:
+        return None
+    arch, memfd_create, shmget = calls
+    allow, refuse = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, JGE, BPF_RET
+    program = [
+        (load, 0, 0, 4),  # the call's ABI
+        (jeq, 1, 0, arch),
+        (ret, 0, 0, refuse | errno.EPERM),  # another ABI: refused
+        (load, 0, 0, 0),  # the call's number
+        (jge, 3, 0, 0x40000000),  # x32 calls: refused
+        (jeq, 2, 0, memfd_create),
+        (jeq, 1, 0, shmget),
+        (ret, 0, 0, allow),
+        (ret, 0, 0, refuse | errno.ENOSYS),
+    ]
+    return b"".join(struct.pack("=HBBI", *ins) for ins in program)
 
 
 @dataclass
@@ -327,6 +362,8 @@ class Sandbox:
         for key, value in self._env(pkg.parent, "/data", HOME, "/tmp").items():
             a += ["--setenv", key, value]
         a += ["--info-fd", str(info_fd)]
+        if seccomp_filter() is not None:
+            a += ["--seccomp", "0"]  # replaced by a real fd in start()
         a += [sys.executable, *STUDENT_SERVER, str(fd_in), str(fd_out)]
         return a
 
@@ -369,6 +406,9 @@ class Sandbox:
             resource.setrlimit(resource.RLIMIT_CPU, (lim.cpu_s, lim.cpu_s + 5))
         resource.setrlimit(resource.RLIMIT_FSIZE, (lim.file_mb * 2**20,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if not self.unsafe:
+            files = min(OPEN_FILES, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
         nproc = self._nproc
         if nproc:
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
@@ -387,6 +427,7 @@ class Sandbox:
         passwd_r, passwd_w = os.pipe()
         os.write(passwd_w, b"student:x:1000:1000:student:/home/student:/bin/false\n")
         os.close(passwd_w)
+        seccomp_r = None
         log = open(self.log, "ab")  # noqa: SIM115 - closed after Popen
         try:
             if self.unsafe:
@@ -400,10 +441,16 @@ class Sandbox:
                 args = self._bwrap_args(to_child[0], from_child[1], info[1])
                 i = args.index("--ro-bind-data")
                 args[i + 1] = str(passwd_r)
+                if "--seccomp" in args:
+                    seccomp_r, seccomp_w = os.pipe()
+                    os.write(seccomp_w, seccomp_filter())
+                    os.close(seccomp_w)
+                    args[args.index("--seccomp") + 1] = str(seccomp_r)
                 cmd = [shutil.which(BWRAP) or BWRAP, *args]
                 if uid is not None:
                     cmd = drop_command(uid, self._bridge, self.bridged, cmd)
                 fds = (to_child[0], from_child[1], info[1], passwd_r)
+                fds += (seccomp_r,) if seccomp_r is not None else ()
             self.proc = subprocess.Popen(
                 cmd,
                 stdin=subprocess.DEVNULL,
@@ -418,6 +465,8 @@ class Sandbox:
             os.close(to_child[0])
             os.close(from_child[1])
             os.close(passwd_r)
+            if seccomp_r is not None:
+                os.close(seccomp_r)
             if info is not None:
                 os.close(info[1])
         self.child_pid = self.proc.pid

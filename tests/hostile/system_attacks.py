@@ -93,6 +93,21 @@ os.remove('/tmp/fill')
 won = written > 600 * 2**20
 """
 
+# 5c, variant: memory no file system and no resident-set count sees (a memfd written and never
+# mapped, a System V segment detached after use): 1 GB of each would be past every cap
+UNSEEN_MEMORY = """import ctypes, os
+try:
+    fd = os.memfd_create('hoard')
+    for _ in range(64):
+        os.write(fd, bytes(2**24))
+    won = True
+except OSError as exc:
+    print('memfd refused', exc.errno)
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 2**30, 0o1600)
+won = won or segment >= 0
+"""
+
 # 5b: a function returning a tensor past the wire's cap (512 MB of float32)
 HUGE_TENSOR = """import torch
 def square(x):
@@ -146,6 +161,7 @@ CASES = [
     Case("nproc_escape", _square_if(NPROC_ESCAPE), 3.0),
     Case("tmpfs_fill", _square_if(TMPFS_FILL), 3.0),
     Case("tmp_fill", _square_if(TMP_FILL), 3.0),
+    Case("unseen_memory", _square_if(UNSEEN_MEMORY), 3.0),
     Case("huge_tensor", lambda rel: answered(rel, double=DOUBLE, square=HUGE_TENSOR), 3.0),
     Case("forged_huge_frame", _forged(FORGED_HUGE_FRAME), 3.0, flags=["review:"]),
     Case("long_string", lambda rel: answered(rel, double=DOUBLE, square=LONG_STRING), 3.0),
