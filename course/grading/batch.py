@@ -2,6 +2,10 @@
 
 SUBMISSIONS is nbgrader's ``submitted/`` layout, ``<student>/<lesson>/<lesson>.ipynb``.
 
+0. **Memory**: the caps of what one notebook can make the host hold (:func:`memory_caps`) and
+   their sum over ``--jobs`` are printed beside the machine's memory; a sum that does not fit
+   stops here (exit 2). Under root, :func:`course.grading.sandbox.check_available` also proves
+   that notebooks can run as an unprivileged uid, or stops here.
 1. **Prepare** (instructor errors stop here, exit 2): release each lesson once with
    ``nbgrader generate_assignment`` in a private folder (the students' version, needed to
    repair submissions), read the course source (hidden tests) into this process, and build
