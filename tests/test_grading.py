@@ -849,7 +849,10 @@ def test_hostile_class_stays_under_the_memory_caps_it_printed(hostile):
         r"memory caps per notebook: (.*) = ([\d,]+) MB; x (\d+) job", hostile["stderr"]
     )
     assert line, hostile["stderr"][:2000]
-    caps = {k: int(v.replace(",", "")) for k, v in re.findall(r"([a-z ()]+?) ([\d,]+) MB", line[1])}
+    caps = {
+        k.strip(): int(v.replace(",", ""))
+        for k, v in re.findall(r"([a-z ()]+?) ([\d,]+) MB", line[1])
+    }
     jobs = int(line[3])
     peaks = [
         int(p.replace(",", "")) for p in re.findall(r"worker peak ([\d,]+) MB", hostile["stderr"])
