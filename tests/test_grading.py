@@ -528,7 +528,8 @@ def test_sandbox_mounts_its_tmpfs_before_the_environment(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the drop to another uid happens under root only")
 def test_root_without_a_way_to_drop_privileges_is_refused(toy, tmp_path, capsys, monkeypatch):
-    """As root, with no way to run the student as another uid, course grade refuses."""
+    """As root, with no way to run the student as another uid, or a data folder that uid cannot
+    read, course grade refuses."""
     import shutil
 
     root, _, _ = toy
@@ -540,6 +541,16 @@ def test_root_without_a_way_to_drop_privileges_is_refused(toy, tmp_path, capsys,
     assert cli.main(["grade", str(tmp_path / "sub"), "--course-dir", str(root)]) == 2
     err = capsys.readouterr().err.strip()
     assert "unprivileged host uid" in err and "setpriv" in err and len(err.splitlines()) == 1
+
+    from course.grading import sandbox
+
+    data = tmp_path / "data"
+    (data / "cifar-10-batches-py").mkdir(parents=True)
+    (data / "cifar-10-batches-py").chmod(0o700)  # readable by root only
+    with pytest.raises(sandbox.SandboxUnavailable, match=r"cifar-10-batches-py is not readable"):
+        sandbox.check_readable(data)
+    (data / "cifar-10-batches-py").chmod(0o755)
+    sandbox.check_readable(data)
 
 
 def test_memory_caps_are_printed_and_too_many_jobs_refused(tmp_path):

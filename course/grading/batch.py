@@ -55,6 +55,7 @@ from course.grading.sandbox import (
     Limits,
     SandboxUnavailable,
     check_available,
+    check_readable,
 )
 from course.grading.staging import Staged, stage_student, timestamp_ok
 from course.tools import notebooks as nbs
@@ -605,6 +606,7 @@ def grade_class(
     if not unsafe:
         try:
             check_available()
+            check_readable(data)
         except SandboxUnavailable as exc:
             raise InstructorError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)

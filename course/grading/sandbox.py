@@ -226,6 +226,57 @@ def _bridge_dir() -> str:
     return bridge
 
 
+def python_paths() -> list[Path]:
+    """The Python installation and environment the sandbox binds (``/usr`` is bound whole)."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
+    return sorted(p for p in paths if not str(p).startswith("/usr"))
+
+
+def unreadable_by_others(path: Path, depth: int = 0) -> Path | None:
+    """The first file or folder in ``path`` (down ``depth`` levels) that a uid other than its
+    owner's cannot read (a folder: read and enter), or ``None``. Under root the sandbox runs as
+    such a uid: bubblewrap binds the folder, but its own permissions still apply inside."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode):
+        if mode & 0o005 != 0o005:
+            return path
+        if depth > 0:
+            try:
+                children = sorted(path.iterdir())[:1000]
+            except OSError:
+                return path
+            for child in children:
+                found = unreadable_by_others(child, depth - 1)
+                if found is not None:
+                    return found
+    elif mode & 0o004 == 0:
+        return path
+    return None
+
+
+def check_readable(data: Path | None) -> None:
+    """Under root: refuse (:class:`SandboxUnavailable`) when the Python environment, this
+    package or the data folder is not readable by the sandbox's unprivileged uid."""
+    if os.geteuid() != 0:
+        return
+    pkg = Path(course.__file__).resolve().parent
+    paths = [(p, 0) for p in (*python_paths(), pkg)]
+    paths += [(data.resolve(), 3)] if data is not None and data.is_dir() else []
+    for path, depth in paths:
+        found = unreadable_by_others(path, depth)
+        if found is not None:
+            raise SandboxUnavailable(
+                f"{found} is not readable by other users, and course grade, run as root, runs "
+                f"every notebook as an unprivileged uid: make it readable (chmod -R o+rX "
+                f"{path}) or run course grade as an ordinary user"
+            )
+
+
 def host_uid(limits: Limits) -> int | None:
     """The host uid a sandbox's processes run as when the grader is root (else ``None``)."""
     if os.geteuid() != 0:
@@ -317,8 +368,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ command line
     def _python_paths(self) -> list[Path]:
-        paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
-        return sorted(p for p in paths if not str(p).startswith("/usr"))
+        return python_paths()
 
     def _bwrap_args(self, fd_in: int, fd_out: int, info_fd: int) -> list[str]:
         pkg = Path(course.__file__).resolve().parent
