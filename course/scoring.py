@@ -176,6 +176,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             f"No checkpoint at {path}. Train the model on a GPU (Part 4) and run the cell that "
             "saves it; submit the checkpoints/ folder together with the notebook."
         )
+    from course.grading import checkpoints
+
+    try:
+        checkpoints.check_archive(path)  # sizes from the zip's headers, before decoding
+    except (checkpoints.ArchiveError, OSError) as err:
+        raise ScoringError(
+            f"Could not read {path} as plain weights (refused before decoding: {err}). Save it "
+            "with course.scoring.save_model."
+        ) from None
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated file, not a checkpoint, unsafe pickle

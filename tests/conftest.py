@@ -32,6 +32,7 @@ def all_lessons() -> list[str]:
 def course_data(tmp_path_factory) -> Path:
     """A synthetic CIFAR-10 archive for every notebook this test session runs."""
     root = tmp_path_factory.mktemp("cifar")
+    root.chmod(0o755)  # pytest makes it 0700; under root the sandbox reads it as another uid
     data.make_fake_cifar10(root, n_train=2000, n_test=500, seed=0)
     # notebook kernels inherit these: the lesson-05 grader scores 100 test images, and each
     # kernel runs one torch thread (2 xdist workers x 2 threads on 2 cores is ~2x slower)

@@ -230,6 +230,142 @@ def test_wire_round_trip_and_caps():
         wire.Encoder().encode(lambda: 1)
 
 
+def _fake_sandbox(seconds: float):
+    """A session whose "sandbox" is the test: (session, fd the sandbox reads, fd it writes)."""
+    to_sandbox, from_sandbox = os.pipe(), os.pipe()
+    end = time.monotonic() + seconds
+    session = proxy.Session(to_sandbox[1], from_sandbox[0], lambda: end)
+    return session, to_sandbox[0], from_sandbox[1]
+
+
+def _frame(header: bytes, *buffers: bytes) -> bytes:
+    return len(header).to_bytes(4, "big") + header + b"".join(buffers)
+
+
+def _send(fd: int, data: bytes) -> None:
+    """Write ``data`` to a pipe from a thread (it may not fit the pipe's buffer)."""
+    import threading
+
+    def write():
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass
+
+    threading.Thread(target=write, daemon=True).start()
+
+
+def test_wire_reads_and_writes_honour_the_cell_timeout():
+    """A frame sent in part and never finished, or a sandbox that stops reading what the
+    grader sends, times out at the cell's deadline instead of blocking the grader."""
+    session, _, student_out = _fake_sandbox(1.0)
+    os.write(student_out, _frame(b'{"ok": true, "value": 1')[:-5])  # a partial frame
+    start = time.monotonic()
+    with pytest.raises(proxy.SandboxTimeout):
+        session.request({"op": "exec", "code": "1"})
+    assert time.monotonic() - start < 3
+    session, _, _ = _fake_sandbox(1.0)  # nobody reads: the pipe fills up
+    start = time.monotonic()
+    with pytest.raises(proxy.SandboxTimeout):
+        session.request({"op": "lib"}, [bytes(8 * 2**20)])
+    assert time.monotonic() - start < 3
+
+
+def test_wire_refuses_oversized_frames_from_the_header_before_allocating():
+    """Sizes are checked from the header before anything of that size is allocated; a value
+    over a cap read whole fails the test (the session goes on); a malformed frame ends the
+    session as the student's failure, marked for review."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for header, why in [
+        (b'{"ok": true, "buffers": [1099511627776]}', "frame of 1,099,511,627,"),
+        (b"[" * 100 + b"]" * 100, "header is not an object"),
+        (b'{"ok": true, "v": "' + b"," * 2_000_000 + b'"}', "JSON values"),
+        (b"\xff{", "unreadable header"),
+    ]:
+        session, _, student_out = _fake_sandbox(5.0)
+        _send(student_out, _frame(header))
+        with pytest.raises(proxy.SandboxError, match=wire.PROTOCOL) as exc:
+            session.request({"op": "names", "names": ["x"]})
+        assert why in str(exc.value) and not session.alive
+    session, _, student_out = _fake_sandbox(5.0)
+    os.write(student_out, (2**31).to_bytes(4, "big"))  # a 2 GB header
+    with pytest.raises(proxy.SandboxError, match="header of 2,147,483,648 bytes"):
+        session.request({"op": "names", "names": ["x"]})
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200 * 1024  # KB
+
+    # a 10-million-character string and a too-large tensor: the test fails, the session lives
+    big = {"$": "tensor", "dtype": "float32", "shape": [2**27], "buf": 0}
+    for value, why in [("x" * 10_000_000, "10,000,000 characters"), (big, "134,217,728 elements")]:
+        session, _, student_out = _fake_sandbox(5.0)
+        _send(
+            student_out, _frame(json.dumps({"ok": True, "value": value, "buffers": [0]}).encode())
+        )
+        reply, buffers = session.request({"op": "names", "names": ["x"]})
+        with pytest.raises(wire.TooLarge, match=why) as exc:
+            session.decode(reply["value"], buffers)
+        assert session.alive
+        from course.grading.job import _raised_by_grader, failure_message
+
+        message = failure_message(exc.value, 60)
+        assert (
+            message.startswith("what your code returned is too large to grade") and why in message
+        )
+        assert not _raised_by_grader(exc.value)
+    # the sandbox itself refuses to send such values: an error reply, not a broken wire
+    with pytest.raises(wire.TooLarge, match="10,000,000 characters"):
+        wire.Encoder().encode("x" * 10_000_000)
+    with pytest.raises(wire.TooLarge, match="MB of tensors"):
+        wire.check_frame({}, [bytes(wire.CAPS.frame_bytes + 1)])
+    assert isinstance(proxy.student_error({"type": "TooLarge", "message": "m"}), wire.TooLarge)
+
+
+def test_wire_reads_a_tensor_into_place():
+    """A tensor crosses the wire with one copy of its bytes in the reader (read straight into
+    the buffer the tensor then uses), so the caps bound the grader's memory."""
+    code = (
+        "import os, resource, threading, torch\n"
+        "from course.grading import wire\n"
+        "r, w = os.pipe()\n"
+        "t = torch.ones(2**25)\n"
+        "value, buffers = wire.encode(t)\n"
+        "th = threading.Thread(target=wire.write_frame, args=(w, {'value': value}, buffers))\n"
+        "th.start()\n"
+        "del t, value\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "header, bufs = wire.read_frame(r)\n"
+        "th.join()\n"
+        "del buffers\n"
+        "got = wire.decode(header['value'], bufs)\n"
+        "assert got.shape == (2**25,) and float(got[-1]) == 1.0\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) < 128 * 1.25, out.stdout  # a 128 MB tensor: one copy, not four
+
+
+def test_checkpoint_zip_bomb_is_refused_from_its_headers(tmp_path):
+    """A checkpoint whose records are compressed (a zip bomb: 66 KB that torch.load would
+    expand to 64 MB) is refused from the zip directory, before anything is decompressed."""
+    from hostile.system_attacks import make_zip_bomb
+
+    from course import scoring
+    from course.grading import checkpoints
+
+    bomb = make_zip_bomb(tmp_path / "bomb.pt")
+    assert bomb.stat().st_size < 2**20
+    assert torch.load(bomb, weights_only=True)["model"]["w"].numel() == 2**26  # a real bomb
+    with pytest.raises(scoring.ScoringError, match="is compressed"):
+        scoring.read_checkpoint(bomb)
+    (tmp_path / "legacy.pt").write_bytes(b"\x80\x02" + bytes(100))
+    with pytest.raises(checkpoints.ArchiveError, match="not a torch.save zip"):
+        checkpoints.check_archive(tmp_path / "legacy.pt")
+    plain = tmp_path / "plain.pt"
+    torch.save({"model": {"w": torch.zeros(2**20, dtype=torch.uint8)}}, plain)
+    checkpoints.check_archive(plain)  # torch.save's own format passes
+    with pytest.raises(checkpoints.ArchiveError, match="the limit is 0 MB"):
+        checkpoints.check_archive(plain, max_mb=0)
+
+
 def test_decoded_values_are_plain_whatever_was_sent():
     """A tensor subclass or an int subclass cannot survive the wire: what arrives is plain."""
 
@@ -368,7 +504,10 @@ def test_missing_bubblewrap_is_refused_with_instructions(toy, tmp_path, capsys, 
 # --------------------------------------------------------------------------- one sandbox
 def test_sandbox_mounts_its_tmpfs_before_the_environment(tmp_path):
     """A Python environment or course checkout under /tmp (a CI clone, a venv in a temporary
-    folder) stays visible: the private /tmp and home come first, the read-only binds on top."""
+    folder) stays visible: the private /tmp and home come first, the read-only binds on top.
+    Every tmpfs has a size, bubblewrap's own root and /dev are remounted read-only, and under
+    root the command drops to an unprivileged host uid before bubblewrap starts."""
+    from course.grading import sandbox
     from course.grading.sandbox import Limits, Sandbox
 
     sb = Sandbox("toy", {"toy.ipynb": tmp_path / "toy.ipynb"}, None, Limits(), tmp_path / "log",
@@ -376,7 +515,57 @@ def test_sandbox_mounts_its_tmpfs_before_the_environment(tmp_path):
     args = sb._bwrap_args(3, 4, 5)
     tmpfs = [i for i, a in enumerate(args) if a == "--tmpfs"]
     binds = [i for i, a in enumerate(args) if a in ("--ro-bind", "--bind", "--symlink", "--dir")]
-    assert len(tmpfs) == 2 and max(tmpfs) < min(binds), args
+    assert [args[i + 1] for i in tmpfs] == ["/tmp", sandbox.HOME, "/dev/shm"], args
+    assert max(tmpfs[:2]) < min(binds), args
+    sizes = {args[i + 1]: int(args[i - 1]) // 2**20 for i in tmpfs if args[i - 2] == "--size"}
+    assert sizes == Limits().tmpfs_mb(), args
+    remounts = [args[i + 1] for i, a in enumerate(args) if a == "--remount-ro"]
+    assert remounts == ["/dev", "/"] and args.index("--remount-ro") > args.index("/dev/shm")
+    cmd = sandbox.drop_command(sandbox.UID_BASE, "/tmp/b", [("0", "/x")], ["bwrap", "true"])
+    assert cmd[:4] == ["unshare", "--mount", "--propagation", "private"]
+    assert f"--reuid={sandbox.UID_BASE}" in cmd and cmd[-2:] == ["bwrap", "true"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the drop to another uid happens under root only")
+def test_root_without_a_way_to_drop_privileges_is_refused(toy, tmp_path, capsys, monkeypatch):
+    """As root, with no way to run the student as another uid, or a data folder that uid cannot
+    read, course grade refuses."""
+    import shutil
+
+    root, _, _ = toy
+    (tmp_path / "sub" / "ann" / "toy").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "bwrap").symlink_to(shutil.which("bwrap"))  # bwrap, but no setpriv or unshare
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert cli.main(["grade", str(tmp_path / "sub"), "--course-dir", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "unprivileged host uid" in err and "setpriv" in err and len(err.splitlines()) == 1
+
+    from course.grading import sandbox
+
+    data = tmp_path / "data"
+    (data / "cifar-10-batches-py").mkdir(parents=True)
+    (data / "cifar-10-batches-py").chmod(0o700)  # readable by root only
+    with pytest.raises(sandbox.SandboxUnavailable, match=r"cifar-10-batches-py is not readable"):
+        sandbox.check_readable(data)
+    (data / "cifar-10-batches-py").chmod(0o755)
+    sandbox.check_readable(data)
+
+
+def test_memory_caps_are_printed_and_too_many_jobs_refused(tmp_path):
+    from course.grading import batch
+    from course.grading.sandbox import Limits
+
+    lines = []
+    caps = batch.check_memory(Limits(memory_mb=1024), 2, tmp_path, lines.append)
+    assert set(caps) >= {"sandbox memory", "sandbox tmpfs", "grader worker"}
+    per_job = sum(caps.values())
+    assert f"= {per_job:,} MB; x 2 job(s) = {2 * per_job:,} MB of this machine's" in lines[0]
+    too_many = batch.machine_mb() // per_job + 1
+    with pytest.raises(batch.InstructorError, match=r"lower --jobs or --memory") as exc:
+        batch.check_memory(Limits(memory_mb=1024), too_many, tmp_path, lines.append)
+    assert f"{too_many * per_job:,} MB" in str(exc.value)
 
 
 @pytest.fixture()
@@ -388,7 +577,7 @@ def sandbox_session(tmp_path):
         "toy",
         {"handed-in.txt": tmp_path / "handed-in.txt"},
         None,
-        Limits(memory_mb=512),
+        Limits(memory_mb=512, procs=32),
         tmp_path / "sandbox.log",
         lambda: time.monotonic() + 60,
     )
@@ -433,6 +622,84 @@ def test_sandbox_sees_nothing_of_the_grader(sandbox_session, monkeypatch):
     assert str(ROOT / "solutions") not in out
     for name in ("JUPYTERHUB_API_TOKEN", "PYTEST_CURRENT_TEST"):
         assert name not in out
+
+
+HOST_PROBE = """import os, time
+for path in ('/proc/sys/kernel/core_pattern', '/proc/sys/vm/overcommit_ratio'):
+    try:
+        open(path, 'r+').close()  # opened for writing, nothing written
+        print('WRITABLE', path)
+    except OSError as e:
+        print('refused', path, e.errno)
+for path in ('/x', '/etc/x', '/dev/x'):
+    try:
+        open(path, 'w').close()
+        print('WRITABLE', path)
+    except OSError as e:
+        print('refused', path, e.errno)
+for line in open('/proc/self/mounts'):
+    dev, where, kind, opts = line.split()[:4]
+    if kind == 'tmpfs':
+        print('tmpfs', where, opts.split(',')[0], [o for o in opts.split(',') if o.startswith('size=')])
+written = 0
+try:
+    with open('/dev/shm/fill', 'wb') as fh:
+        while written < 2**30:
+            fh.write(bytes(2**20))
+            written += 2**20
+except OSError as e:
+    print('shm full', e.errno)
+print('shm MB', written // 2**20)
+try:
+    os.memfd_create('hoard')
+    print('WRITABLE memfd')
+except OSError as e:
+    print('memfd refused', e.errno)
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+segment = libc.shmget(0, 2**20, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+print('shmget', segment, ctypes.get_errno())
+print('open files', __import__('resource').getrlimit(__import__('resource').RLIMIT_NOFILE))
+kids, failed = [], None
+for i in range(200):
+    try:
+        kids.append(os.posix_spawn('/usr/bin/sleep', ['sleep', '2'], {}))
+    except OSError as e:
+        failed = e.errno
+        break
+print('spawned', len(kids), 'failed', failed)
+for k in kids:
+    os.waitpid(k, 0)
+"""
+
+
+@needs_bwrap
+def test_sandbox_is_unprivileged_on_the_host(sandbox_session):
+    """Under root too (CI): the student's host uid is not 0 (seen from the host), /proc/sys is
+    not writable, the process limit binds (a bounded spawn attempt past it fails), every
+    writable tmpfs has a size (/dev/shm fills up at its cap) and the rest is read-only; memfds
+    and System V segments (memory outside any file system and any RSS) are refused."""
+    from course.grading import sandbox
+
+    box, session = sandbox_session
+    status = Path(f"/proc/{box.child_pid}/status").read_text()
+    uids = next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1:]
+    if os.geteuid() == 0:
+        assert all(sandbox.UID_BASE <= int(u) < sandbox.UID_BASE + sandbox.UID_SLOTS for u in uids)
+    else:
+        assert uids == [str(os.getuid())] * 4
+    out, err = _run(session, HOST_PROBE)
+    assert err is None, err
+    assert "WRITABLE" not in out, out
+    assert out.count("refused /proc/sys") == 2 and out.count("30") >= 3  # EROFS
+    for line in (ln for ln in out.splitlines() if ln.startswith("tmpfs")):
+        assert line.split()[2] == "ro" or "size=" in line, line  # read-only, or sized
+    assert "shm full 28" in out and "shm MB 64" in out  # ENOSPC at Limits.shm_mb
+    if sandbox.seccomp_filter() is not None:  # memory no file system and no RSS counts: refused
+        assert "memfd refused 38" in out and "shmget -1 38" in out, out  # ENOSYS
+    assert f"open files ({sandbox.OPEN_FILES}, {sandbox.OPEN_FILES})" in out, out
+    spawned = int(re.search(r"spawned (\d+) failed 11", out).group(1))  # EAGAIN
+    assert spawned < 32, out
 
 
 @needs_bwrap
@@ -612,11 +879,41 @@ def hostile(toy, tmp_path_factory):
     cmd += ["--jobs", "2", *LIMITS, "--out", str(out), "--work-dir", str(work), "--feedback"]
     cmd += ["--gradebook", str(root / "gradebook.db")]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    with _SharedMemory() as shared:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert (root / "nbgrader_config.py").read_bytes() == config_before
     return {"out": out, "sub": sub, "work": work, "root": root, "stdout": proc.stdout,
-            "stderr": proc.stderr, "rss_before": rss_before}  # fmt: skip
+            "stderr": proc.stderr, "rss_before": rss_before, "shared_mb": shared.peak_mb}  # fmt: skip
+
+
+class _SharedMemory:
+    """The peak growth (MB) of the host's shared memory while active: ``Shmem:`` of
+    /proc/meminfo (every tmpfs, the sandboxes' included) plus the host's /dev/shm usage."""
+
+    def __enter__(self):
+        import threading
+
+        self.base, self.peak_mb = self._now(), 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _now() -> float:
+        meminfo = Path("/proc/meminfo").read_text()
+        shmem = int(re.search(r"^Shmem:\s+(\d+) kB", meminfo, re.M).group(1)) / 1024
+        st = os.statvfs("/dev/shm")
+        return shmem + (st.f_blocks - st.f_bfree) * st.f_frsize / 2**20
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            self.peak_mb = max(self.peak_mb, self._now() - self.base)
 
 
 def _rows(out: Path) -> dict:
@@ -651,6 +948,33 @@ def test_hostile_class(hostile):
     assert not problems, "\n".join(problems)
     assert "Reference solution under the same limits: toy 6/6" in hostile["stdout"]
     assert "UNSAFE" not in hostile["stdout"]
+
+
+@needs_bwrap
+@pytest.mark.slow
+def test_hostile_class_stays_under_the_memory_caps_it_printed(hostile):
+    """The caps ``course grade`` printed at start hold for the hostile class (zip-bomb-free: lesson
+    05's checkpoint is the bands test's): every grading worker's peak resident memory under the
+    worker's cap, the host's shared memory (the sandboxes' tmpfs) under their sum over --jobs."""
+    line = re.search(
+        r"memory caps per notebook: (.*) = ([\d,]+) MB; x (\d+) job", hostile["stderr"]
+    )
+    assert line, hostile["stderr"][:2000]
+    caps = {
+        k.strip(): int(v.replace(",", ""))
+        for k, v in re.findall(r"([a-z ()]+?) ([\d,]+) MB", line[1])
+    }
+    jobs = int(line[3])
+    peaks = [
+        int(p.replace(",", "")) for p in re.findall(r"worker peak ([\d,]+) MB", hostile["stderr"])
+    ]
+    assert len(peaks) == len([c for c in fx.CASES if c.status == "graded"]), hostile["stderr"][
+        -3000:
+    ]
+    assert max(peaks) < caps["grader worker"], (max(peaks), caps)
+    assert hostile["shared_mb"] < jobs * caps["sandbox tmpfs"], (hostile["shared_mb"], caps)
+    tmp_fill = 512  # MB: tmp_fill filled its /tmp to the cap, so the sampling saw tmpfs grow
+    assert hostile["shared_mb"] > tmp_fill * 0.5, hostile["shared_mb"]
 
 
 @needs_bwrap
@@ -759,6 +1083,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     the course's own ResNet34: a student class that looks test images up on disk earns nothing
     from an untrained checkpoint; a well-trained checkpoint earns the bands."""
     from forge import forge_resnet34_checkpoint
+    from hostile.system_attacks import make_zip_bomb
 
     from course import checks, data, scoring
     from course.grading import checkpoints
@@ -792,6 +1117,8 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     assert bands(good).ok and bands(good).accuracy >= 0.94
     low = bands(bad)
     assert low.ok and low.accuracy < 0.75
+    bomb = bands(make_zip_bomb(tmp_path / "bomb.pt"))  # refused from its zip headers
+    assert not bomb.ok and "is compressed" in bomb.message
 
 
 # --------------------------------------------------------------------------- on a cluster

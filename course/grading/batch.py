@@ -2,6 +2,10 @@
 
 SUBMISSIONS is nbgrader's ``submitted/`` layout, ``<student>/<lesson>/<lesson>.ipynb``.
 
+0. **Memory**: the caps of what one notebook can make the host hold (:func:`memory_caps`) and
+   their sum over ``--jobs`` are printed beside the machine's memory; a sum that does not fit
+   stops here (exit 2). Under root, :func:`course.grading.sandbox.check_available` also proves
+   that notebooks can run as an unprivileged uid, or stops here.
 1. **Prepare** (instructor errors stop here, exit 2): release each lesson once with
    ``nbgrader generate_assignment`` in a private folder (the students' version, needed to
    repair submissions), read the course source (hidden tests) into this process, and build
@@ -32,6 +36,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import queue
 import shutil
 import sys
 import tempfile
@@ -41,15 +46,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from course.grading import feedback as fb
-from course.grading import report
+from course.grading import report, wire
 from course.grading.job import CellSpec, JobResult, JobSpec
 from course.grading.report import Result
-from course.grading.sandbox import Limits, SandboxUnavailable, check_available
+from course.grading.sandbox import (
+    UID_BASE,
+    UID_SLOTS,
+    Limits,
+    SandboxUnavailable,
+    check_available,
+    check_readable,
+)
 from course.grading.staging import Staged, stage_student, timestamp_ok
 from course.tools import notebooks as nbs
 
 REFERENCE = "reference-solution"  # the pseudo-student of the reference check
+# A grading worker without its wire frame and checkpoint: Python, torch and the course imported,
+# the tests running, lesson 05's reference ResNet-34 evaluated. An allowance: the toy class's
+# workers peak near 200 MB (tests/test_grading.py checks the printed cap holds for the hostile
+# class); a lesson-05 worker's peak was not measured.
+WORKER_BASE_MB = 1024
 RELEASE_FILES = ("timestamp.txt", "submission_secret.txt")  # beside each feedback page
+PEAK_FILE = "worker-peak-mb.txt"  # beside a job's result: its worker's peak RSS
+UID_BLOCK = 64  # host uids one grader takes (jobs beyond share them)
 GRACE_S = 60  # a worker gets this long beyond the notebook's limit before it is killed
 PRELOAD = ["torch", "course.grading.job", "course.grading.proxy", "course.grading.sandbox"]
 RESULT_VERSION = 1
@@ -213,6 +232,8 @@ def spec_for(
 
 
 def _worker(spec_json: str, workdir: str, result_path: str) -> None:
+    import resource
+
     from course.grading.job import run_job
 
     text = run_job(spec_json, workdir)
@@ -220,6 +241,16 @@ def _worker(spec_json: str, workdir: str, result_path: str) -> None:
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, result_path)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    Path(workdir, PEAK_FILE).write_text(str(peak), encoding="utf-8")
+
+
+def worker_peak_mb(workdir: Path) -> int | None:
+    """The peak resident memory (MB) of the worker that graded in ``workdir``, if known."""
+    try:
+        return int((workdir / PEAK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 _CONTEXT = None
@@ -342,6 +373,8 @@ def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
     res.seconds = job.seconds
     for note in job.notes:
         res.note(note)
+        if wire.PROTOCOL in note:  # a forged or broken frame: the student's failure, for review
+            res.flags.append(f"review: {note[:300]}")
     res.flags += [f"grader: {a.splitlines()[0][:200]}" for a in job.authoring]
     res.flags += job.flags  # how-constraints the grader could not verify (constraints.py)
     return res
@@ -423,6 +456,78 @@ def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> Non
             shutil.copyfile(st.folder / name, dest / name)
 
 
+# --------------------------------------------------------------------------- memory
+def machine_mb() -> int:
+    """This machine's memory (MB): ``MemTotal``, or the grader's cgroup limit when lower."""
+    total = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                total = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            value = int(Path(limit).read_text().split()[0]) // 2**20
+        except (OSError, ValueError, IndexError):
+            continue
+        total = min(total, value) if total else value
+    return total
+
+
+def on_tmpfs(path: Path) -> bool:
+    """Whether ``path`` lies on a tmpfs (what is written there is memory)."""
+    best, kind = "", ""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    target = str(path.resolve())
+    for line in lines:
+        parts = line.split()
+        if len(parts) > 2:
+            mount = parts[1].replace("\\040", " ")
+            inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+            if inside and len(mount) >= len(best):
+                best, kind = mount, parts[2]
+    return kind == "tmpfs"
+
+
+def memory_caps(limits: Limits, staged_on_tmpfs: bool) -> dict[str, int]:
+    """What one notebook being graded can make the host hold (MB), by kind: its sandbox
+    (resident memory, tmpfs), the grading worker (its base, one wire frame, lesson 05's
+    checkpoint decoded), and its staged files where the work folder is a tmpfs."""
+    from course.grading import checkpoints, staging, wire
+
+    caps = dict(limits.host_mb())
+    caps["grader worker"] = WORKER_BASE_MB + wire.CAPS.host_mb() + checkpoints.MAX_DECODED_MB
+    if staged_on_tmpfs:
+        caps["staged files (work folder on tmpfs)"] = staging.MAX_STAGED_MB
+    return caps
+
+
+def check_memory(limits: Limits, jobs: int, work: Path, log, remote: bool = False) -> dict:
+    """Log the per-notebook caps and their sum over ``jobs`` beside this machine's memory;
+    raise :class:`InstructorError` with the numbers when they do not fit (never with a
+    cluster, whose machines are elsewhere)."""
+    caps = memory_caps(limits, on_tmpfs(work))
+    per_job = sum(caps.values())
+    parts = ", ".join(f"{k} {v:,} MB" for k, v in caps.items())
+    if not limits.memory_mb:
+        log(f"memory caps per notebook: {parts}; --memory 0: the sandbox's memory is unlimited")
+        return caps
+    machine = machine_mb()
+    log(f"memory caps per notebook: {parts} = {per_job:,} MB; x {jobs} job(s) = "
+        f"{per_job * jobs:,} MB" + (f" of this machine's {machine:,} MB" if not remote else ""))  # fmt: skip
+    if not remote and machine and per_job * jobs > machine:
+        raise InstructorError(
+            f"{jobs} job(s) x {per_job:,} MB of caps per notebook ({parts}) = "
+            f"{per_job * jobs:,} MB, more than this machine's {machine:,} MB: lower --jobs or "
+            "--memory"
+        )
+    return caps
+
+
 # --------------------------------------------------------------------------- the class
 def students_in(submissions: Path) -> list[str]:
     return sorted(
@@ -502,12 +607,14 @@ def grade_class(
     if not unsafe:
         try:
             check_available()
+            check_readable(data)
         except SandboxUnavailable as exc:
             raise InstructorError(str(exc)) from None
     out.mkdir(parents=True, exist_ok=True)
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
+        check_memory(limits or Limits(), jobs, Path(tmp), log, remote=bool(scheduler))
         log(f"preparing {len(lessons)} lesson(s) ...")
         course = prepare(
             root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
@@ -558,6 +665,13 @@ class Grader:
 
     def __init__(self, course: Course, store: Store, cluster: Cluster | None):
         self.course, self.store, self.cluster = course, store, cluster
+        # under root, each job running at once gets a host uid of its own (sandbox.UID_BASE +
+        # a slot): one job's processes never count against another's process limit
+        first = (os.getpid() % (UID_SLOTS // UID_BLOCK)) * UID_BLOCK
+        self.peaks: dict[tuple[str, str], int | None] = {}  # worker peak RSS (MB) per job
+        self.uids: queue.SimpleQueue = queue.SimpleQueue()
+        for slot in range(max(1, min(course.jobs, UID_BLOCK))):
+            self.uids.put(UID_BASE + first + slot)
 
     def __call__(self, st: Staged) -> tuple[Staged, JobResult | None]:
         if st.nb is None:
@@ -570,11 +684,19 @@ class Grader:
             if cached is not None:
                 return st, cached
         spec, limit = job_spec(course, st), course.timeout + GRACE_S
-        if self.cluster is not None:
-            job = self.cluster.run(spec, limit)
-        else:
-            key = hashlib.sha256(f"{st.student}\0{st.lesson}".encode("utf-8", "surrogatepass"))
-            job = run_in_worker(spec, course.work / "jobs" / key.hexdigest()[:24], limit)
+        uid = self.uids.get()
+        try:
+            if os.geteuid() == 0:
+                spec.limits["uid"] = uid
+            if self.cluster is not None:
+                job = self.cluster.run(spec, limit)
+            else:
+                key = hashlib.sha256(f"{st.student}\0{st.lesson}".encode("utf-8", "surrogatepass"))
+                work = course.work / "jobs" / key.hexdigest()[:24]
+                job = run_in_worker(spec, work, limit)
+                self.peaks[(st.student, st.lesson)] = worker_peak_mb(work)
+        finally:
+            self.uids.put(uid)
         if st.student != REFERENCE:
             self.store.save(st.student, st.lesson, digest, plan.fingerprint, job)
         return st, job
@@ -633,8 +755,10 @@ def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, l
                 res.status, res.reason = "crashed", f"grader error: {exc!r}"
             results[(st.student, st.lesson)] = res
             report.write_csv(list(results.values()), course.out / "grades.csv")
+            peak = getattr(grade, "peaks", {}).get((st.student, st.lesson))
+            peak = f", worker peak {peak:,} MB" if peak else ""
             log(f"  {report.display(res.student)} / {res.lesson}: {res.status} "
-                f"{res.score:g}/{res.max_score:g} ({res.seconds:.0f} s)")  # fmt: skip
+                f"{res.score:g}/{res.max_score:g} ({res.seconds:.0f} s{peak})")  # fmt: skip
     ordered = [results[(st.student, st.lesson)] for st in staged]
     return Graded(ordered, reference, staged=staged)
 

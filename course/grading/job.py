@@ -141,10 +141,12 @@ def clean_text(text: str, limit: int = MESSAGE_CHARS) -> str:
 
 
 def failure_message(exc: BaseException, timeout: float) -> str:
-    from course.grading import proxy
+    from course.grading import proxy, wire
 
     if isinstance(exc, proxy.SandboxTimeout):
         return f"the student's code did not finish within {timeout:g} s"
+    if isinstance(exc, wire.TooLarge):
+        return clean_text(f"what your code returned is too large to grade: {exc}")
     if isinstance(exc, proxy.SandboxError):
         return f"the notebook's process stopped: {exc}"
     name = type(exc).__name__
@@ -526,9 +528,9 @@ def _free_names(tree: ast.AST) -> set[str]:
 def _raised_by_grader(exc: BaseException) -> bool:
     """True for an exception that is neither a check's verdict nor the student's error, raised
     by the course's own code (e.g. a test that sends what cannot be sent)."""
-    from course.grading import proxy
+    from course.grading import proxy, wire
 
-    if isinstance(exc, AssertionError | proxy.StudentError | proxy.SandboxError):
+    if isinstance(exc, AssertionError | proxy.StudentError | proxy.SandboxError | wire.TooLarge):
         return False
     frames = traceback.extract_tb(exc.__traceback__)
     return bool(frames) and frames[-1].filename.endswith(("proxy.py", "wire.py"))

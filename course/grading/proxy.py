@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import io
 import operator
+import os
 import select
 import time
 from collections import OrderedDict
@@ -66,6 +67,8 @@ def student_error(info: dict) -> StudentError:
     """The exception to raise for the student's error ``info`` (type name, message)."""
     name = str(info.get("type", "Exception"))[:100]
     message = str(info.get("message", ""))[:2000]
+    if name == "TooLarge":  # the sandbox refused to send an oversized value (wire.Encoder)
+        return wire.TooLarge(message[:300])
     base = _BUILTIN_ERRORS.get(name, Exception)
     cls = _ERRORS.get(name)
     if cls is None:
@@ -87,6 +90,7 @@ class Session:
 
     def __init__(self, fd_out: int, fd_in: int, deadline: Callable[[], float]):
         self.fd_out, self.fd_in = fd_out, fd_in
+        os.set_blocking(fd_out, False)  # writes wait under the deadline (wire.write_frame)
         self.deadline = deadline
         self.options: list[dict] = []
         self.counters: list = []
@@ -103,17 +107,19 @@ class Session:
             raise SandboxError("the student's process is gone (an earlier timeout or crash)")
         self.calls += 1
         try:
-            wire.write_frame(self.fd_out, header, buffers)
+            wire.write_frame(self.fd_out, header, buffers, wait=self._wait_write)
             while True:
-                self._wait()
-                reply, out = wire.read_frame(self.fd_in)
+                reply, out = wire.read_frame(self.fd_in, wait=self._wait)
                 if "callback" not in reply:
                     break
                 self._callback(reply, out)  # the student's code called a test's function
         except SandboxTimeout:
             self.alive = False
             raise
-        except (OSError, EOFError, wire.WireError) as exc:
+        except wire.WireError as exc:
+            self.alive = False
+            raise SandboxError(f"the student's process {wire.PROTOCOL} ({exc})") from None
+        except (OSError, EOFError) as exc:
             self.alive = False
             raise SandboxError(f"the student's process stopped answering ({exc})") from None
         if not reply.get("ok"):
@@ -133,19 +139,19 @@ class Session:
             if not isinstance(args, list) or not isinstance(kwargs, dict):
                 raise wire.WireError("bad callback arguments")
             value, out = self.encode(func(*args, **kwargs))
-            wire.write_frame(self.fd_out, {"callback_reply": True, "ok": True, "value": value}, out)
+            reply = {"callback_reply": True, "ok": True, "value": value}
+            wire.write_frame(self.fd_out, reply, out, wait=self._wait_write)
         except (SandboxError, wire.WireError):
             raise
         except Exception as exc:  # noqa: BLE001 - the test's function failed: tell the caller
             reply = {"callback_reply": True, "ok": False}
             reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
-            wire.write_frame(self.fd_out, reply, [])
+            wire.write_frame(self.fd_out, reply, [], wait=self._wait_write)
 
     def ready(self) -> None:
         """Wait for the student process's first frame (it has imported torch and IPython)."""
         try:
-            self._wait()
-            hello, _ = wire.read_frame(self.fd_in)
+            hello, _ = wire.read_frame(self.fd_in, wait=self._wait)
         except SandboxTimeout:
             self.alive = False
             raise
@@ -156,17 +162,31 @@ class Session:
             self.alive = False
             raise SandboxError("the student's process did not start")
 
-    def _wait(self) -> None:
+    def _wait(self, write: bool = False) -> None:
+        """Return once the sandbox's pipe is readable (``write``: writable); past the
+        deadline raise :class:`SandboxTimeout` (every read and write of a frame waits here)."""
+        fds = ([], [self.fd_out]) if write else ([self.fd_in], [])
         while True:
             left = self.deadline() - time.monotonic()
             if left <= 0:
                 raise SandboxTimeout("timed out waiting for the student's code")
-            ready, _, _ = select.select([self.fd_in], [], [], min(left, 1.0))
-            if ready:
+            readable, writable, _ = select.select(*fds, [], min(left, 1.0))
+            if readable or writable:
                 return
 
+    def _wait_write(self) -> None:
+        self._wait(write=True)
+
     def decode(self, value: Any, buffers: list[bytes]) -> Any:
-        return wire.decode(value, buffers, refs=self.proxy)
+        """Plain values from a reply; a value over a cap raises :class:`wire.TooLarge` (the
+        test fails, the sandbox goes on); a malformed one breaks the session."""
+        try:
+            return wire.decode(value, buffers, refs=self.proxy)
+        except wire.TooLarge:
+            raise
+        except wire.WireError as exc:
+            self.alive = False
+            raise SandboxError(f"the student's process {wire.PROTOCOL} ({exc})") from None
 
     def proxy(self, ref: dict):
         kind = ref.get("kind")

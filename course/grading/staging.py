@@ -24,6 +24,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 import re
 import tokenize
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ MAX_CELL_CHARS = 1_000_000  # a cell's source longer than this is not graded
 STAGING_MEMORY_MB = 3072  # address space of the staging process
 STAGING_TIMEOUT_S = 300  # one student, every lesson
 MAX_EXTRA_FILE_MB = 200  # other files of a submission (checkpoints, data) larger are left out
+MAX_STAGED_MB = 500  # other files of a submission together: the rest is left out
 MAX_EXTRA_FILES = 1000  # other files of a submission beyond this number are left out
 
 
@@ -354,6 +356,9 @@ def _copy_hashed(src: Path, dest: Path) -> str:
         while chunk := fin.read(1 << 20):
             h.update(chunk)
             fout.write(chunk)
+    # readable by the sandbox's uid (another uid than the grader's under root): the sandbox
+    # binds the file itself, its folders stay the grader's alone
+    os.chmod(dest, 0o644)
     return h.hexdigest()
 
 
@@ -413,6 +418,7 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
         st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
         return st
     st.flags += flags + scan(st.nb, release)
+    staged = 0  # bytes of handed-in files copied so far
     for extra in sorted(origin.rglob("*")):
         rel = extra.relative_to(origin)
         if ".ipynb_checkpoints" in rel.parts or extra.suffix == ".ipynb":
@@ -423,9 +429,13 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
         if extra.is_symlink():
             st.flags.append(f"symbolic link {rel} left out")
         elif extra.is_file():
-            if extra.stat().st_size > MAX_EXTRA_FILE_MB * 1e6:
+            size = extra.stat().st_size
+            if size > MAX_EXTRA_FILE_MB * 1e6:
                 st.flags.append(f"file {rel} larger than {MAX_EXTRA_FILE_MB} MB left out")
+            elif staged + size > MAX_STAGED_MB * 2**20:
+                st.flags.append(f"file {rel} left out: the files together pass {MAX_STAGED_MB} MB")
             else:
+                staged += size
                 st.digests[str(rel)] = _copy_hashed(extra, dest / rel)
                 if extra.suffix in (".py", ".pyc", ".so", ".pth"):
                     st.flags.append(

@@ -169,6 +169,7 @@ class Server:
         try:
             reply, out_buffers = getattr(self, f"op_{op}")(header, buffers)
             reply = {"ok": True, **reply}
+            self.wire.check_frame(reply, out_buffers)  # oversized: an error, not a broken wire
         except BaseException as exc:  # noqa: BLE001 - the student's errors go back as data
             reply, out_buffers = {"ok": False, "error": self.error(exc)}, []
         self.wire.write_frame(self.fd_out, reply, out_buffers)

@@ -54,16 +54,37 @@ class WireError(Exception):
     """A frame that breaks the protocol or a cap: the other side is broken or hostile."""
 
 
+class TooLarge(WireError):
+    """A value over a cap, refused before it was built (the frame itself was well formed and
+    read whole, so the connection is still in step): the student's failure, not a crash."""
+
+
+PROTOCOL = "broke the wire protocol"  # in every note of a malformed frame (flagged for review)
+
+
 @dataclass(frozen=True)
 class Caps:
-    """Limits on what one frame may carry (defaults fit every lesson with a wide margin)."""
+    """Limits on what one frame may carry (defaults fit every lesson with a wide margin: the
+    largest value a test fetches is a ResNet-34 state_dict, 87 MB)."""
 
-    frame_bytes: int = 512 * 2**20  # header + buffers
+    frame_bytes: int = 256 * 2**20  # header + buffers
     header_bytes: int = 16 * 2**20
     tensor_elements: int = 64 * 2**20
     items: int = 200_000  # values in one frame (list entries, dict items, ...)
     depth: int = 64
     string_chars: int = 1_000_000
+    # JSON punctuation (``,[{:``) in a header: bounds the objects ``json.loads`` builds before
+    # ``items`` can be counted (16 MB of ``[],`` would be 8 M lists, ~450 MB)
+    header_tokens: int = 1_000_000
+
+    def host_mb(self) -> int:
+        """The most one frame makes the reading process hold (MB): its buffers read once into
+        place, the header's bytes, and what ``json.loads`` builds from them (measured: at most
+        ~6 bytes per header byte under ``header_tokens``)."""
+        return (self.frame_bytes + 7 * self.header_bytes) // 2**20
+
+
+CAPS = Caps()
 
 
 @dataclass(frozen=True)
@@ -91,44 +112,84 @@ class Blob:
 
 
 # --------------------------------------------------------------------------- framing
-def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = ()) -> None:
+def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = (), wait=None) -> None:
+    """Send one frame. With ``wait`` (``fd`` non-blocking), ``wait()`` runs whenever the pipe
+    is full: it returns once ``fd`` is writable and raises past the caller's deadline (a reader
+    that stops reading cannot block the writer)."""
     header = dict(header, buffers=[len(b) for b in buffers])
     head = json.dumps(header, allow_nan=True, separators=(",", ":")).encode("utf-8")
     parts = [HEADER.pack(len(head)), head, *buffers]
     for part in parts:
         view = memoryview(part).cast("B")
         while view:
-            n = os.write(fd, view)
+            try:
+                n = os.write(fd, view[: 1 << 20])
+            except BlockingIOError:
+                n = 0
+            if not n and wait is not None:
+                wait()
             view = view[n:]
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = os.read(fd, min(n - got, 1 << 20))
-        if not chunk:
+def _read_into(fd: int, buf: bytearray | memoryview, wait=None) -> None:
+    """Fill ``buf`` from ``fd``. ``wait()`` runs before every read: it returns once ``fd`` is
+    readable and raises when the caller's deadline has passed (a frame sent in part and never
+    finished times out like a cell, instead of blocking the grader)."""
+    view = memoryview(buf).cast("B")
+    got = 0
+    while got < len(view):
+        if wait is not None:
+            wait()
+        try:
+            n = os.readv(fd, [view[got : got + (1 << 20)]])
+        except BlockingIOError:
+            continue
+        if not n:
             raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
+        got += n
 
 
-def read_frame(fd: int, caps: Caps = Caps()) -> tuple[dict, list[bytes]]:
-    (size,) = HEADER.unpack(_read_exact(fd, HEADER.size))
+def _read_exact(fd: int, n: int, wait=None) -> bytearray:
+    buf = bytearray(n)  # n was checked against a cap before this allocation
+    _read_into(fd, buf, wait)
+    return buf
+
+
+def read_frame(fd: int, caps: Caps = CAPS, wait=None) -> tuple[dict, list[bytearray]]:
+    """One frame, every size checked against ``caps`` from the header before anything of that
+    size is allocated; each buffer read once, into its own ``bytearray``. ``wait``: see
+    :func:`_read_into`."""
+    (size,) = HEADER.unpack(_read_exact(fd, HEADER.size, wait))
     if size > caps.header_bytes:
-        raise WireError(f"header of {size} bytes (cap {caps.header_bytes})")
+        raise WireError(f"header of {size:,} bytes (cap {caps.header_bytes:,})")
+    head = bytes(_read_exact(fd, size, wait))
+    tokens = sum(head.count(c) for c in b",[{:")
+    if tokens > caps.header_tokens:
+        raise WireError(f"header of {tokens:,} JSON values (cap {caps.header_tokens:,})")
     try:
-        header = json.loads(_read_exact(fd, size).decode("utf-8"))
+        header = json.loads(head.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
-        raise WireError(f"unreadable header: {exc}") from None
+        raise WireError(f"unreadable header: {str(exc)[:100]}") from None
+    del head
     if not isinstance(header, dict):
         raise WireError("header is not an object")
     sizes = header.pop("buffers", [])
     if not isinstance(sizes, list) or not all(type(n) is int and n >= 0 for n in sizes):
         raise WireError("bad buffer sizes")
     if size + sum(sizes) > caps.frame_bytes:
-        raise WireError(f"frame of {size + sum(sizes)} bytes (cap {caps.frame_bytes})")
-    return header, [_read_exact(fd, n) for n in sizes]
+        raise WireError(f"frame of {size + sum(sizes):,} bytes (cap {caps.frame_bytes:,})")
+    return header, [_read_exact(fd, n, wait) for n in sizes]
+
+
+def check_frame(header: dict, buffers, caps: Caps = CAPS) -> None:
+    """Raise :class:`TooLarge` for a frame the other side would refuse (the sandbox checks its
+    replies with it, so an honest oversized value fails as an error, not as a broken wire)."""
+    total = sum(len(memoryview(b).cast("B")) for b in buffers)
+    if total > caps.frame_bytes:
+        raise TooLarge(
+            f"{total / 2**20:,.0f} MB of tensors in one value (the limit is "
+            f"{caps.frame_bytes / 2**20:,.0f} MB)"
+        )
 
 
 # --------------------------------------------------------------------------- encoding
@@ -137,16 +198,21 @@ class Encoder:
     not plain data becomes (the sandbox registers it and returns a :class:`Ref`); the trusted
     side passes ``ref=None`` and gets a :class:`TypeError` for anything it must not send."""
 
-    def __init__(self, ref=None, module=None):
+    def __init__(self, ref=None, module=None, caps: Caps = CAPS):
         self.buffers: list[bytes] = []
         self._ref = ref
         self._module = module
+        self.caps = caps
 
     def tensor(self, t: torch.Tensor, tag: str = "tensor") -> dict:
         t = t.detach()
         dtype = str(t.dtype).removeprefix("torch.")
         if dtype not in DTYPES:
             raise TypeError(f"tensors of dtype {t.dtype} cannot be sent")
+        if t.numel() > self.caps.tensor_elements:
+            raise TooLarge(
+                f"a tensor of {t.numel():,} elements (the limit is {self.caps.tensor_elements:,})"
+            )
         out = {"$": tag, "dtype": dtype, "shape": list(t.shape), "dev": t.device.type}
         if t.device.type != "meta":
             data = t.to("cpu").contiguous()
@@ -161,6 +227,10 @@ class Encoder:
     def encode(self, value: Any, depth: int = 0) -> Any:
         if depth > 60:
             raise TypeError("value nested too deeply")
+        if type(value) is str and len(value) > self.caps.string_chars:
+            raise TooLarge(
+                f"a string of {len(value):,} characters (the limit is {self.caps.string_chars:,})"
+            )
         if value is None or type(value) in (bool, int, str):
             return value
         if type(value) is float:
@@ -227,10 +297,9 @@ class Decoder:
     object; the trusted side: a proxy); ``modules`` does the same for module blobs (sandbox
     only; ``None`` refuses them)."""
 
-    def __init__(
-        self, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None, tags=None
-    ):
+    def __init__(self, buffers: list[bytes], caps: Caps = CAPS, refs=None, modules=None, tags=None):
         self.buffers = buffers
+        self._used: set[int] = set()
         self.caps = caps
         self.refs = refs
         self.modules = modules
@@ -253,7 +322,9 @@ class Decoder:
             raise WireError("bad tensor header")
         numel = math.prod(shape)
         if numel > self.caps.tensor_elements:
-            raise WireError(f"tensor of {numel} elements (cap {self.caps.tensor_elements})")
+            raise TooLarge(
+                f"a tensor of {numel:,} elements (the limit is {self.caps.tensor_elements:,})"
+            )
         if d.get("dev") == "meta":
             return torch.empty(shape, dtype=dtype, device="meta")
         i = d.get("buf")
@@ -263,13 +334,18 @@ class Decoder:
         item = torch.empty((), dtype=dtype).element_size()
         if len(raw) != numel * item:
             raise WireError(f"tensor buffer of {len(raw)} bytes for {numel} x {item}")
+        # the tensor takes over its buffer (no copy); a buffer named twice is copied the second
+        # time, so that no two tensors share memory
+        first = i not in self._used and isinstance(raw, bytearray)
+        self._used.add(i)
+        data = raw if first else bytearray(raw)
+        if not numel:
+            return torch.empty(shape, dtype=dtype)
         if dtype == torch.bfloat16:
-            flat = torch.frombuffer(bytearray(raw), dtype=torch.int16).view(torch.bfloat16)
-        elif numel:
-            flat = torch.frombuffer(bytearray(raw), dtype=dtype)
+            flat = torch.frombuffer(data, dtype=torch.int16).view(torch.bfloat16)
         else:
-            flat = torch.empty(0, dtype=dtype)
-        return flat.reshape(shape).clone()
+            flat = torch.frombuffer(data, dtype=dtype)
+        return flat.reshape(shape)
 
     def decode(self, v: Any, depth: int = 0) -> Any:
         self._count()
@@ -279,7 +355,9 @@ class Decoder:
             return v
         if type(v) is str:
             if len(v) > self.caps.string_chars:
-                raise WireError(f"string of {len(v)} characters")
+                raise TooLarge(
+                    f"a string of {len(v):,} characters (the limit is {self.caps.string_chars:,})"
+                )
             return v
         if type(v) is list:
             return [self.decode(x, depth + 1) for x in v]
@@ -365,6 +443,6 @@ class Decoder:
 
 
 def decode(
-    data: Any, buffers: list[bytes], caps: Caps = Caps(), refs=None, modules=None, tags=None
+    data: Any, buffers: list[bytes], caps: Caps = CAPS, refs=None, modules=None, tags=None
 ) -> Any:
     return Decoder(buffers, caps, refs, modules, tags).decode(data)

@@ -282,11 +282,14 @@ def square(x):
     return Everything(0)
 """
 
-FORGE_REPLIES = """import course.grading.student as server
+# the live server runs as __main__ (``import course.grading.student`` would be another copy)
+FORGE_REPLIES = """import gc
+live = next(o for o in gc.get_objects() if type(o).__name__ == 'Server' and hasattr(o, 'fd_out'))
+server = type(live)
 def forged(self, header, buffers):
     return {"value": {"$": "dict", "k": ["result", "changed"], "v": [True, []]}}, []
-server.Server.op_call = forged
-server.Server.op_names = lambda self, h, b: ({"value": "ok"}, [])
+server.op_call = forged
+server.op_names = lambda self, h, b: ({"value": "ok"}, [])
 """
 
 KILL_EVERYTHING = """import os, signal
@@ -438,3 +441,9 @@ def write_submissions(subdir: Path, release, paths: dict[str, Path], cases=CASES
         for name, path in paths.items():
             content = content.replace(f"@@{name}@@", str(path))
         (folder / case.filename).write_text(content, encoding="utf-8")
+
+
+# attacks on the machine and the wire (issue 20): their own module, graded in the same batch
+from hostile import system_attacks  # noqa: E402 - it builds on the helpers above
+
+CASES += system_attacks.CASES
