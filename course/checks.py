@@ -85,6 +85,16 @@ def _fail(name: str, what: str, hint: Hint) -> None:
     raise _as_message_only(_AssertionError(msg))
 
 
+def _type_name(obj: Any) -> str:
+    """The class name a message shows. Under ``course grade`` a student's object is a proxy whose
+    own class says nothing; it reports the name of the student's real class instead."""
+    try:
+        name = object.__getattribute__(obj, "__course_type_name__")
+    except AttributeError:
+        return type(obj).__name__
+    return name if isinstance(name, str) else type(obj).__name__
+
+
 def _to_tensor(x: Any, name: str) -> _torch.Tensor:
     if _is_tensor(x):
         return x.detach().to("cpu")
@@ -93,7 +103,7 @@ def _to_tensor(x: Any, name: str) -> _torch.Tensor:
             return _as_tensor(_np.asarray(x))
         except (TypeError, ValueError):
             pass
-    _fail(name, f"expected a tensor (or array/number), got {type(x).__name__}", None)
+    _fail(name, f"expected a tensor (or array/number), got {_type_name(x)}", None)
     raise AssertionError  # unreachable, keeps type checkers happy
 
 
@@ -126,7 +136,7 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
             if isinstance(expected, tuple)
             else expected.__name__
         )
-        _fail(name, f"expected a {exp}, got {type(obj).__name__}", hint)
+        _fail(name, f"expected a {exp}, got {_type_name(obj)}", hint)
 
 
 def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:
@@ -139,7 +149,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
         _fail(name, "got None: did the function forget to `return` its result?", hint)
     shape = _shape_of(x)
     if shape is None:
-        _fail(name, f"expected an array of shape {tuple(expected)}, got {type(x).__name__}", hint)
+        _fail(name, f"expected an array of shape {tuple(expected)}, got {_type_name(x)}", hint)
     if shape != tuple(expected):
         _fail(name, f"expected shape {tuple(expected)}, got {shape}", hint)
 
@@ -286,7 +296,7 @@ def check_raises(
     except exc:
         return
     except Exception as other:  # noqa: BLE001 - we report whatever came instead
-        _fail(name, f"expected {exc.__name__}, got {type(other).__name__}: {other}", hint)
+        _fail(name, f"expected {exc.__name__}, got {_type_name(other)}: {other}", hint)
     _fail(name, f"expected {exc.__name__} to be raised, but nothing was raised", hint)
 
 
