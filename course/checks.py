@@ -408,7 +408,8 @@ def count_torch_calls():
     and operators), e.g. to tell a vectorised function from a per-sample loop. Detectable, not
     enforceable.
 
-    Lessons: 03_one_by_one_convolutions (conv1x1's tests: no convolution routine may run),
+    Lessons: 01_residual_block (batchnorm_forward's tests: no normalisation routine may run),
+    03_one_by_one_convolutions (conv1x1's tests: no convolution routine may run),
     05_resnet34_cifar10 (random_crop_flip's: as many calls for 64 images as for 4).
     """
     counter = CallCount()
