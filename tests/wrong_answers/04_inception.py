@@ -752,6 +752,6 @@ WRONG_ANSWERS += [
         "name": "buffer_float32_on_device",
         "why": "a preallocated output made with device= but no dtype=: float32 whatever the module",
         "source": _NAIVE_OUT_BUFFER.replace("x.shape[3])", "x.shape[3], device=x.device)"),
-        "caught_by": ["NaiveInception__branches"],
+        "caught_by": ["NaiveInception__branch1"],
     },
 ]
