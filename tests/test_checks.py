@@ -65,6 +65,25 @@ def test_check_type_and_param_count():
     assert "expected 9, got 8" in _msg(checks.check_param_count, lin, 9, "Linear(3, 2)")
 
 
+def test_messages_name_the_students_real_class_under_the_grader():
+    """Under course grade a student's object is a proxy: a message names the student's class."""
+    from course.grading import proxy, wire
+
+    pool = proxy.StudentObject(
+        None,
+        wire.Ref(1, "module", (("torch.nn.modules.pooling", "MaxPool2d"), ("builtins", "object"))),
+    )
+    assert "expected a AvgPool2d, got MaxPool2d" in _msg(
+        checks.check_type, pool, torch.nn.AvgPool2d, "pool"
+    )
+    mine = proxy.StudentObject(
+        None,
+        wire.Ref(2, "module", (("__main__", "MyBlock"), ("torch.nn.modules.module", "Module"))),
+    )
+    assert "got MyBlock" in _msg(checks.check_type, mine, torch.nn.Conv2d, "conv1")
+    assert "got MyBlock" in _msg(checks.check_shape, mine, (1, 2), "out")
+
+
 def test_check_module_names_and_raises():
     assert "missing attribute(s) ['bn2']" in _msg(
         checks.check_module_names, torch.nn.Module(), ["bn2"], "block"

@@ -524,6 +524,12 @@ class StudentObject:
         ref = object.__getattribute__(self, "_ref")
         return _torch_class(ref.types) or type(self)
 
+    @property
+    def __course_type_name__(self) -> str:
+        """The name of the object's class in the sandbox, for messages only (the student's word)."""
+        ref = object.__getattribute__(self, "_ref")
+        return str(ref.types[0][1]).rsplit(".", 1)[-1] if ref.types else "object"
+
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)

@@ -635,3 +635,455 @@ WRONG_ANSWERS = [
         ),
     },
 ]
+
+# Whole-contract classes (running statistics, train-mode behaviour, gradient routes, side effects on
+# the caller's objects, dtype/device portability): at least two per class where the lesson has it.
+_PLAIN_OK = "    z1 = W1 @ a + b1\n    a1 = torch.relu(z1)\n    return torch.relu(W2 @ a1 + b2)\n"
+_RESIDUAL_OK = (
+    "    a1 = torch.relu(W1 @ a + b1)\n    z2 = W2 @ a1 + b2\n    return torch.relu(z2 + a)\n"
+)
+WRONG_ANSWERS += [
+    # ---- running statistics
+    {
+        "exercise": "ResidualBlock",
+        "name": "momentum_none",
+        "why": "BatchNorm2d(momentum=None): a cumulative average instead of PyTorch's default momentum",
+        "source": _block(
+            init=_INIT_OK.replace(
+                "nn.BatchNorm2d(channels)", "nn.BatchNorm2d(channels, momentum=None)"
+            )
+        ),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "bn2_applied_twice",
+        "why": "bn2(bn2(conv2(...))): nearly the same values, but the running statistics update twice",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "self.bn2(self.conv2(out))", "self.bn2(self.bn2(self.conv2(out)))"
+            )
+        ),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    # ---- train-mode-only behaviour
+    {
+        "exercise": "ResidualBlock",
+        "name": "functional_dropout",
+        "why": "F.dropout in forward, no module: invisible to the structure test and in eval mode",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "out = self.bn2(self.conv2(out))",
+                "out = self.bn2(self.conv2(F.dropout(out, 0.1, self.training)))",
+            )
+        ),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "noise_in_training",
+        "why": "adds a little Gaussian noise to the branch in training mode, as a 'regulariser'",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "out = out + identity",
+                "if self.training:\n"
+                "            out = out + 1e-3 * torch.randn_like(out)\n"
+                "        out = out + identity",
+            )
+        ),
+        "caught_by": ["ResidualBlock__train_mode"],
+    },
+    # ---- gradient routes
+    {
+        "exercise": "residual_block",
+        "name": "shortcut_through_data",
+        "why": "g(z2 + a.data): the shortcut adds the value of a but passes no gradient",
+        "source": _fn("residual_block", _RESIDUAL_OK.replace("z2 + a)", "z2 + a.data)")),
+        "caught_by": ["residual_block__gradients"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "identity_under_no_grad",
+        "why": "the identity copied under torch.no_grad(): right values, no gradient along the shortcut",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "identity = x\n",
+                "with torch.no_grad():\n            identity = x.clone()\n",
+            )
+        ),
+        "caught_by": ["ResidualBlock__gradients"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "branch_detached",
+        "why": "the branch's output detached: the shortcut carries gradient, the convolutions learn nothing",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "self.bn2(self.conv2(out))", "self.bn2(self.conv2(out)).detach()"
+            )
+        ),
+        "caught_by": ["ResidualBlock__gradients"],
+    },
+    # ---- side effects on the caller's objects
+    {
+        "exercise": "plain_block",
+        "name": "switches_gradients_on",
+        "why": "a.requires_grad_() 'so that autograd can differentiate it': changes the caller's tensor",
+        "source": _fn("plain_block", "    a.requires_grad_()\n" + _PLAIN_OK),
+        "caught_by": ["plain_block__gradients"],
+    },
+    {
+        "exercise": "residual_block",
+        "name": "switches_weight_gradients_on",
+        "why": "sets requires_grad on the caller's weights and biases",
+        "source": _fn(
+            "residual_block",
+            "    for t in (W1, b1, W2, b2):\n        t.requires_grad_(True)\n" + _RESIDUAL_OK,
+        ),
+        "caught_by": ["residual_block__gradients"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "zero_grad_in_forward",
+        "why": "self.zero_grad() at the start of forward: wipes the gradients the caller accumulated",
+        "source": _block(forward="        self.zero_grad()\n" + _FORWARD_OK),
+        "caught_by": ["ResidualBlock__gradients"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "forces_train_mode",
+        "why": "self.train() in forward 'so that batch norm normalises': overrides the caller's eval()",
+        "source": _block(forward="        self.train()\n" + _FORWARD_OK),
+        "caught_by": ["ResidualBlock__gradients"],
+    },
+    # ---- dtype and device portability
+    {
+        "exercise": "plain_block",
+        "name": "relu_as_float_mask",
+        "why": "ReLU as z * (z > 0).float(): float32 mask, so bfloat16 inputs give a float32 result",
+        "source": _fn(
+            "plain_block",
+            "    z1 = W1 @ a + b1\n"
+            "    a1 = z1 * (z1 > 0).float()\n"
+            "    z2 = W2 @ a1 + b2\n"
+            "    return z2 * (z2 > 0).float()\n",
+        ),
+        "caught_by": ["plain_block__shape"],
+    },
+    {
+        "exercise": "residual_block",
+        "name": "relu_as_float_mask",
+        "why": "the last ReLU as s * (s > 0).float(): bfloat16 inputs give a float32 result",
+        "source": _fn(
+            "residual_block",
+            "    a1 = torch.relu(W1 @ a + b1)\n"
+            "    s = W2 @ a1 + b2 + a\n"
+            "    return s * (s > 0).float()\n",
+        ),
+        "caught_by": ["residual_block__shape"],
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "output_mask_float32",
+        "why": "delta2 = da_out * mask.float(): float64 and float32 pass, bfloat16 becomes float32",
+        "source": _backward(delta2="da_out * (z2 + a > 0).float()"),
+        "caught_by": ["residual_block_backward__dtypes"],
+    },
+    {
+        "exercise": "residual_block_backward",
+        "name": "hidden_mask_float32",
+        "why": "delta1 = (W2.T @ delta2) * mask.float(): bfloat16 inputs give float32 gradients",
+        "source": _backward(delta1="(W2.T @ delta2) * (z1 > 0).float()"),
+        "caught_by": ["residual_block_backward__dtypes"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "relu_against_cpu_zeros",
+        "why": "the last ReLU as torch.maximum(out, torch.zeros(1)): float32 on the CPU, whatever the block",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "return self.relu(out)", "return torch.maximum(out, torch.zeros(1))"
+            )
+        ),
+        "caught_by": ["ResidualBlock__shape"],
+    },
+    {
+        "exercise": "ResidualBlock",
+        "name": "identity_as_float32",
+        "why": "identity = x.float(): float64 hides it (float64 wins), a bfloat16 block returns float32",
+        "source": _block(forward=_FORWARD_OK.replace("identity = x\n", "identity = x.float()\n")),
+        "caught_by": ["ResidualBlock__shape"],
+    },
+]
+
+# ------------------------------------------------------------------ batch norm by hand
+_BN_SIG = {
+    "batchnorm_forward": "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n",
+    "batchnorm_backward": "def batchnorm_backward(x, gamma, beta, dout, eps=1e-5):\n",
+    "numerical_gradient": "def numerical_gradient(f, x, h=1e-6):\n",
+}
+_BN_FORWARD = """    mu = {mu}
+    var = {var}
+    x_hat = {x_hat}
+    return {y}
+"""
+_BN_FORWARD_OK = {
+    "mu": "x.mean(dim=1, keepdim=True)",
+    "var": "((x - mu) ** 2).mean(dim=1, keepdim=True)",
+    "x_hat": "(x - mu) / torch.sqrt(var + eps)",
+    "y": "gamma * x_hat + beta",
+}
+_BN_BACKWARD = """    m = x.shape[1]
+    mu = x.mean(dim=1, keepdim=True)
+    xc = x - mu
+    var = {var}
+    inv_std = {inv_std}
+    x_hat = xc * inv_std
+    dbeta = {dbeta}
+    dgamma = {dgamma}
+    dx_hat = {dx_hat}
+    dvar = {dvar}
+    dmu = {dmu}
+    dx = {dx}
+    return {{"dx": dx, "dgamma": dgamma, "dbeta": dbeta}}
+"""
+_BN_BACKWARD_OK = {
+    "var": "(xc ** 2).mean(dim=1, keepdim=True)",
+    "inv_std": "1.0 / torch.sqrt(var + eps)",
+    "dbeta": "dout.sum(dim=1, keepdim=True)",
+    "dgamma": "(dout * x_hat).sum(dim=1, keepdim=True)",
+    "dx_hat": "dout * gamma",
+    "dvar": "(dx_hat * xc).sum(dim=1, keepdim=True) * -0.5 * inv_std ** 3",
+    "dmu": "-(dx_hat * inv_std).sum(dim=1, keepdim=True) + dvar * (-2.0 / m) * xc.sum(dim=1, keepdim=True)",
+    "dx": "dx_hat * inv_std + dvar * 2.0 * xc / m + dmu / m",
+}
+_NUMGRAD_OK = """    grad = torch.zeros_like(x)
+    xp = x.detach().clone()
+    flat, gflat = xp.view(-1), grad.view(-1)
+    for i in range(flat.numel()):
+        old = flat[i].item()
+        flat[i] = old + h
+        f_plus = float(f(xp))
+        flat[i] = old - h
+        f_minus = float(f(xp))
+        flat[i] = old
+        gflat[i] = (f_plus - f_minus) / (2 * h)
+    return grad
+"""
+
+
+def _bn_forward(**changes: str) -> str:
+    assert not set(changes) - set(_BN_FORWARD_OK), changes
+    return _BN_SIG["batchnorm_forward"] + _BN_FORWARD.format(**{**_BN_FORWARD_OK, **changes})
+
+
+def _bn_backward(**changes: str) -> str:
+    assert not set(changes) - set(_BN_BACKWARD_OK), changes
+    return _BN_SIG["batchnorm_backward"] + _BN_BACKWARD.format(**{**_BN_BACKWARD_OK, **changes})
+
+
+def _numgrad(body: str) -> str:
+    return _BN_SIG["numerical_gradient"] + body
+
+
+WRONG_ANSWERS += [
+    # ---- batchnorm_forward
+    {
+        "exercise": "batchnorm_forward",
+        "name": "unbiased_variance",
+        "why": "x.var(dim=1): the unbiased variance (divided by m - 1), not the batch's",
+        "source": _bn_forward(var="x.var(dim=1, keepdim=True)"),
+        "caught_by": ["batchnorm_forward__values"],
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "normalised_over_features",
+        "why": "statistics over the features (dim 0) instead of over the examples",
+        "source": _bn_forward(
+            mu="x.mean(dim=0, keepdim=True)", var="((x - mu) ** 2).mean(dim=0, keepdim=True)"
+        ),
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "eps_outside_sqrt",
+        "why": "(x - mu) / (sqrt(var) + eps): eps added after the square root",
+        "source": _bn_forward(x_hat="(x - mu) / (torch.sqrt(var) + eps)"),
+        "caught_by": ["batchnorm_forward__values"],
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "eps_ignored",
+        "why": "a fixed 1e-5 instead of the eps argument",
+        "source": _bn_forward(x_hat="(x - mu) / torch.sqrt(var + 1e-5)"),
+        "caught_by": ["batchnorm_forward__values"],
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "gamma_beta_swapped",
+        "why": "beta * x_hat + gamma",
+        "source": _bn_forward(y="beta * x_hat + gamma"),
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "calls_f_batch_norm",
+        "why": "PyTorch's own batch norm instead of the normalisation by hand",
+        "source": _BN_SIG["batchnorm_forward"]
+        + "    return F.batch_norm(x.T, None, None, gamma[:, 0], beta[:, 0], training=True, eps=eps).T\n",
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "centres_in_place",
+        "why": "x -= mu: the caller's x is centred too",
+        "source": _BN_SIG["batchnorm_forward"] + "    x -= x.mean(dim=1, keepdim=True)\n"
+        "    var = (x ** 2).mean(dim=1, keepdim=True)\n"
+        "    return gamma * x / torch.sqrt(var + eps) + beta\n",
+        "caught_by": ["batchnorm_forward__contract"],
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "statistics_detached",
+        "why": "mean and variance detached 'as constants': right values, wrong gradient",
+        "source": _bn_forward(
+            mu="x.mean(dim=1, keepdim=True).detach()",
+            var="((x - mu) ** 2).mean(dim=1, keepdim=True).detach()",
+        ),
+        "caught_by": ["batchnorm_forward__contract"],
+    },
+    {
+        "exercise": "batchnorm_forward",
+        "name": "eps_tensor_float32",
+        "why": "torch.sqrt(var + torch.full((1, 1), eps)): a float32 CPU tensor, whatever x is",
+        "source": _bn_forward(x_hat="(x - mu) / torch.sqrt(var + torch.full((1, 1), eps))"),
+        "caught_by": ["batchnorm_forward__contract"],
+    },
+    # ---- numerical_gradient
+    {
+        "exercise": "numerical_gradient",
+        "name": "one_sided_difference",
+        "why": "(f(x + h e_i) - f(x)) / h: an error of order h instead of h ** 2",
+        "source": _numgrad(
+            _NUMGRAD_OK.replace("flat[i] = old - h\n", "flat[i] = old\n").replace(
+                "(f_plus - f_minus) / (2 * h)", "(f_plus - f_minus) / h"
+            )
+        ),
+    },
+    {
+        "exercise": "numerical_gradient",
+        "name": "divides_by_h",
+        "why": "the central difference divided by h instead of 2h: twice the gradient",
+        "source": _numgrad(_NUMGRAD_OK.replace("/ (2 * h)", "/ h")),
+    },
+    {
+        "exercise": "numerical_gradient",
+        "name": "ignores_h",
+        "why": "a fixed step of 1e-6, whatever h the caller gives",
+        "source": _numgrad(
+            _NUMGRAD_OK.replace("old + h", "old + 1e-6")
+            .replace("old - h", "old - 1e-6")
+            .replace("(2 * h)", "2e-6")
+        ),
+        "caught_by": ["numerical_gradient__values"],
+    },
+    {
+        "exercise": "numerical_gradient",
+        "name": "restores_by_subtracting",
+        "why": "perturbs the caller's x in place and undoes it with x - h: x + h - h is not always x",
+        "source": _numgrad(
+            "    grad = torch.zeros_like(x)\n"
+            "    flat, gflat = x.data.view(-1), grad.view(-1)\n"
+            "    for i in range(flat.numel()):\n"
+            "        flat[i] += h\n"
+            "        f_plus = float(f(x))\n"
+            "        flat[i] -= 2 * h\n"
+            "        f_minus = float(f(x))\n"
+            "        flat[i] += h\n"
+            "        gflat[i] = (f_plus - f_minus) / (2 * h)\n"
+            "    return grad\n"
+        ),
+        "caught_by": ["numerical_gradient__contract"],
+    },
+    {
+        "exercise": "numerical_gradient",
+        "name": "float32_result",
+        "why": "torch.zeros(x.shape): a float32 result, whatever x's dtype",
+        "source": _numgrad(_NUMGRAD_OK.replace("torch.zeros_like(x)", "torch.zeros(x.shape)")),
+        "caught_by": ["numerical_gradient__contract"],
+    },
+    {
+        "exercise": "numerical_gradient",
+        "name": "flattened_argument",
+        "why": "calls f on the flattened copy: f sees a tensor of the wrong shape",
+        "source": _numgrad(_NUMGRAD_OK.replace("float(f(xp))", "float(f(flat))")),
+        "caught_by": ["numerical_gradient__contract"],
+    },
+    # ---- batchnorm_backward
+    {
+        "exercise": "batchnorm_backward",
+        "name": "direct_path_only",
+        "why": "dx = dout * gamma / std: the paths through the mean and the variance are missing",
+        "source": _bn_backward(dx="dx_hat * inv_std"),
+        "caught_by": ["batchnorm_backward__input_grad"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "no_variance_path",
+        "why": "the path through the variance is missing",
+        "source": _bn_backward(dx="dx_hat * inv_std + dmu / m"),
+        "caught_by": ["batchnorm_backward__input_grad"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "dgamma_from_x",
+        "why": "dgamma = sum(dout * x): gamma scales x_hat, not x",
+        "source": _bn_backward(dgamma="(dout * x).sum(dim=1, keepdim=True)"),
+        "caught_by": ["batchnorm_backward__param_grads"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "dbeta_mean",
+        "why": "dbeta = mean(dout): divides by m",
+        "source": _bn_backward(dbeta="dout.mean(dim=1, keepdim=True)"),
+        "caught_by": ["batchnorm_backward__param_grads"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "dgamma_flat",
+        "why": "dgamma of shape (n,): keepdim forgotten",
+        "source": _bn_backward(dgamma="(dout * x_hat).sum(dim=1)"),
+        "caught_by": ["batchnorm_backward__keys_shapes"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "dx_hat_ignores_gamma",
+        "why": "dL/dx_hat = dout: forgets that y = gamma * x_hat + beta",
+        "source": _bn_backward(dx_hat="dout"),
+        "caught_by": ["batchnorm_backward__input_grad"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "uses_autograd",
+        "why": "asks torch.autograd for the gradients instead of applying the chain rule",
+        "source": _BN_SIG["batchnorm_backward"]
+        + "    leaves = [t.detach().clone().requires_grad_() for t in (x, gamma, beta)]\n"
+        "    xr, g, b = leaves\n"
+        "    mu = xr.mean(dim=1, keepdim=True)\n"
+        "    var = ((xr - mu) ** 2).mean(dim=1, keepdim=True)\n"
+        "    y = g * (xr - mu) / torch.sqrt(var + eps) + b\n"
+        "    dx, dgamma, dbeta = torch.autograd.grad(y, leaves, grad_outputs=dout)\n"
+        '    return {"dx": dx, "dgamma": dgamma, "dbeta": dbeta}\n',
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "scales_dout_in_place",
+        "why": "dx_hat = dout; dx_hat *= gamma: the caller's dout is scaled too",
+        "source": _bn_backward(dx_hat="dout.mul_(gamma)"),
+        "caught_by": ["batchnorm_backward__keys_shapes"],
+    },
+    {
+        "exercise": "batchnorm_backward",
+        "name": "inv_std_float32",
+        "why": "inv_std built through a float32 tensor: bfloat16 inputs give float32 gradients",
+        "source": _bn_backward(inv_std="torch.ones(1) / torch.sqrt(var + eps)"),
+        "caught_by": ["batchnorm_backward__keys_shapes"],
+    },
+]

@@ -550,3 +550,97 @@ WRONG_ANSWERS = [
         "        return iter(list(super().named_modules(*args, **kwargs))[:-3])\n",
     },
 ]
+
+# Whole-contract classes (running statistics, train-mode behaviour, gradient routes, side effects on
+# the caller's objects, dtype/device portability): at least two per class where the lesson has it.
+WRONG_ANSWERS += [
+    # ---- running statistics
+    {
+        "exercise": "cifar_net",
+        "name": "momentum_none",
+        "why": "bn2 = BatchNorm2d(momentum=None): a cumulative average of the batch statistics",
+        "source": _net(bn2="nn.BatchNorm2d(out_channels, momentum=None)"),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "bn1_applied_twice",
+        "why": "bn1(bn1(conv1(X))): almost the same values, the running statistics update twice",
+        "source": _net(first="self.relu(self.bn1(self.bn1(self.conv1(X))))"),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    # ---- train-mode-only behaviour
+    {
+        "exercise": "cifar_net",
+        "name": "functional_dropout",
+        "why": "F.dropout between the convolutions of each block: no module, invisible in eval mode",
+        "source": _net(second="self.bn2(self.conv2(F.dropout(out, 0.1, self.training)))"),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "input_noise_in_training",
+        "why": "Gaussian noise added to every block's input in training mode, as a 'regulariser'",
+        "source": _net(
+            first="self.relu(self.bn1(self.conv1(X + 0.01 * torch.randn_like(X) if self.training else X)))"
+        ),
+        "caught_by": ["cifar_net__train_mode"],
+    },
+    # ---- gradient routes
+    {
+        "exercise": "ShortcutA",
+        "name": "subsamples_data",
+        "why": "X.data[:, :, ::s, ::s]: the values pass, the gradient does not",
+        "source": _shortcut(forward=_SUB.replace("X[:, :,", "X.data[:, :,") + _PAD),
+        "caught_by": ["ShortcutA__contract"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "shortcut_of_detached_input",
+        "why": "shortcut(X.detach()): right values, no gradient along the shortcuts",
+        "source": _net(add="out + self.shortcut(X.detach())"),
+        "caught_by": ["cifar_net__gradients"],
+    },
+    # ---- side effects on the caller's objects
+    {
+        "exercise": "layer_gradient_norms",
+        "name": "takes_sgd_step",
+        "why": "measures, then applies an SGD step: the caller's weights change",
+        "source": _LGN
+        + "    convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}\n"
+        "    model.zero_grad(set_to_none=True)\n"
+        "    F.cross_entropy(model(X), y).backward()\n"
+        "    norms = {name: m.weight.grad.norm().item() for name, m in convs.items()}\n"
+        "    torch.optim.SGD(model.parameters(), lr=0.1).step()\n"
+        "    return norms\n",
+        "caught_by": ["layer_gradient_norms__repeatable"],
+    },
+    {
+        "exercise": "layer_gradient_norms",
+        "name": "freezes_bn_and_fc",
+        "why": "switches requires_grad off for BN and linear layers to save work: frozen for the caller too",
+        "source": _LGN + "    for m in model.modules():\n"
+        "        if isinstance(m, (nn.BatchNorm2d, nn.Linear)):\n"
+        "            m.requires_grad_(False)\n"
+        "    convs = {name: m for name, m in model.named_modules() if isinstance(m, nn.Conv2d)}\n"
+        "    model.zero_grad(set_to_none=True)\n"
+        "    F.cross_entropy(model(X), y).backward()\n"
+        "    return {name: m.weight.grad.norm().item() for name, m in convs.items()}\n",
+        "caught_by": ["layer_gradient_norms__repeatable"],
+    },
+    # ---- dtype and device portability
+    {
+        "exercise": "cifar_net",
+        "name": "relu_against_cpu_zeros",
+        "why": "the last ReLU as torch.maximum(out, torch.zeros(1)): float64 hides it, bfloat16/meta do not",
+        "source": _net(last="torch.maximum(out, torch.zeros(1))"),
+        "caught_by": ["cifar_net__output_shape"],
+    },
+    {
+        "exercise": "cifar_net",
+        "name": "shortcut_cast_to_float32",
+        "why": "out + shortcut(X).float(): float64 wins over float32, a bfloat16 net returns float32",
+        "source": _net(add="out + self.shortcut(X).float()"),
+        "caught_by": ["cifar_net__output_shape"],
+    },
+]

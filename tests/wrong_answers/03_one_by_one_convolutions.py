@@ -300,3 +300,113 @@ WRONG_ANSWERS = [
         ),
     },
 ]
+
+# Whole-contract classes (side effects on the caller's objects, dtype/device portability) and the
+# derivations (dilation, groups): at least two each.
+_CONV1X1_OK = (
+    "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+    "    if bias is not None:\n"
+    "        out = out + bias.view(1, -1, 1, 1)\n"
+    "    return out\n"
+)
+WRONG_ANSWERS += [
+    # ---- side effects on the caller's objects
+    {
+        "exercise": "conv1x1",
+        "name": "switches_weight_gradient_on",
+        "why": "weight.requires_grad_() 'so that the layer can learn': changes the caller's tensor",
+        "source": _conv1x1("    weight.requires_grad_()\n" + _CONV1X1_OK),
+        "caught_by": ["conv1x1__flags_dtypes"],
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "zero_bias_requires_grad",
+        "why": "bias=None replaced by a zero bias created with requires_grad=True: the output requires grad",
+        "source": _conv1x1(
+            "    if bias is None:\n"
+            "        bias = torch.zeros(weight.shape[0], dtype=x.dtype, device=x.device, requires_grad=True)\n"
+            "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+            "    return out + bias.view(1, -1, 1, 1)\n"
+        ),
+        "caught_by": ["conv1x1__flags_dtypes"],
+    },
+    # ---- dtype and device portability
+    {
+        "exercise": "conv1x1",
+        "name": "zero_bias_float32",
+        "why": "bias=None replaced by torch.zeros(C_out, device=x.device): float32, so bfloat16 becomes float32",
+        "source": _conv1x1(
+            "    if bias is None:\n"
+            "        bias = torch.zeros(weight.shape[0], device=x.device)\n"
+            "    out = torch.einsum('nchw,oc->nohw', x, weight[:, :, 0, 0])\n"
+            "    return out + bias.view(1, -1, 1, 1)\n"
+        ),
+        "caught_by": ["conv1x1__flags_dtypes"],
+    },
+    {
+        "exercise": "conv1x1",
+        "name": "bias_as_float32",
+        "why": "bias.float() before adding it: float64 wins over float32, bfloat16 does not",
+        "source": _conv1x1(
+            _CONV1X1_OK.replace("bias.view(1, -1, 1, 1)", "bias.float().view(1, -1, 1, 1)")
+        ),
+        "caught_by": ["conv1x1__flags_dtypes"],
+    },
+    # ---- derivations: dilation, groups
+    {
+        "exercise": "conv_output_size",
+        "name": "dilation_ignored",
+        "why": "the dilation argument is accepted and ignored",
+        "source": "def conv_output_size(n, f, padding, stride, dilation=1):\n"
+        "    return (n + 2 * padding - f) // stride + 1\n",
+        "caught_by": ["conv_output_size__dilation"],
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "dilation_times_f",
+        "why": "a dilated filter taken to span d * f pixels instead of d * (f - 1) + 1",
+        "source": "def conv_output_size(n, f, padding, stride, dilation=1):\n"
+        "    return (n + 2 * padding - dilation * f) // stride + 1\n",
+        "caught_by": ["conv_output_size__dilation"],
+    },
+    {
+        "exercise": "conv_output_size",
+        "name": "dilation_adds_holes_once",
+        "why": "span f + dilation - 1: counts the holes once instead of between every pair of taps",
+        "source": "def conv_output_size(n, f, padding, stride, dilation=1):\n"
+        "    return (n + 2 * padding - (f + dilation - 1)) // stride + 1\n",
+        "caught_by": ["conv_output_size__dilation"],
+    },
+    {
+        "exercise": "conv_params",
+        "name": "groups_ignored",
+        "why": "the groups argument is accepted and ignored",
+        "source": "def conv_params(c_in, c_out, f, bias=True, groups=1):\n"
+        "    return (f * f * c_in + (1 if bias else 0)) * c_out\n",
+        "caught_by": ["conv_params__groups"],
+    },
+    {
+        "exercise": "conv_params",
+        "name": "groups_divide_everything",
+        "why": "divides the whole count (biases included) by the number of groups",
+        "source": "def conv_params(c_in, c_out, f, bias=True, groups=1):\n"
+        "    return (f * f * c_in + (1 if bias else 0)) * c_out // groups\n",
+        "caught_by": ["conv_params__groups"],
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "groups_ignored",
+        "why": "the groups argument is accepted and ignored",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f, groups=1):\n"
+        "    return h_out * w_out * c_out * f * f * c_in\n",
+        "caught_by": ["conv_mults__groups"],
+    },
+    {
+        "exercise": "conv_mults",
+        "name": "groups_divide_twice",
+        "why": "divides by the groups for the input AND the output channels",
+        "source": "def conv_mults(h_out, w_out, c_in, c_out, f, groups=1):\n"
+        "    return h_out * w_out * (c_out // groups) * f * f * (c_in // groups)\n",
+        "caught_by": ["conv_mults__groups"],
+    },
+]

@@ -481,14 +481,14 @@ WRONG_ANSWERS = [
         "name": "double_dropout",
         "why": "applies the 40% dropout twice (64% dropped): identical in eval mode",
         "source": _net(head="self.dropout(self.dropout(torch.flatten(self.avgpool(x), 1)))"),
-        "caught_by": ["SmallGoogLeNet__training_mode"],
+        "caught_by": ["SmallGoogLeNet__main_dropout"],
     },
     {
         "exercise": "SmallGoogLeNet",
         "name": "dropout_before_pooling",
         "why": "drops 40% of the 8×8 feature maps' values before the global average pool",
         "source": _net(head="torch.flatten(self.avgpool(self.dropout(x)), 1)"),
-        "caught_by": ["SmallGoogLeNet__training_mode"],
+        "caught_by": ["SmallGoogLeNet__main_dropout"],
     },
     {
         "exercise": "SmallGoogLeNet",
@@ -629,5 +629,129 @@ WRONG_ANSWERS = [
             + "    return (weights * losses).sum()\n"
         ),
         "caught_by": ["googlenet_loss__contract"],
+    },
+]
+
+# Whole-contract classes (train-mode behaviour, gradient routes, side effects on the caller's
+# objects, dtype/device portability): at least two per class. No module of this lesson holds a
+# batch norm, so there are no running statistics to test (extra_batchnorm above is caught by count).
+_LOSS_OK = (
+    "    logits, *aux = outputs\n"
+    "    loss = F.cross_entropy(logits, y)\n"
+    "    for a in aux:\n"
+    "        loss = loss + 0.3 * F.cross_entropy(a, y)\n"
+    "    return loss\n"
+)
+WRONG_ANSWERS += [
+    # ---- train-mode-only behaviour
+    {
+        "exercise": "NaiveInception",
+        "name": "functional_dropout",
+        "why": "F.dropout on the concatenated output in training mode: no module, invisible in eval mode",
+        "source": _naive()
+        .replace(
+            "        return torch.cat(",
+            "        return F.dropout(torch.cat(",
+        )
+        .replace("], dim=1)\n", "], dim=1), 0.1, self.training)\n"),
+    },
+    {
+        "exercise": "InceptionModule",
+        "name": "dropout2d_on_branches",
+        "why": "an nn.Dropout2d(0.2) closing branch 2: no parameters, active in training mode only",
+        "source": _replace_once(
+            _inception(),
+            "nn.Conv2d(ch3x3red, ch3x3, 3, padding=1), nn.ReLU(inplace=True),",
+            "nn.Conv2d(ch3x3red, ch3x3, 3, padding=1), nn.ReLU(inplace=True), nn.Dropout2d(0.2),",
+        ),
+        "caught_by": ["InceptionModule__branch2"],
+    },
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "dropout_also_on_aux_inputs",
+        "why": "F.dropout on inception (4a)'s output before aux1 in training mode",
+        "source": _net(
+            middle="""        x = self.inception4a(x)
+        aux1 = self.aux1(F.dropout(x, 0.3, self.training)) if self.training else None
+        x = self.inception4b(x)
+        aux2 = self.aux2(x) if self.training else None"""
+        ),
+        "caught_by": ["SmallGoogLeNet__training_mode"],
+    },
+    # ---- gradient routes
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "aux_heads_on_detached_features",
+        "why": "aux1(x.detach()), aux2(x.detach()): right logits, no gradient from the side losses "
+        "into the trunk",
+        "source": _net(
+            middle="""        x = self.inception4a(x)
+        aux1 = self.aux1(x.detach()) if self.training else None
+        x = self.inception4b(x)
+        aux2 = self.aux2(x.detach()) if self.training else None"""
+        ),
+        "caught_by": ["SmallGoogLeNet__gradient_routes"],
+    },
+    {
+        "exercise": "SmallGoogLeNet",
+        "name": "aux2_under_no_grad",
+        "why": "aux2 run under torch.no_grad() 'to save memory': its loss trains nothing",
+        "source": _net(
+            middle="""        x = self.inception4a(x)
+        aux1 = self.aux1(x) if self.training else None
+        x = self.inception4b(x)
+        aux2 = None
+        if self.training:
+            with torch.no_grad():
+                aux2 = self.aux2(x)"""
+        ),
+        "caught_by": ["SmallGoogLeNet__gradient_routes"],
+    },
+    # ---- side effects on the caller's objects
+    {
+        "exercise": "googlenet_loss",
+        "name": "backpropagates_itself",
+        "why": "calls loss.backward(retain_graph=True) before returning: the caller's gradients change",
+        "source": _loss(
+            _LOSS_EVAL
+            + _LOSS_OK.replace(
+                "    return loss\n",
+                "    if loss.requires_grad:\n        loss.backward(retain_graph=True)\n    return loss\n",
+            )
+        ),
+        "caught_by": ["googlenet_loss__contract"],
+    },
+    {
+        "exercise": "googlenet_loss",
+        "name": "accumulator_requires_grad",
+        "why": "starts from a zero created with requires_grad=True: plain logits give a loss that needs gradients",
+        "source": _loss(
+            _LOSS_EVAL + "    logits, *aux = outputs\n"
+            "    loss = torch.zeros((), dtype=logits.dtype, device=logits.device, requires_grad=True)\n"
+            "    loss = loss + F.cross_entropy(logits, y)\n"
+            "    for a in aux:\n"
+            "        loss = loss + 0.3 * F.cross_entropy(a, y)\n"
+            "    return loss\n"
+        ),
+        "caught_by": ["googlenet_loss__contract"],
+    },
+    # ---- dtype and device portability
+    {
+        "exercise": "googlenet_loss",
+        "name": "weights_tensor_float32",
+        "why": "weights = torch.tensor([1.0, 0.3, ...], device=...): float32, so bfloat16 logits give float32",
+        "source": _loss(
+            _LOSS_EVAL
+            + "    weights = torch.tensor([1.0] + [0.3] * (len(outputs) - 1), device=outputs[0].device)\n"
+            "    return sum(w * F.cross_entropy(o, y) for w, o in zip(weights, outputs))\n"
+        ),
+        "caught_by": ["googlenet_loss__contract"],
+    },
+    {
+        "exercise": "NaiveInception",
+        "name": "buffer_float32_on_device",
+        "why": "a preallocated output made with device= but no dtype=: float32 whatever the module",
+        "source": _NAIVE_OUT_BUFFER.replace("x.shape[3])", "x.shape[3], device=x.device)"),
+        "caught_by": ["NaiveInception__branch1"],
     },
 ]
