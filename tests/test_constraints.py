@@ -134,3 +134,19 @@ def test_untampered_rule_reads_every_editable_cell():
     assert cs.analyse(describes_itself, "cifar_net", cs.UNTAMPERED).unverifiable
     course_cell = [SETUP, ("import importlib\nimportlib.import_module('os')", False)]
     assert cs.analyse(course_cell, "cifar_net", cs.UNTAMPERED).clean
+
+
+def test_no_norm():
+    def forward(body, before=""):
+        src = f"def batchnorm_forward(x, gamma, beta, eps=1e-5):\n{body}"
+        return verdict(src, "batchnorm_forward", cs.NO_NORM, before)
+
+    assert forward(
+        "    mu = x.mean(dim=1, keepdim=True)\n"
+        "    var = x.var(dim=1, unbiased=False, keepdim=True)\n"
+        "    x_norm = (x - mu) / torch.sqrt(var + eps)\n"
+        "    return gamma[:, None] * x_norm + beta[:, None], (x_norm, var)"
+    ).clean  # a variable named x_norm is no routine
+    assert forward("    return F.batch_norm(x.T, None, None, gamma, beta, True, 0.0, eps).T").forbidden
+    assert forward("    return bn(x.T).T", "bn = nn.BatchNorm1d(3)\n").forbidden
+    assert forward("    return f(x)", "def f(x):\n    return F.layer_norm(x, x.shape[1:])\n").forbidden

@@ -37,12 +37,14 @@ from dataclasses import dataclass, field
 # --------------------------------------------------------------------------- the table
 BY_HAND = "by_hand"
 NO_CONV = "no_conv"
+NO_NORM = "no_norm"
 NO_LOOP = "no_loop"
 UNTAMPERED = "untampered"  # tests that read hooks/traces in the student's process
 
 RULES = {
     BY_HAND: "must be computed by hand with the chain rule: no autograd, no torch.func",
     NO_CONV: "must be written as a matrix product: no convolution routine or layer",
+    NO_NORM: "must normalise by hand: no normalisation routine or layer of PyTorch",
     NO_LOOP: "must be vectorised: no Python loop (for, while, comprehension, map, recursion)",
     UNTAMPERED: "is checked by tracing your model's forward pass, which needs a notebook that "
     "does not replace library functions or run code built at run time",
@@ -50,6 +52,8 @@ RULES = {
 
 CONSTRAINTS: dict[tuple[str, str], str] = {
     ("01_residual_block", "residual_block_backward"): BY_HAND,
+    ("01_residual_block", "batchnorm_forward"): NO_NORM,
+    ("01_residual_block", "batchnorm_backward"): BY_HAND,
     ("07_highway_densenet", "skip_net_updates"): BY_HAND,
     ("03_one_by_one_convolutions", "conv1x1"): NO_CONV,
     ("05_resnet34_cifar10", "random_crop_flip"): NO_LOOP,
@@ -70,6 +74,8 @@ _AUTOGRAD_NAMES = {
 _AUTOGRAD_MODULES = ("torch.autograd", "torch.func", "functorch", "torch._functorch", "torch._C")
 _CONV_RE = re.compile(r"conv|correlat", re.IGNORECASE)
 _CONV_MODULES = ("torch.nn.modules.conv", "scipy.signal", "scipy.ndimage")
+_NORM_RE = re.compile(r"(batch|layer|group|instance|local_response)_?norm|normaliz", re.IGNORECASE)
+_NORM_MODULES = ("torch.nn.modules.batchnorm", "torch.nn.modules.normalization")
 _LOOP_CALLS = {
     "map", "filter", "reduce", "accumulate", "starmap", "vectorize", "apply_along_axis",
     "frompyfunc", "apply_", "map_", "map2_", "iter", "next",
@@ -275,6 +281,8 @@ class _Analysis:
                 self.forbid(f"`{name}` (autograd)", cell, node)
         elif self.rule == NO_CONV and attribute and _CONV_RE.search(name):
             self.forbid(f"`{name}` (a convolution routine)", cell, node)
+        elif self.rule == NO_NORM and attribute and _NORM_RE.search(name):
+            self.forbid(f"`{name}` (a normalisation routine)", cell, node)
         elif self.rule == NO_LOOP and name in _LOOP_CALLS and not attribute:
             self.forbid(f"`{name}` (a loop in disguise)", cell, node)
         elif self.rule == NO_LOOP and attribute and name in ("apply_", "map_", "map2_"):
@@ -287,6 +295,8 @@ class _Analysis:
             self.forbid(f"`{module}` (autograd)", cell, node)
         if self.rule == NO_CONV and (module.startswith(_CONV_MODULES) or _CONV_RE.search(module)):
             self.forbid(f"`{module}` (a convolution routine)", cell, node)
+        if self.rule == NO_NORM and (module.startswith(_NORM_MODULES) or _NORM_RE.search(module)):
+            self.forbid(f"`{module}` (a normalisation routine)", cell, node)
         if self.rule == NO_LOOP and module.startswith(_LOOP_MODULES):
             self.forbid(f"`{module}` (loops)", cell, node)
         if any(module == m or module.startswith(m + ".") for m in _DANGEROUS_MODULES):
