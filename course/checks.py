@@ -93,7 +93,7 @@ def _to_tensor(x: Any, name: str) -> _torch.Tensor:
             return _as_tensor(_np.asarray(x))
         except (TypeError, ValueError):
             pass
-    _fail(name, f"expected a tensor (or array/number), got {type(x).__name__}", None)
+    _fail(name, f"expected a tensor (or array/number), got {_type_name(x)}", None)
     raise AssertionError  # unreachable, keeps type checkers happy
 
 
@@ -112,6 +112,13 @@ def check(condition: Any, message: str, hint: Hint = None) -> None:
         _fail("", message, hint)
 
 
+def _type_name(obj: Any) -> str:
+    """The name of ``obj``'s class as a student knows it. Under ``course grade`` a student's
+    object is a proxy whose ``__class__`` is the torch class ``isinstance`` sees (``MaxPool2d``),
+    while ``type()`` would name the proxy itself."""
+    return getattr(obj.__class__, "__name__", type(obj).__name__)
+
+
 def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hint = None):
     """``obj`` must be an instance of ``expected``.
 
@@ -126,7 +133,7 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
             if isinstance(expected, tuple)
             else expected.__name__
         )
-        _fail(name, f"expected a {exp}, got {type(obj).__name__}", hint)
+        _fail(name, f"expected a {exp}, got {_type_name(obj)}", hint)
 
 
 def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:
@@ -139,7 +146,7 @@ def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -
         _fail(name, "got None: did the function forget to `return` its result?", hint)
     shape = _shape_of(x)
     if shape is None:
-        _fail(name, f"expected an array of shape {tuple(expected)}, got {type(x).__name__}", hint)
+        _fail(name, f"expected an array of shape {tuple(expected)}, got {_type_name(x)}", hint)
     if shape != tuple(expected):
         _fail(name, f"expected shape {tuple(expected)}, got {shape}", hint)
 
