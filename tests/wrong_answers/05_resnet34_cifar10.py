@@ -337,7 +337,7 @@ WRONG_ANSWERS = [
         "name": "imagenet_stem_no_padding",
         "why": "the 7x7 stem conv without padding 3 (maps off by a few pixels)",
         "source": _net(im_pad="0"),
-        "caught_by": ["ResNet34__shapes"],
+        "caught_by": ["ResNet34__imagenet_stem"],
     },
     {
         "exercise": "ResNet34",

@@ -1013,7 +1013,7 @@ WRONG_ANSWERS += [
         "name": "bn_keras_momentum",
         "why": "Keras's momentum=0.99 typed into PyTorch (where it weighs the NEW batch)",
         "source": _shortcut(bn="nn.BatchNorm2d(out_channels, momentum=0.99)"),
-        "caught_by": ["Shortcut__values"],
+        "caught_by": ["Shortcut__values_B"],
     },
     {
         "exercise": "ResNet50",
