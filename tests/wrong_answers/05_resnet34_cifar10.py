@@ -706,14 +706,18 @@ WRONG_ANSWERS += [
         "exercise": "BasicBlock",
         "name": "bn_cumulative_average",
         "why": "BatchNorm2d(..., momentum=None): a cumulative average, one batch sets the statistics outright",
-        "source": _block().replace("nn.BatchNorm2d(out_channels)\n", "nn.BatchNorm2d(out_channels, momentum=None)\n"),
+        "source": _block().replace(
+            "nn.BatchNorm2d(out_channels)\n", "nn.BatchNorm2d(out_channels, momentum=None)\n"
+        ),
         "caught_by": ["BasicBlock__train_mode"],
     },
     {
         "exercise": "ResNet34",
         "name": "stem_bn_momentum_09",
         "why": "the stem's BN built with momentum 0.9",
-        "source": _net().replace("self.bn1 = nn.BatchNorm2d(64)", "self.bn1 = nn.BatchNorm2d(64, momentum=0.9)"),
+        "source": _net().replace(
+            "self.bn1 = nn.BatchNorm2d(64)", "self.bn1 = nn.BatchNorm2d(64, momentum=0.9)"
+        ),
         "caught_by": ["ResNet34__forward"],
     },
     {
@@ -732,7 +736,10 @@ WRONG_ANSWERS += [
         "name": "dropout_on_shortcut",
         "why": "a dropout on the shortcut in training mode: eval mode is exact",
         "source": _block(
-            forward=_FORWARD_OK.replace("        out += identity\n", "        out += F.dropout(identity, 0.1, self.training)\n")
+            forward=_FORWARD_OK.replace(
+                "        out += identity\n",
+                "        out += F.dropout(identity, 0.1, self.training)\n",
+            )
         ),
         "caught_by": ["BasicBlock__train_mode"],
     },
@@ -764,7 +771,8 @@ WRONG_ANSWERS += [
         "name": "stem_detached",
         "why": "the stem's output detached (a frozen stem): right values, no gradient to conv1, bn1 or the images",
         "source": _net().replace(
-            "        x = self.relu(self.bn1(self.conv1(x)))\n", "        x = self.relu(self.bn1(self.conv1(x))).detach()\n"
+            "        x = self.relu(self.bn1(self.conv1(x)))\n",
+            "        x = self.relu(self.bn1(self.conv1(x))).detach()\n",
         ),
         "caught_by": ["ResNet34__forward"],
     },
@@ -805,24 +813,30 @@ WRONG_ANSWERS += [
         "exercise": "random_crop_flip",
         "name": "zero_canvas_float32",
         "why": "pads into torch.zeros(...) on the right device but in float32, whatever the batch's dtype",
-        "source": _crop("""    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, device=dev)
+        "source": _crop(
+            """    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, device=dev)
     padded[:, :, padding:padding + H, padding:padding + W] = batch
     dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
     dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
     flip = torch.rand(B, device=dev) < 0.5
-""" + _GATHER),
+"""
+            + _GATHER
+        ),
         "caught_by": ["random_crop_flip__device", "random_crop_flip__is_crop"],
     },
     {
         "exercise": "random_crop_flip",
         "name": "zero_canvas_on_the_cpu",
         "why": "pads into torch.zeros(..., dtype=batch.dtype) made on the CPU: breaks on a GPU batch",
-        "source": _crop("""    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, dtype=batch.dtype)
+        "source": _crop(
+            """    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, dtype=batch.dtype)
     padded[:, :, padding:padding + H, padding:padding + W] = batch
     dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
     dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
     flip = torch.rand(B, device=dev) < 0.5
-""" + _GATHER),
+"""
+            + _GATHER
+        ),
         "caught_by": ["random_crop_flip__device"],
     },
     # (6) messages name the student's real class, under the grader too
@@ -846,7 +860,8 @@ WRONG_ANSWERS += [
         "name": "imagenet_stem_avgpool",
         "why": "the ImageNet stem pools by averaging (nn.AvgPool2d) instead of torchvision's max-pool",
         "source": _net().replace(
-            "self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)", "self.maxpool = nn.AvgPool2d(3, stride=2, padding=1)"
+            "self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)",
+            "self.maxpool = nn.AvgPool2d(3, stride=2, padding=1)",
         ),
         "caught_by": ["ResNet34__torchvision_keys", "ResNet34__forward"],
         "message": "got AvgPool2d",

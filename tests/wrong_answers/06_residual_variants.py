@@ -983,7 +983,8 @@ WRONG_ANSWERS += [
         "name": "bn2_momentum_09",
         "why": "bn2 built with momentum 0.9: the running statistics jump almost to each batch's",
         "source": _preact().replace(
-            "self.bn2 = nn.BatchNorm2d(out_channels)", "self.bn2 = nn.BatchNorm2d(out_channels, momentum=0.9)"
+            "self.bn2 = nn.BatchNorm2d(out_channels)",
+            "self.bn2 = nn.BatchNorm2d(out_channels, momentum=0.9)",
         ),
         "caught_by": ["PreActBlock__forward"],
     },
@@ -992,7 +993,8 @@ WRONG_ANSWERS += [
         "name": "bn1_cumulative_average",
         "why": "bn1 with momentum=None (a cumulative average): one batch sets the running statistics outright",
         "source": _variant().replace(
-            "self.bn1 = nn.BatchNorm2d(channels)", "self.bn1 = nn.BatchNorm2d(channels, momentum=None)"
+            "self.bn1 = nn.BatchNorm2d(channels)",
+            "self.bn1 = nn.BatchNorm2d(channels, momentum=None)",
         ),
         "caught_by": ["block_variant__original", "block_variant__bn_after_add"],
     },
@@ -1165,7 +1167,9 @@ WRONG_ANSWERS += [
         "exercise": "PreActBlock",
         "name": "shortcut_in_sequential",
         "why": "the projection wrapped in an nn.Sequential: not the bare 1×1 convolution the contract names",
-        "source": _preact(projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False))"),
+        "source": _preact(
+            projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False))"
+        ),
         "caught_by": ["PreActBlock__structure"],
         "message": "got Sequential",
     },
