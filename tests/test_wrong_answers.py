@@ -66,3 +66,8 @@ def test_wrong_answer_is_caught(lesson, wrong):
     if wrong.get("flagged"):  # not verifiable from the source: withheld and sent to a human
         flags = job.job.result.flags
         assert any(f.startswith(f"{wrong['exercise']}: ") for f in flags), flags
+    if "message" in wrong:  # what the student reads names their own objects (not a proxy's)
+        assert any(wrong["message"] in m for m in caught.values()), (
+            f"wrong answer {wrong['name']!r} is caught, but no message says {wrong['message']!r}: "
+            f"{list(caught.values())}"
+        )

@@ -337,7 +337,7 @@ WRONG_ANSWERS = [
         "name": "imagenet_stem_no_padding",
         "why": "the 7x7 stem conv without padding 3 (maps off by a few pixels)",
         "source": _net(im_pad="0"),
-        "caught_by": ["ResNet34__shapes"],
+        "caught_by": ["ResNet34__imagenet_stem"],
     },
     {
         "exercise": "ResNet34",
@@ -722,5 +722,190 @@ WRONG_ANSWERS = [
     flip = (torch.rand(B, device=dev) < 0.5).tolist()
     return torch.stack(list(map(_one, padded, dy, dx, flip, [H] * B, [W] * B)))"""
         ),
+    },
+]
+
+
+# ------------------------------------------------------------------------------- issue 21's classes
+# Answers right in eval mode, in values, or on the CPU in float32, and wrong in what the tests now
+# also read. "message" (optional): a text every caught answer's messages must contain.
+_FORWARD_OK = _BLOCK_OK["forward"]
+WRONG_ANSWERS += [
+    # (1) running statistics
+    {
+        "exercise": "BasicBlock",
+        "name": "bn2_run_twice",
+        "why": "bn2 called once more for a value that is thrown away (a debugging print): its statistics move twice",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "        out = self.bn2(self.conv2(out))\n",
+                "        out = self.conv2(out)\n        _ = self.bn2(out).std()\n        out = self.bn2(out)\n",
+            )
+        ),
+        "caught_by": ["BasicBlock__train_mode"],
+    },
+    {
+        "exercise": "BasicBlock",
+        "name": "bn_cumulative_average",
+        "why": "BatchNorm2d(..., momentum=None): a cumulative average, one batch sets the statistics outright",
+        "source": _block().replace(
+            "nn.BatchNorm2d(out_channels)\n", "nn.BatchNorm2d(out_channels, momentum=None)\n"
+        ),
+        "caught_by": ["BasicBlock__train_mode"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "stem_bn_momentum_09",
+        "why": "the stem's BN built with momentum 0.9",
+        "source": _net().replace(
+            "self.bn1 = nn.BatchNorm2d(64)", "self.bn1 = nn.BatchNorm2d(64, momentum=0.9)"
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "stem_bn_run_twice",
+        "why": "the stem's BN run a second time on a copy for a statistic that is discarded",
+        "source": _net().replace(
+            "        x = self.relu(self.bn1(self.conv1(x)))\n",
+            "        x = self.conv1(x)\n        _ = self.bn1(x.clone()).mean()\n        x = self.relu(self.bn1(x))\n",
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    # (2) train-mode-only behaviour
+    {
+        "exercise": "BasicBlock",
+        "name": "dropout_on_shortcut",
+        "why": "a dropout on the shortcut in training mode: eval mode is exact",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "        out += identity\n",
+                "        out += F.dropout(identity, 0.1, self.training)\n",
+            )
+        ),
+        "caught_by": ["BasicBlock__train_mode"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "dropout2d_after_stem",
+        "why": "channel dropout after the stem in training mode",
+        "source": _net().replace(
+            "        x = self.relu(self.bn1(self.conv1(x)))\n",
+            "        x = F.dropout2d(self.relu(self.bn1(self.conv1(x))), 0.05, self.training)\n",
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    # (3) gradient routes
+    {
+        "exercise": "BasicBlock",
+        "name": "conv2_weight_detached",
+        "why": "conv2 applied with a detached weight: right values, conv2 never learns",
+        "source": _block(
+            forward=_FORWARD_OK.replace(
+                "        out = self.bn2(self.conv2(out))\n",
+                "        out = self.bn2(F.conv2d(out, self.conv2.weight.detach(), padding=1))\n",
+            )
+        ),
+        "caught_by": ["BasicBlock__gradients"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "stem_detached",
+        "why": "the stem's output detached (a frozen stem): right values, no gradient to conv1, bn1 or the images",
+        "source": _net().replace(
+            "        x = self.relu(self.bn1(self.conv1(x)))\n",
+            "        x = self.relu(self.bn1(self.conv1(x))).detach()\n",
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "layer4_without_grad",
+        "why": "layer4 run under torch.no_grad(): right values, nothing below the classifier learns",
+        "source": _net().replace(
+            "        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))\n",
+            "        x = self.layer3(self.layer2(self.layer1(x)))\n        with torch.no_grad():\n            x = self.layer4(x)\n",
+        ),
+        "caught_by": ["ResNet34__forward"],
+    },
+    # (4) side effects on the caller's objects
+    {
+        "exercise": "accuracy",
+        "name": "shifts_logits_in_place",
+        "why": "subtracts each row's maximum from the caller's logits in place (for 'stability')",
+        "source": """def accuracy(logits, labels):
+    logits -= logits.max(dim=1, keepdim=True).values
+    return (logits.argmax(dim=1) == labels).float().mean().item()
+""",
+        "caught_by": ["accuracy__values"],
+    },
+    {
+        "exercise": "accuracy",
+        "name": "softmax_in_place",
+        "why": "turns the caller's logits into probabilities in place (exp_ and div_)",
+        "source": """def accuracy(logits, labels):
+    probs = logits.exp_()
+    probs /= probs.sum(dim=1, keepdim=True)
+    return (probs.argmax(dim=1) == labels).float().mean().item()
+""",
+        "caught_by": ["accuracy__values"],
+    },
+    # (5) dtype and device follow the batch
+    {
+        "exercise": "random_crop_flip",
+        "name": "zero_canvas_float32",
+        "why": "pads into torch.zeros(...) on the right device but in float32, whatever the batch's dtype",
+        "source": _crop(
+            """    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, device=dev)
+    padded[:, :, padding:padding + H, padding:padding + W] = batch
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+        "caught_by": ["random_crop_flip__device", "random_crop_flip__is_crop"],
+    },
+    {
+        "exercise": "random_crop_flip",
+        "name": "zero_canvas_on_the_cpu",
+        "why": "pads into torch.zeros(..., dtype=batch.dtype) made on the CPU: breaks on a GPU batch",
+        "source": _crop(
+            """    padded = torch.zeros(B, C, H + 2 * padding, W + 2 * padding, dtype=batch.dtype)
+    padded[:, :, padding:padding + H, padding:padding + W] = batch
+    dy = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    dx = torch.randint(0, 2 * padding + 1, (B,), device=dev)
+    flip = torch.rand(B, device=dev) < 0.5
+"""
+            + _GATHER
+        ),
+        "caught_by": ["random_crop_flip__device"],
+    },
+    # (6) messages name the student's real class, under the grader too
+    {
+        "exercise": "BasicBlock",
+        "name": "downsample_modulelist",
+        "why": "the projection kept in an nn.ModuleList (not callable as one module, other type)",
+        "source": _block(
+            projection="nn.ModuleList([nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), "
+            "nn.BatchNorm2d(out_channels)])",
+            forward=_FORWARD_OK.replace(
+                "            identity = self.downsample(x)\n",
+                "            identity = self.downsample[1](self.downsample[0](x))\n",
+            ),
+        ),
+        "caught_by": ["BasicBlock__projection"],
+        "message": "got ModuleList",
+    },
+    {
+        "exercise": "ResNet34",
+        "name": "imagenet_stem_avgpool",
+        "why": "the ImageNet stem pools by averaging (nn.AvgPool2d) instead of torchvision's max-pool",
+        "source": _net().replace(
+            "self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)",
+            "self.maxpool = nn.AvgPool2d(3, stride=2, padding=1)",
+        ),
+        "caught_by": ["ResNet34__torchvision_keys", "ResNet34__forward"],
+        "message": "got AvgPool2d",
     },
 ]

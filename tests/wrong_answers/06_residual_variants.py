@@ -481,7 +481,7 @@ WRONG_ANSWERS = [
         ),
         "caught_by": [
             "block_variant__structure",
-            "block_variant__forward",
+            "block_variant__original",
             "block_variant__unknown_kind",
         ],
     },
@@ -978,5 +978,217 @@ WRONG_ANSWERS = [
         "source": _costs(
             layers="[(in_channels, width, 1), (width, width, 3), (width, in_channels, 1)]"
         ),
+    },
+]
+
+
+# ------------------------------------------------------------------------------- issue 21's classes
+# Each class of contract point, with answers that are right in eval mode, in values or on the
+# CPU in float32, and wrong in what the test now also reads. "message" (optional): a text every
+# caught answer's messages must contain (the student's real class, not the grader's proxy).
+WRONG_ANSWERS += [
+    # (1) running statistics
+    {
+        "exercise": "PreActBlock",
+        "name": "bn2_momentum_09",
+        "why": "bn2 built with momentum 0.9: the running statistics jump almost to each batch's",
+        "source": _preact().replace(
+            "self.bn2 = nn.BatchNorm2d(out_channels)",
+            "self.bn2 = nn.BatchNorm2d(out_channels, momentum=0.9)",
+        ),
+        "caught_by": ["PreActBlock__forward"],
+    },
+    {
+        "exercise": "block_variant",
+        "name": "bn1_cumulative_average",
+        "why": "bn1 with momentum=None (a cumulative average): one batch sets the running statistics outright",
+        "source": _variant().replace(
+            "self.bn1 = nn.BatchNorm2d(channels)",
+            "self.bn1 = nn.BatchNorm2d(channels, momentum=None)",
+        ),
+        "caught_by": ["block_variant__original", "block_variant__bn_after_add"],
+    },
+    {
+        "exercise": "Bottleneck",
+        "name": "projection_run_twice",
+        "why": "the projection is computed twice (once to check its shape): its BN's statistics move twice per forward",
+        "source": _bottleneck().replace(
+            "        if self.downsample is not None:\n            identity = self.downsample(x)",
+            "        if self.downsample is not None:\n"
+            "            assert self.downsample(x).shape == out.shape\n"
+            "            identity = self.downsample(x)",
+        ),
+        "caught_by": ["Bottleneck__forward"],
+    },
+    {
+        "exercise": "Shortcut",
+        "name": "bn_keras_momentum",
+        "why": "Keras's momentum=0.99 typed into PyTorch (where it weighs the NEW batch)",
+        "source": _shortcut(bn="nn.BatchNorm2d(out_channels, momentum=0.99)"),
+        "caught_by": ["Shortcut__values_B"],
+    },
+    {
+        "exercise": "ResNet50",
+        "name": "bn_momentum_001_everywhere",
+        "why": "every BN's momentum set to 0.01 after construction (a fine-tuning habit), the contract says PyTorch's 0.1",
+        "source": _resnet50(
+            register="""        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = 0.01"""
+        ),
+        "caught_by": ["ResNet50__forward"],
+    },
+    # (2) train-mode-only behaviour
+    {
+        "exercise": "ResNet50",
+        "name": "dropout_before_fc",
+        "why": "a dropout before the classifier: eval mode is right, training mode is random",
+        "source": _resnet50().replace(
+            "return self.fc(torch.flatten(self.avgpool(x), 1))",
+            "return self.fc(F.dropout(torch.flatten(self.avgpool(x), 1), 0.2, self.training))",
+        ),
+        "caught_by": ["ResNet50__forward"],
+    },
+    {
+        "exercise": "Bottleneck",
+        "name": "dropout2d_on_branch",
+        "why": "channel dropout on the residual branch in training mode (stochastic, not in the contract)",
+        "source": _bottleneck(last="F.dropout2d(self.bn3(self.conv3(out)), 0.1, self.training)"),
+        "caught_by": ["Bottleneck__forward"],
+    },
+    {
+        "exercise": "PreActBlock",
+        "name": "dropout_between_convs",
+        "why": "a dropout between the two convolutions (Wide ResNet's), active in training mode only",
+        "source": _preact(
+            forward="""        out = self.relu(self.bn1(x))
+        identity = x if self.shortcut is None else self.shortcut(out)
+        out = self.conv1(out)
+        out = self.conv2(F.dropout(self.relu(self.bn2(out)), 0.1, self.training))
+        return out + identity"""
+        ),
+        "caught_by": ["PreActBlock__forward"],
+    },
+    # (3) gradient routes
+    {
+        "exercise": "Bottleneck",
+        "name": "projection_weight_detached",
+        "why": "the projection uses a detached copy of its weight: right values, its weight never learns",
+        "source": _bottleneck().replace(
+            "            identity = self.downsample(x)",
+            "            conv = self.downsample[0]\n"
+            "            identity = self.downsample[1](F.conv2d(x, conv.weight.detach(), stride=conv.stride))",
+        ),
+        "caught_by": ["Bottleneck__forward"],
+    },
+    {
+        "exercise": "PreActBlock",
+        "name": "shortcut_weight_detached",
+        "why": "the 1×1 projection uses a detached weight: right values, no gradient into it",
+        "source": _preact(
+            forward="""        out = self.relu(self.bn1(x))
+        if self.shortcut is None:
+            identity = x
+        else:
+            identity = F.conv2d(out, self.shortcut.weight.detach(), stride=self.shortcut.stride)
+        out = self.conv1(out)
+        out = self.conv2(self.relu(self.bn2(out)))
+        return out + identity"""
+        ),
+        "caught_by": ["PreActBlock__plus_one"],
+    },
+    {
+        "exercise": "block_variant",
+        "name": "original_branch_detached",
+        "why": "(a) with its branch detached: right values, the gradient reaches x through the shortcut only",
+        "source": _variant(a="return relu(bn2(conv2(relu(bn1(conv1(x))))).detach() + x)"),
+        "caught_by": ["block_variant__original"],
+    },
+    # (4) side effects on the caller's objects
+    {
+        "exercise": "input_gradient",
+        "name": "zero_grad_after_backward",
+        "why": ".backward(), then block.zero_grad() to tidy up: wipes the gradients the caller already had",
+        "source": _input_gradient("""    x = x.detach().clone().requires_grad_(True)
+    block(x).backward(da_out)
+    block.zero_grad()
+    return x.grad"""),
+        "caught_by": ["input_gradient__no_side_effects"],
+    },
+    {
+        "exercise": "input_gradient",
+        "name": "accumulates_into_callers_x",
+        "why": "differentiates with respect to the caller's own x: its .grad (and flag) change",
+        "source": _input_gradient("""    x.requires_grad_(True)
+    torch.autograd.backward(block(x), da_out, inputs=[x])
+    return x.grad.clone()"""),
+        "caught_by": ["input_gradient__no_side_effects"],
+    },
+    {
+        "exercise": "plain_equivalent",
+        "name": "freezes_the_unit",
+        "why": "switches requires_grad off on the unit's parameters (instead of torch.no_grad())",
+        "source": _plain(
+            scale="[p.requires_grad_(False) for p in unit.parameters()] and bn.weight / torch.sqrt(bn.running_var + bn.eps)"
+        ),
+        "caught_by": ["plain_equivalent__matches_unit"],
+    },
+    # (5) dtype and device follow the input
+    {
+        "exercise": "plain_equivalent",
+        "name": "identity_float32_cpu",
+        "why": "the identity kernel built with torch.zeros(C, C, 3, 3): float32 on the CPU, whatever the unit",
+        "source": _plain(
+            identity="identity = torch.zeros(c, c, 3, 3); identity[torch.arange(c), torch.arange(c), 1, 1] = 1.0"
+        ),
+        "caught_by": ["plain_equivalent__matches_unit"],
+    },
+    {
+        "exercise": "plain_equivalent",
+        "name": "identity_from_eye",
+        "why": "the identity kernel padded from torch.eye(C): float32 on the CPU",
+        "source": _plain(identity="identity = F.pad(torch.eye(c)[:, :, None, None], (1, 1, 1, 1))"),
+        "caught_by": ["plain_equivalent__matches_unit"],
+    },
+    {
+        "exercise": "Shortcut",
+        "name": "a_zeros_default_dtype",
+        "why": "option A's zero channels made on the right device but in float32 (float64 hides it: cat promotes)",
+        "source": _shortcut(
+            option_a="""            x = x[:, :, :: self.stride, :: self.stride]
+            n, _, h, w = x.shape
+            zeros = torch.zeros(n, self.out_channels - self.in_channels, h, w, device=x.device)
+            return torch.cat([x, zeros], dim=1)"""
+        ),
+        "caught_by": ["Shortcut__shapes"],
+    },
+    {
+        "exercise": "input_gradient",
+        "name": "through_numpy",
+        "why": "copies x through NumPy: a CPU float tensor, whatever x's device (and no bfloat16)",
+        "source": _input_gradient("""    x = torch.from_numpy(x.detach().cpu().numpy().copy()).requires_grad_(True)
+    (dx,) = torch.autograd.grad(block(x), x, grad_outputs=da_out)
+    return dx"""),
+        "caught_by": ["input_gradient__no_side_effects"],
+    },
+    # (6) messages name the student's real class, under the grader too
+    {
+        "exercise": "PreActBlock",
+        "name": "shortcut_in_sequential",
+        "why": "the projection wrapped in an nn.Sequential: not the bare 1×1 convolution the contract names",
+        "source": _preact(
+            projection="nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False))"
+        ),
+        "caught_by": ["PreActBlock__structure"],
+        "message": "got Sequential",
+    },
+    {
+        "exercise": "Shortcut",
+        "name": "lp_pool",
+        "why": "power-average pooling (nn.LPPool2d) instead of average pooling",
+        "source": _shortcut(pool="nn.LPPool2d(2, stride, stride, ceil_mode=True)"),
+        "caught_by": ["Shortcut__params"],
+        "message": "got LPPool2d",
     },
 ]
