@@ -126,7 +126,8 @@ def check_type(obj: Any, expected: type | tuple[type, ...], name: str, hint: Hin
             if isinstance(expected, tuple)
             else expected.__name__
         )
-        _fail(name, f"expected a {exp}, got {type(obj).__name__}", hint)
+        # obj.__class__, not type(obj): under the grader a proxy names the student's real class
+        _fail(name, f"expected a {exp}, got {obj.__class__.__name__}", hint)
 
 
 def check_shape(x: Any, expected: Sequence[int], name: str, hint: Hint = None) -> None:

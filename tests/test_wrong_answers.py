@@ -60,3 +60,7 @@ def test_wrong_answer_is_caught(lesson, wrong):
         f"wrong answer {wrong['name']!r} ({wrong.get('why', '')}) passes every test of "
         f"{wrong['exercise']!r} in the grader (its cell: {cell.status} {cell.error})"
     )
+    if "message" in wrong:  # the student's message names what they really wrote
+        assert any(wrong["message"] in m for m in caught.values()), (
+            f"wrong answer {wrong['name']!r} is caught, but no message says {wrong['message']!r}: {caught}"
+        )
