@@ -1084,4 +1084,16 @@ WRONG_ANSWERS += [
         ),
         "message": "got GroupNorm",
     },
+    # issue 22 §4: the unknown stem has its own test cell
+    {
+        "exercise": "DenseNet",
+        "name": "unknown_stem_falls_back",
+        "why": "any stem other than 'imagenet' silently builds the CIFAR stem",
+        "source": _swap(
+            _net(),
+            '        if stem not in ("imagenet", "cifar"):\n            raise ValueError(stem)\n',
+            "",
+        ),
+        "caught_by": ["DenseNet__unknown_stem"],
+    },
 ]
