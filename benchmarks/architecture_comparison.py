@@ -11,7 +11,9 @@ exactly as the notebook does, over several seeds:
 
 ``--write`` replaces a measured block of ``benchmarks/ARCHITECTURES.md`` (between its
 ``<!-- measured:quick:begin -->`` / ``<!-- measured:quick:end -->`` markers, or those named by
-``--block``) with this run's tables, date, machine and command. Images come from
+``--block``) with this run's tables, date, machine and command; the quick block is also copied
+into lesson 07's table (section 5, between ``<!-- measured-table:begin/end -->``; ``--lesson-only``
+copies it without measuring). Images come from
 ``course.data.data_root()`` (``$COURSE_DATA``, ``./data``), or the synthetic stand-in when there is
 no CIFAR-10 there; the report says which.
 """
@@ -114,6 +116,25 @@ def write_report(text: str, block: str = "quick", path: Path = REPORT) -> None:
     replace_block(path, text, block)
 
 
+LESSON_BEGIN, LESSON_END = "<!-- measured-table:begin -->", "<!-- measured-table:end -->"
+
+
+def write_lesson_table(report: Path = REPORT) -> bool:
+    """Put the report's quick block, as ``comparison.lesson_table``, between the markers of lesson
+    07's source (section 5); True if the lesson changed (then run ``course release``)."""
+    table = comparison.lesson_table(comparison.read_measured(report.read_text(encoding="utf-8")))
+    path = notebooks.source_path(LESSON)
+    nb = notebooks.read(path)
+    cell = next(c for c in nb.cells if LESSON_BEGIN in c.source)
+    head, rest = cell.source.split(LESSON_BEGIN, 1)
+    new = f"{head}{LESSON_BEGIN}\n{table}\n{LESSON_END}{rest.split(LESSON_END, 1)[1]}"
+    if new == cell.source:
+        return False
+    cell.source = new
+    notebooks.write(notebooks.normalize(nb), path)
+    return True
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
@@ -125,7 +146,19 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the rows as JSON to this file")
     parser.add_argument("--figure", help="save the comparison figure (PNG) to this file")
     parser.add_argument("--write", action="store_true", help=f"update {REPORT.name}")
+    parser.add_argument(
+        "--lesson-only",
+        action="store_true",
+        help=f"measure nothing: copy {REPORT.name}'s quick block into lesson 07's table",
+    )
     args = parser.parse_args(argv)
+    if args.lesson_only:
+        changed = write_lesson_table()
+        print(
+            "lesson 07's table "
+            + ("updated: run `course release 07_highway_densenet`" if changed else "is current")
+        )
+        return 0
 
     torch.set_num_threads(args.threads)
     config = comparison.QUICK
@@ -156,6 +189,8 @@ def main(argv=None) -> int:
     if args.write:
         write_report(text, args.block)
         print(f"\nwrote {REPORT}")
+        if args.block == "quick" and write_lesson_table():
+            print("updated lesson 07's measured table: run `course release 07_highway_densenet`")
     return 0
 
 

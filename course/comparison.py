@@ -58,6 +58,8 @@ __all__ = [
     "compare",
     "summarize",
     "format_table",
+    "read_measured",
+    "lesson_table",
     "plot",
     "plot_depth_profiles",
 ]
@@ -382,6 +384,77 @@ def format_table(rows: Sequence[Mapping], markdown: bool = False) -> str:
         [fmt.format(*head), fmt.format(*("-" * w for w in widths))]
         + [fmt.format(*cells) for cells in lines]
     )
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def read_measured(report: str, block: str = "quick") -> dict[str, dict]:
+    """A measured block of ``benchmarks/ARCHITECTURES.md`` (written by
+    ``benchmarks/architecture_comparison.py`` with :func:`format_table`), read back.
+
+    Per network, in the table's order: ``row`` (its cells, as printed), the printed figures
+    ``params``, ``params_ratio``, ``macs``, ``macs_ratio``, ``memory``, ``memory_ratio``, ``ms``,
+    ``time_ratio``, ``error``, ``error_sd`` (strings, rounded as in the report: the lesson's prose
+    quotes them) and ``seed_errors`` (final training error per seed, %, floats). A ``ValueError``
+    names what is missing. Lesson 07 (its measured table is generated from this).
+    """
+    begin, end = f"<!-- measured:{block}:begin -->", f"<!-- measured:{block}:end -->"
+    if begin not in report or end not in report:
+        raise ValueError(f"no measured block {block!r} in the report")
+    lines = report.split(begin, 1)[1].split(end, 1)[0].splitlines()
+    head = next((i for i, line in enumerate(lines) if line.startswith("| network |")), None)
+    seeds_head = next((i for i, line in enumerate(lines) if line.startswith("| seed |")), None)
+    if head is None or seeds_head is None:
+        raise ValueError(f"measured block {block!r} has no network table or no per-seed table")
+    out: dict[str, dict] = {}
+    for line in lines[head + 2 :]:
+        if not line.startswith("|"):
+            break
+        row = _cells(line)
+        params, macs, memory, step, error = row[1:6]
+        figures = {
+            "params": params.split(" (")[0],
+            "params_ratio": params.split("(")[1].rstrip("×)"),
+            "macs": macs.split(" M")[0],
+            "macs_ratio": macs.split("(")[1].rstrip("×)"),
+            "memory": memory.split(" MiB")[0],
+            "memory_ratio": memory.split("(")[1].rstrip("×)"),
+            "ms": step.split(" ms")[0],
+            "time_ratio": step.split("(")[1].rstrip("×)"),
+            "error": error.split(" %")[0],
+            "error_sd": error.split("± ")[1] if "±" in error else "0.0",
+        }
+        out[row[0]] = {"row": row, **figures, "seed_errors": []}
+    names = _cells(lines[seeds_head])[1:]
+    for line in lines[seeds_head + 2 :]:
+        if not line.startswith("|"):
+            break
+        for name, value in zip(names, _cells(line)[1:], strict=True):
+            out[name]["seed_errors"].append(float(value))
+    return out
+
+
+def lesson_table(measured: Mapping[str, Mapping]) -> str:
+    """The Markdown table lesson 07 shows (section 5): the report's table (:func:`read_measured`)
+    with the per-seed training errors in a last column."""
+    first = next(iter(measured.values()))
+    n = len(first["seed_errors"])
+    head = [
+        "network",
+        "parameters",
+        "multiply-adds / image",
+        "activation memory / image",
+        "time / step",
+        f"training error ({n} seeds, mean ± sd)",
+        "per seed (%)",
+    ]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for entry in measured.values():
+        per_seed = ", ".join(f"{e:.1f}" for e in entry["seed_errors"])
+        out.append("| " + " | ".join([*entry["row"][:6], per_seed]) + " |")
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -51,3 +51,25 @@ def test_architecture_comparison_quick(tmp_path):
         "load average",
     ):
         assert words in proc.stdout
+
+
+@pytest.mark.slow
+def test_highway_depth_lr_runs_the_lessons_code(tmp_path):
+    """Lesson 07 §1's 50-layer run by learning rate: the lesson's own functions, a table per lr."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "highway_depth_lr.py")]
+    cmd += ["--lrs", "0.05", "--seeds", "0", "--steps", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "| lr | highway, b_T = -2 | highway, b_T = -6 | plain (He init) |" in proc.stdout
+    assert (
+        "| 0.05 | " in proc.stdout
+        and "Command: `python benchmarks/highway_depth_lr.py" in proc.stdout
+    )
+
+
+def test_lesson07_table_copy_is_current(tmp_path):
+    """`architecture_comparison.py --lesson-only` finds lesson 07's table equal to the report's."""
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "architecture_comparison.py"), "--lesson-only"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "is current" in proc.stdout

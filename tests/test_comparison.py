@@ -6,15 +6,18 @@ tests drive it with small stand-ins built from torch.nn.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import matplotlib
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import ROOT
 from torch import nn
 
 from course import comparison, degradation
+from course.tools import notebooks
 
 matplotlib.use("Agg")
 
@@ -217,3 +220,97 @@ def test_default_config_follows_quick_mode(monkeypatch):
     assert comparison.default_config() is comparison.QUICK
     monkeypatch.setenv("COURSE_QUICK", "0")
     assert comparison.default_config() is comparison.FULL
+
+
+# --------------------------------------------------------------------------------------------
+# lesson 07's measured table and the figures its prose quotes (benchmarks/ARCHITECTURES.md)
+# --------------------------------------------------------------------------------------------
+REPORT = ROOT / "benchmarks" / "ARCHITECTURES.md"
+TABLE_BEGIN, TABLE_END = "<!-- measured-table:begin -->", "<!-- measured-table:end -->"
+
+
+def _lesson07_section5() -> tuple[str, str]:
+    """Lesson 07's measured table and the prose of its cell (the table left out)."""
+    nb = notebooks.read(notebooks.source_path("07_highway_densenet", ROOT))
+    cell = next(c for c in nb.cells if TABLE_BEGIN in c.source)
+    head, rest = cell.source.split(TABLE_BEGIN, 1)
+    table, tail = rest.split(TABLE_END, 1)
+    return table.strip(), head + tail
+
+
+def _claims() -> tuple[list[str], dict, dict]:
+    """Every figure lesson 07's section 5 quotes, written from the measurement, and the two blocks."""
+    text = REPORT.read_text(encoding="utf-8")
+    q, f = comparison.read_measured(text), comparison.read_measured(text, "lr0.025")
+    dense_fast = f["DenseNet"]["seed_errors"]
+    claims = [
+        f"gates add {round(100 * (float(q['Highway']['params_ratio']) - 1))} %",
+        f"the DenseNet computes {q['DenseNet']['macs_ratio']}× as much",
+        f"{q['DenseNet']['memory_ratio']}× the ResNet's for the DenseNet",
+        f"outputs too: {q['Highway']['memory_ratio']}× the ResNet's",
+        f"the DenseNet is {q['DenseNet']['time_ratio']}× slower",
+        f"{len(q['ResNet']['seed_errors'])} seeds",
+        f"every\n  seed ({q['ResNet']['error']} % ± {q['ResNet']['error_sd']})",
+        f"a few unlearned ({q['Highway']['error']} % ± {q['Highway']['error_sd']})",
+        f"between seeds ({q['DenseNet']['error']} % ± {q['DenseNet']['error_sd']})",
+        f"at a peak of 0.025 ({len(dense_fast)} seeds)",
+        f"({f['DenseNet']['error']} % error on\n  average, {min(dense_fast):.1f} % to {max(dense_fast):.1f} % by seed)",
+    ]
+    return claims, q, f
+
+
+def test_read_measured_reads_back_what_format_table_writes():
+    rows = [
+        {"name": n, "seed": s, "params": p, "macs": 2e6 * p, "activation_bytes": 1e3 * p,
+         "seconds_per_step": 0.01 * p, "final_error": e}
+        for s in (0, 1)
+        for n, p, e in [("A", 10, 0.1 * s), ("B", 15, 0.25 + 0.1 * s)]
+    ]  # fmt: skip
+    report = (
+        "<!-- measured:quick:begin -->\n" + comparison.format_table(rows, markdown=True)
+        + "\n\n| seed | A | B |\n|---|---|---|\n| 0 | 0.0 | 25.0 |\n| 1 | 10.0 | 35.0 |\n"
+        + "<!-- measured:quick:end -->"
+    )  # fmt: skip
+    got = comparison.read_measured(report)
+    assert list(got) == ["A", "B"]
+    assert got["B"]["params"] == "15" and got["B"]["params_ratio"] == "1.50"
+    assert got["B"]["error"] == "30.0" and got["B"]["error_sd"] == "7.1"
+    assert got["A"]["seed_errors"] == [0.0, 10.0]
+    table = comparison.lesson_table(got)
+    assert table.splitlines()[0].startswith("| network |") and "| 25.0, 35.0 |" in table
+    with pytest.raises(ValueError, match="no measured block"):
+        comparison.read_measured(report, "other")
+
+
+def test_lesson07_table_is_generated_from_the_measurement():
+    table, _ = _lesson07_section5()
+    assert table, "lesson 07's measured table is empty"
+    want = comparison.lesson_table(comparison.read_measured(REPORT.read_text(encoding="utf-8")))
+    assert table == want, (
+        "lesson 07's table differs from benchmarks/ARCHITECTURES.md: run "
+        "`python benchmarks/architecture_comparison.py --lesson-only` and `course release 07_highway_densenet`"
+    )
+
+
+def test_lesson07_prose_quotes_the_measured_figures():
+    _, prose = _lesson07_section5()
+    claims, q, f = _claims()
+    missing = [c for c in claims if c not in prose]
+    assert not missing, f"lesson 07 §5 no longer states the measured figure(s) {missing}"
+    # every percentage and ratio the prose states is one of the measured claims above
+    quoted = set(re.findall(r"\d+(?:\.\d+)?(?: %|×)", prose))
+    measured = set(re.findall(r"\d+(?:\.\d+)?(?: %|×)", "\n".join(claims)))
+    assert quoted <= measured, (
+        f"lesson 07 §5 states figures nobody measured: {sorted(quoted - measured)}"
+    )
+    # and what the words say about them holds
+    assert all(e == 0 for e in q["ResNet"]["seed_errors"]), (
+        "'only the ResNet fit all 256 labels in every seed'"
+    )
+    assert float(q["Highway"]["error"]) > 0 and float(q["DenseNet"]["error"]) > float(
+        q["Highway"]["error"]
+    )
+    assert all(e == 0 for n in ("ResNet", "Highway") for e in f[n]["seed_errors"]), (
+        "'fit every label' at 0.025"
+    )
+    assert 40 <= float(f["DenseNet"]["error"]) <= 60, "'about half of them unlearned' at 0.025"

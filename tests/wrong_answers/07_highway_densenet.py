@@ -255,6 +255,12 @@ def _net(**changes: str) -> str:
     return _NET.format(**{**_NET_OK, **changes})
 
 
+def _swap(source: str, old: str, new: str) -> str:
+    """``source`` with ``old`` (which must occur) replaced by ``new``."""
+    assert old in source, old
+    return source.replace(old, new)
+
+
 def _net121(body: str) -> str:
     return f"def DenseNet121(num_classes=1000):\n    return {body}\n"
 
@@ -689,6 +695,7 @@ WRONG_ANSWERS = [
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
         self.pool = nn.MaxPool2d(kernel_size=2, stride=2)"""
         ),
+        "message": "MaxPool2d",  # the grader's message names the student's class
     },
     {
         "exercise": "Transition",
@@ -835,5 +842,301 @@ def skip_net_updates(a0, W1, b1, W2, b2, Ws, da2, lr):
     out.update({k: -lr * v for k, v in zip(["W2", "Ws", "b2", "W1", "b1"], g[3:])})
     return out
 """,
+    },
+]
+
+# Issue 21's classes, entries of their own: (1) running statistics, (2) train-mode-only behaviour,
+# (3) gradient routes, (4) side effects on the caller's objects, (5) dtype/device portability,
+# (6) messages that name the student's real class under the grader.
+WRONG_ANSWERS += [
+    # (1) running statistics
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "bn_momentum_0_9",
+        "why": "(1) batch norms with momentum 0.9 (the 'keep 90 %' convention of other libraries): same outputs, wrong running statistics",
+        "source": _swap(
+            _swap(
+                _unit(),
+                "self.bn1 = nn.BatchNorm2d(channels)",
+                "self.bn1 = nn.BatchNorm2d(channels, momentum=0.9)",
+            ),
+            "self.bn2 = nn.BatchNorm2d(channels)",
+            "self.bn2 = nn.BatchNorm2d(channels, momentum=0.9)",
+        ),
+    },
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "main_path_twice",
+        "why": "(1) the ungated branch computes H(x) again: same outputs, each batch norm updates twice per forward",
+        "source": _unit(
+            ungated="self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)"
+        ),
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "momentum_none",
+        "why": "(1) momentum=None (a cumulative average of all batches) instead of PyTorch's 0.1",
+        "source": _swap(
+            _swap(
+                _layer(),
+                "nn.BatchNorm2d(in_channels)",
+                "nn.BatchNorm2d(in_channels, momentum=None)",
+            ),
+            "nn.BatchNorm2d(width)",
+            "nn.BatchNorm2d(width, momentum=None)",
+        ),
+    },
+    {
+        "exercise": "Transition",
+        "name": "keras_momentum",
+        "why": "(1) momentum=0.99 copied from Keras' BatchNormalization (which keeps 99 % of the old value)",
+        "source": _swap(
+            _transition(),
+            "nn.BatchNorm2d(in_channels)",
+            "nn.BatchNorm2d(in_channels, momentum=0.99)",
+        ),
+    },
+    {
+        "exercise": "Transition",
+        "name": "no_running_stats",
+        "why": "(1) track_running_stats=False: no running statistics, batch statistics even in eval mode",
+        "source": _swap(
+            _transition(),
+            "nn.BatchNorm2d(in_channels)",
+            "nn.BatchNorm2d(in_channels, track_running_stats=False)",
+        ),
+    },
+    {
+        "exercise": "DenseNet",
+        "name": "features_twice",
+        "why": "(1) forward runs self.features twice (a leftover line): same logits, every batch norm updates twice",
+        "source": _net(
+            forward="""        features = self.features(x)
+        x = F.relu(self.features(x))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.classifier(torch.flatten(x, 1))"""
+        ),
+    },
+    {
+        "exercise": "DenseNet121",
+        "name": "keras_momentum",
+        "why": "(1) every batch norm's momentum set to 0.99 (Keras' DenseNet121): the running statistics barely move",
+        "source": """def DenseNet121(num_classes=1000):
+    model = DenseNet(block_config=(6, 12, 24, 16), growth_rate=32, num_init_features=64, num_classes=num_classes)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.99
+    return model
+""",
+    },
+    # (2) train-mode-only behaviour
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "dropout_on_H",
+        "why": "(2) dropout on H(x) in training mode: eval outputs right, training outputs random",
+        "source": _unit(gated_out="self.relu(F.dropout(h, 0.1, self.training) * t + x * (1 - t))"),
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "dropout_0_2",
+        "why": "(2) dropout 0.2 on the new channels (the paper's CIFAR setting without augmentation), not in the contract",
+        "source": _layer(
+            forward="""        new = self.conv1(self.relu1(self.norm1(x)))
+        new = F.dropout(self.conv2(self.relu2(self.norm2(new))), p=0.2, training=self.training)
+        return torch.cat([x, new], dim=1)"""
+        ),
+    },
+    {
+        "exercise": "DenseNet",
+        "name": "dropout_head",
+        "why": "(2) dropout before the classifier: every eval-mode test passes",
+        "source": _net(
+            forward="""        x = F.relu(self.features(x))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.classifier(F.dropout(torch.flatten(x, 1), p=0.2, training=self.training))"""
+        ),
+    },
+    # (3) gradient routes
+    {
+        "exercise": "HighwayLayer",
+        "name": "transform_no_grad",
+        "why": "(3) H(x) computed under torch.no_grad(): right values, no gradient into H or through it",
+        "source": _highway(
+            forward="""        with torch.no_grad():
+            h = torch.relu(self.transform(x))
+        t = torch.sigmoid(self.gate(x))
+        return h * t + x * (1 - t)"""
+        ),
+    },
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "carry_detached",
+        "why": "(3) the carry uses x.detach(): right values, the gradient no longer takes the carry route",
+        "source": _unit(gated_out="self.relu(h * t + x.detach() * (1 - t))"),
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "bottleneck_no_grad",
+        "why": "(3) the bottleneck computed under torch.no_grad() ('recomputed later', Pleiss et al. done wrong): norm1 and conv1 never learn",
+        "source": _layer(
+            forward="""        with torch.no_grad():
+            new = self.conv1(self.relu1(self.norm1(x)))
+        new = self.conv2(self.relu2(self.norm2(new)))
+        return torch.cat([x, new], dim=1)"""
+        ),
+    },
+    {
+        "exercise": "DenseBlock",
+        "name": "detached_features",
+        "why": "(3) the features handed on are detached after each layer (to save memory): right values, the dense connections carry no gradient",
+        "source": _block(
+            forward="""
+    def forward(self, x):
+        for layer in self:
+            out = layer(x)
+            x = torch.cat([x.detach(), out[:, x.shape[1]:]], dim=1)
+        return x
+"""
+        ),
+    },
+    {
+        "exercise": "Transition",
+        "name": "conv_frozen",
+        "why": "(3) the 1x1 compression is frozen (requires_grad False): it never learns",
+        "source": _transition(
+            layers="""        self.norm = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
+        self.conv.weight.requires_grad_(False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)"""
+        ),
+    },
+    {
+        "exercise": "DenseNet121",
+        "name": "features_frozen",
+        "why": "(3) the features are frozen as for fine-tuning: only the classifier would learn",
+        "source": """def DenseNet121(num_classes=1000):
+    model = DenseNet(block_config=(6, 12, 24, 16), growth_rate=32, num_init_features=64, num_classes=num_classes)
+    for p in model.features.parameters():
+        p.requires_grad_(False)
+    return model
+""",
+    },
+    # (4) side effects on the caller's objects
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "residual_in_place",
+        "why": "(4) the ungated unit adds H(x) into the caller's x in place (x += h)",
+        "source": _unit(ungated="self.relu(x.add_(h))"),
+    },
+    {
+        "exercise": "DenseBlock",
+        "name": "zero_grad_in_forward",
+        "why": "(4) forward clears the gradients (self.zero_grad()): the caller's accumulated .grad is lost",
+        "source": _block(
+            forward="""
+    def forward(self, x):
+        self.zero_grad()
+        return super().forward(x)
+"""
+        ),
+    },
+    {
+        "exercise": "DenseNet",
+        "name": "zero_grad_in_forward",
+        "why": "(4) forward clears the gradients (self.zero_grad()): gradient accumulation over batches breaks",
+        "source": _net(
+            forward="""        self.zero_grad()
+        x = F.relu(self.features(x))
+        x = F.adaptive_avg_pool2d(x, 1)
+        return self.classifier(torch.flatten(x, 1))"""
+        ),
+    },
+    # (5) dtype / device portability
+    {
+        "exercise": "HighwayLayer",
+        "name": "carry_ones_cpu",
+        "why": "(5) the carry gate built as torch.ones(x.shape) - t: a float32 CPU tensor (breaks on another device or dtype)",
+        "source": _highway_forward("return h * t + x * (torch.ones(x.shape) - t)"),
+    },
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "carry_ones_cpu",
+        "why": "(5) 1 - T built from torch.ones(t.shape): float32 on the CPU (float64 inputs hide it)",
+        "source": _unit(gated_out="self.relu(h * t + x * (torch.ones(t.shape) - t))"),
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "concat_buffer",
+        "why": "(5) the output written into torch.zeros(...): a float32 CPU buffer, whatever the input",
+        "source": _layer(
+            forward="""        new = self.conv1(self.relu1(self.norm1(x)))
+        new = self.conv2(self.relu2(self.norm2(new)))
+        out = torch.zeros(x.shape[0], x.shape[1] + new.shape[1], x.shape[2], x.shape[3])
+        out[:, :x.shape[1]] = x
+        out[:, x.shape[1]:] = new
+        return out"""
+        ),
+    },
+    {
+        "exercise": "DenseBlock",
+        "name": "preallocated_buffer",
+        "why": "(5) one buffer for all channels (Pleiss et al.'s idea) made with torch.empty(...) without dtype/device",
+        "source": _block(
+            forward="""
+    def forward(self, x):
+        c = x.shape[1]
+        k = self.denselayer1.conv2.out_channels
+        out = torch.empty(x.shape[0], c + len(self) * k, x.shape[2], x.shape[3])
+        out[:, :c] = x
+        for layer in self:
+            out[:, c:c + k] = layer(out[:, :c])[:, c:]
+            c += k
+        return out
+"""
+        ),
+    },
+    # (6) messages name the student's real class
+    {
+        "exercise": "HighwayLayer",
+        "name": "gate_with_sigmoid_module",
+        "why": "(6) the gate is nn.Sequential(Linear, Sigmoid): the message must say Sequential, not the grader's proxy",
+        "source": """class HighwayLayer(nn.Module):
+    def __init__(self, features, gate_bias=-2.0):
+        super().__init__()
+        self.transform = nn.Linear(features, features)
+        self.gate = nn.Sequential(nn.Linear(features, features), nn.Sigmoid())
+        with torch.no_grad():
+            self.gate[0].bias.fill_(gate_bias)
+
+    def forward(self, x):
+        h = torch.relu(self.transform(x))
+        t = self.gate(x)
+        return h * t + x * (1 - t)
+""",
+        "message": "got Sequential",
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "group_norm",
+        "why": "(6) norm1 is a GroupNorm (same parameter count): the message must name GroupNorm",
+        "source": _swap(
+            _layer(),
+            "self.norm1 = nn.BatchNorm2d(in_channels)",
+            "self.norm1 = nn.GroupNorm(1, in_channels)",
+        ),
+        "message": "got GroupNorm",
+    },
+    # issue 22 §4: the unknown stem has its own test cell
+    {
+        "exercise": "DenseNet",
+        "name": "unknown_stem_falls_back",
+        "why": "any stem other than 'imagenet' silently builds the CIFAR stem",
+        "source": _swap(
+            _net(),
+            '        if stem not in ("imagenet", "cifar"):\n            raise ValueError(stem)\n',
+            "",
+        ),
+        "caught_by": ["DenseNet__unknown_stem"],
     },
 ]
