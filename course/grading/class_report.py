@@ -17,8 +17,8 @@ rest of the student's score on that lesson (the points of the *other* tests, so 
 not correlate with itself), over the graded notebooks. It is the item-discrimination index of
 classical test theory (Crocker & Algina 1986, *Introduction to Classical and Modern Test
 Theory*, ch. 14). A test every strong student passes and weak ones fail scores near 1; near 0
-it separates nothing; below 0 the strong students fail it more often than the weak ones, which
-usually means the test (or its reference) is broken. It is undefined when everyone passed or
+it separates nothing; clearly below 0 (from -0.2) the strong students fail it more often than
+the weak ones, which usually means the test (or its reference) is broken. It is undefined when everyone passed or
 everyone failed, and noisy in a small class: the page says how many notebooks each number
 rests on.
 
@@ -67,6 +67,7 @@ class Row:
     review: bool
     reason: str
     flags: list[str]
+    manual_max: float = 0.0  # written answers' points (graded by hand)
     tests: dict[str, tuple[float, float, str]] = field(
         default_factory=dict
     )  # id -> pts, earned, msg
@@ -100,6 +101,7 @@ def load_class(grades: Path) -> list[Row]:
                 review=r.get("review") == "yes",
                 reason=r.get("reason", ""),
                 flags=[f for f in r["flags"].split("; ") if f],
+                manual_max=_float(r.get("manual_max", "0")),
             )
             for r in reader
         ]
@@ -172,7 +174,7 @@ class TestStats:
         d = self.discrimination
         if self.graded < MIN_FOR_DISCRIMINATION or d is None:
             return ""
-        if d < 0:
+        if d <= -WEAK:
             return "check this test: strong students fail it more often"
         if d < WEAK:
             return "weak: passing it says little about the rest"
@@ -301,7 +303,8 @@ padding:1rem;line-height:1.45;color:#222;overflow-wrap:anywhere}
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}
 h3{font-size:1rem}img{max-width:100%;height:auto}
 .scroll{overflow-x:auto;max-width:100%}table{border-collapse:collapse;font-size:.9rem}
-th,td{border:1px solid #ddd;padding:.25rem .45rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #ddd;padding:.25rem .45rem;text-align:left;vertical-align:top;
+overflow-wrap:normal}td.warn{min-width:12rem}
 td.n{text-align:right;white-space:nowrap}.warn{color:#a33}.muted{color:#666}
 ul.fail{margin:.2rem 0 .2rem 1rem;padding:0}pre{white-space:pre-wrap;margin:0;font-size:.85rem}
 .cards{display:flex;flex-wrap:wrap;gap:1rem}.card{flex:1 1 18rem;min-width:0}
@@ -349,21 +352,25 @@ def render(rows: list[Row], title: str = "Class report") -> str:
         "</div><h2 id='tests'>Tests: pass rate and discrimination</h2>",
         "<p>Discrimination: the correlation between passing the test and the rest of the "
         "lesson's score (point-biserial). Near 1 the test separates strong from weak "
-        f"students; below {WEAK:g} it says little; below 0 look at the test itself. Shown from "
+        f"students; below {WEAK:g} it says little; at -{WEAK:g} or below look at the test itself. Shown from "
         f"{MIN_FOR_DISCRIMINATION} graded notebooks on.</p>",
         f"<img alt='pass rate against discrimination' src='{plot_tests(tests)}'>",
-        "<div class='scroll'><table><tr><th>lesson</th><th>test</th><th>points</th>"
-        "<th>pass rate</th><th>discrimination</th><th></th></tr>",
     ]
-    for t in tests:
-        d = "—" if t.discrimination is None else f"{t.discrimination:+.2f}"
-        parts.append(
-            f"<tr><td>{e(t.lesson)}</td><td>{e(t.test)}</td><td class='n'>{t.points:g}</td>"
-            f"<td class='n'>{_pct(t.pass_rate)} of {t.graded}</td><td class='n'>{d}</td>"
-            f"<td class='warn'>{e(t.verdict)}</td></tr>"
-        )
+    for ls in lessons:
+        parts += [
+            f"<h3>{e(ls.lesson)}</h3><div class='scroll'><table><tr><th>test</th>"
+            "<th>points</th><th>pass rate</th><th>discrimination</th><th>note</th></tr>"
+        ]
+        for t in (t for t in tests if t.lesson == ls.lesson):
+            d = "—" if t.discrimination is None else f"{t.discrimination:+.2f}"
+            parts.append(
+                f"<tr><td>{e(t.test)}</td><td class='n'>{t.points:g}</td>"
+                f"<td class='n'>{_pct(t.pass_rate)} of {t.graded}</td><td class='n'>{d}</td>"
+                f"<td class='warn'>{e(t.verdict)}</td></tr>"
+            )
+        parts.append("</table></div>")
     parts += [
-        "</table></div><h2 id='failures'>What the class missed</h2>",
+        "<h2 id='failures'>What the class missed</h2>",
         "<p>Per test, the most frequent failure messages, numbers left out to group them; "
         "each shown with its most frequent wording. These are the ideas to teach again.</p>",
     ]
