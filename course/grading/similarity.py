@@ -13,8 +13,9 @@ How two answers are compared:
    blank lines dropped; every identifier that is not a keyword, a builtin or an attribute
    (``torch.relu`` keeps ``relu``) becomes ``v``; whitespace goes. Renaming variables and adding
    comments then changes nothing.
-2. **Fingerprint** with copydetect's implementation of winnowing (Schleimer, Wilkerson & Aiken
-   2003, "Winnowing: local algorithms for document fingerprinting", SIGMOD, §3): hashes of
+2. **Fingerprint** with copydetect's implementation of winnowing (its ``winnow`` and
+   ``compare_files``; the k-grams hashed with BLAKE2, see :func:`_kgram_hashes`) (Schleimer, Wilkerson & Aiken
+   2003, "Winnowing: local algorithms for document fingerprinting", SIGMOD, §3), hashes of
    every k-gram of the normalised text, of which each window of w keeps its minimum. Any shared
    run of at least k + w - 1 characters is detected; shorter coincidences are noise. Reordered
    statements keep most of their k-grams.
@@ -36,10 +37,12 @@ from __future__ import annotations
 
 import builtins
 import csv
+import hashlib
 import html
 import io
 import itertools
 import keyword
+import re
 import sys
 import tokenize
 from dataclasses import dataclass
@@ -97,10 +100,56 @@ def normalise(code: str) -> str:
             out.append(" ")
         out.append(text)
         statement_start = False
-    return "".join(out).replace(";;", ";")
+    return re.sub(r";+", ";", "".join(out)).replace("{;", "{")
 
 
 # --------------------------------------------------------------------------- fingerprints
+@dataclass
+class Fingerprint:
+    """What copydetect's ``compare_files`` reads of a document (its ``CodeFingerprint``)."""
+
+    filtered_code: str  # the normalised text
+    hashes: set  # the winnowed fingerprints, stub removed
+    hash_idx: dict  # fingerprint -> its positions in the text
+    token_coverage: float  # characters of the text the fingerprints cover
+    k: int = NOISE
+    offsets: object = None  # no mapping back to the raw text (copydetect's highlighting)
+
+
+def _kgram_hashes(text: str):
+    """A 63-bit hash of every k-gram of ``text``. copydetect hashes with Python's ``hash()``,
+    which is salted per process: its fingerprints, hence the scores near the threshold, would
+    change from run to run. The same k-grams hashed with BLAKE2 are the same every time."""
+    import numpy as np
+
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(text[i : i + NOISE].encode(), digest_size=8).digest(),
+                           "little") >> 1
+            for i in range(len(text) - NOISE + 1)
+        ],
+        dtype=np.int64,
+    )  # fmt: skip
+
+
+def fingerprint(text: str, boilerplate=()) -> Fingerprint:
+    """Winnowed fingerprints of normalised ``text`` (copydetect's ``winnow``, window
+    ``GUARANTEE - NOISE + 1``), without those of ``boilerplate``."""
+    import numpy as np
+    from copydetect.utils import get_token_coverage, winnow
+
+    hashes = _kgram_hashes(text)
+    idx = np.array([], dtype=int)
+    if len(hashes):
+        hashes, idx = winnow(hashes, GUARANTEE - NOISE + 1, remove_duplicates=False)
+    keep = ~np.isin(hashes, np.asarray(list(boilerplate), dtype=np.int64))
+    positions: dict = {}
+    for h, i in zip(hashes[keep].tolist(), idx[keep].tolist(), strict=True):
+        positions.setdefault(h, []).append(i)
+    coverage = get_token_coverage(positions, NOISE, len(text))
+    return Fingerprint(text, set(positions), positions, coverage, offsets=np.array([]))
+
+
 @dataclass
 class Answer:
     who: str  # a student id (as shown), or a known source
@@ -109,26 +158,14 @@ class Answer:
     code: str  # the answer cell as handed in
     known: bool = False  # a known source (reference, catalogue), not a student
 
-    def fingerprint(self, boilerplate):
-        from copydetect.detector import CodeFingerprint
-
-        text = normalise(self.code)
-        self.fp = CodeFingerprint(
-            f"{self.who}.py", NOISE, GUARANTEE - NOISE + 1, boilerplate=boilerplate,
-            filter=False, fp=io.StringIO(text),
-        )  # fmt: skip
+    def fingerprint(self, boilerplate=()) -> Fingerprint:
+        self.fp = fingerprint(normalise(self.code), boilerplate)
         return self.fp
 
 
-def boilerplate_hashes(stub: str):
+def boilerplate_hashes(stub: str) -> set:
     """The fingerprints of the release's stub (what every student was given)."""
-    import numpy as np
-    from copydetect.detector import CodeFingerprint
-
-    fp = CodeFingerprint(
-        "stub.py", NOISE, GUARANTEE - NOISE + 1, filter=False, fp=io.StringIO(normalise(stub))
-    )
-    return np.array(sorted(fp.hashes), dtype=np.int64)
+    return fingerprint(normalise(stub)).hashes
 
 
 def similarity(a: Answer, b: Answer) -> float:
@@ -154,7 +191,7 @@ def compare(
     short to compare. Students are compared with each other, and each with the known source
     closest to their answer (one line per student: the catalogue's wrong answers differ from
     the reference by a token or two, so a copy of the reference resembles them all)."""
-    bp = boilerplate_hashes(stub) if stub else None
+    bp = boilerplate_hashes(stub) if stub else set()
     given = len(normalise(stub)) if stub else 0
     usable, short = [], []
     for ans in answers:
