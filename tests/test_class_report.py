@@ -16,8 +16,6 @@ import test_site
 from course import cli
 from course.grading import class_report as cr
 
-browser = test_site.browser  # the site's Chromium fixture (one per test session)
-
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):

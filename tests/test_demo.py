@@ -11,8 +11,6 @@ from conftest import all_lessons
 
 from course import cli
 
-browser = test_class_report.browser  # the site's Chromium fixture
-
 LESSONS = [le for le in all_lessons() if le.startswith(("03", "05"))]
 
 
