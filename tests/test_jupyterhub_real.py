@@ -57,11 +57,8 @@ HUB_FILES = ROOT / "deploy" / "jupyterhub"
 INSTRUCTOR, ADA, BOB = "crsinstructor", "crsada", "crsbob"  # ada answers, bob hands in blank
 USERS = (INSTRUCTOR, ADA, BOB)
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xdist_group("jupyterhub"),
-    pytest.mark.skipif(os.geteuid() != 0, reason="creates Unix users: run as root (CI does)"),
-]
+pytestmark = pytest.mark.xdist_group("jupyterhub")
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="creates Unix users: run as root (CI does)")
 
 
 # --------------------------------------------------------------------------- the recipe
@@ -357,6 +354,8 @@ def hub():
         shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
+@AS_ROOT
 def test_release_submit_grade_feedback_through_the_hub(hub):
     hub, srv = hub
     servers = {user: Server(hub, user, hub.start(user)) for user in USERS}
