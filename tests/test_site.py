@@ -40,15 +40,6 @@ from course.tools.site import pandoc as site_pandoc
 
 pytestmark = pytest.mark.xdist_group("site")  # one worker, one build, one browser (if honoured)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 WIDTHS = (1280, 375)
 
 
@@ -102,17 +93,6 @@ def artifacts() -> Path:
     yield folder
     shots = sorted(folder.glob("*.png"))
     warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class Visit:

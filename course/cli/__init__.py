@@ -6,6 +6,9 @@
     course demo [LESSON ...]             a throwaway class: release, submit, grade, feedback
     course grade SUBMISSIONS [LESSON ...] grade a class in OS sandboxes, verdicts outside them
     course score-checkpoints SUBMISSIONS re-evaluate lesson 05's trained models (trusted path)
+    course report GRADES                 what the class missed: one offline HTML page (+ CSV)
+    course similarity GRADES             answer cells compared pairwise, and with known sources
+    course export GRADES --canvas        grades for an LMS (Canvas gradebook CSV) or a plain CSV
     course site [LESSON ...]             build the course web site with pandoc
     course data download|fake            get CIFAR-10, or write a small synthetic stand-in
 
@@ -228,6 +231,72 @@ def _add_score_checkpoints(sub) -> None:
     p.set_defaults(handler="course.grading.checkpoints:run")
 
 
+def _add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="what the class missed: one offline HTML page (+ CSV) from course grade's results",
+        description="From the folder `course grade --out` wrote (grades.csv, results/): per "
+        "lesson the score distribution and missing/unreadable/flagged counts, per test the "
+        "pass rate, its discrimination and the most frequent failure messages, and the flags "
+        "for manual review. Writes report.html, report_tests.csv, report_failures.csv.",
+    )
+    p.add_argument("grades", type=Path, help="the folder course grade wrote (./grades)")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: GRADES)")
+    p.set_defaults(handler="course.grading.class_report:run")
+
+
+def _add_similarity(sub) -> None:
+    p = sub.add_parser(
+        "similarity",
+        help="compare the students' answer cells pairwise and with the published solution",
+        description="For each exercise, fingerprint every student's answer cell (winnowing, "
+        "names and comments normalised) and list the pairs above a threshold side by side, "
+        "the course's reference solution and wrong-answer catalogue included as known "
+        "sources. Flags for a human only: nothing changes a grade. Writes similarity.html "
+        "and similarity.csv.",
+    )
+    p.add_argument(
+        "grades", type=Path,
+        help="the folder course grade wrote (its autograded/), or a submitted/ folder",
+    )  # fmt: skip
+    _lessons(p)
+    p.add_argument(
+        "--threshold", type=positive_float, default=None,
+        help="similarity (0-1) from which a pair is listed (default 0.8)",
+    )  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: GRADES)")
+    _course_dir(p)
+    p.set_defaults(handler="course.grading.similarity:run")
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser(
+        "export",
+        help="grades for an LMS: Canvas's gradebook CSV, or a plain per-student CSV",
+        description="From the folder `course grade --out` wrote (grades.csv), one row per "
+        "student and one column per lesson: the autograded points plus, with --gradebook, the "
+        "written answers graded by hand in nbgrader's formgrader.",
+    )
+    p.add_argument("grades", type=Path, help="the folder course grade wrote (./grades)")
+    p.add_argument(
+        "--canvas", action="store_true",
+        help="Canvas's gradebook import layout (Student, ID, SIS User ID, SIS Login ID, "
+        "Section, one column per lesson, a Points Possible row)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gradebook", type=Path, default=None,
+        help="nbgrader gradebook.db holding manual grades (default: none)",
+    )  # fmt: skip
+    p.add_argument(
+        "--roster", type=Path, default=None,
+        help="(--canvas) a gradebook CSV exported from Canvas: its Student, ID, SIS User ID "
+        "and Section are copied for each student whose SIS Login ID is the student's folder",
+    )  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="CSV to write (default: in GRADES)")
+    _course_dir(p)
+    p.set_defaults(handler="course.grading.export:run")
+
+
 def _add_site(sub) -> None:
     p = sub.add_parser(
         "site",
@@ -280,6 +349,9 @@ SUBCOMMANDS = [
     _add_demo,
     _add_grade,
     _add_score_checkpoints,
+    _add_report,
+    _add_similarity,
+    _add_export,
     _add_site,
     _add_data,
 ]
