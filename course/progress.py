@@ -42,9 +42,14 @@ __all__ = [
     "render_message",
     "unanswered_message",
     "error_line",
+    "outcome",
+    "NOT_EARNED",
 ]
 
 _RED, _RESET = "\x1b[0;31m", "\x1b[0m"
+# How a cell that has not earned its points *yet* says so on stderr, followed by what to do
+# (lesson 05's accuracy bands without a checkpoint): the table shows that line as the message.
+NOT_EARNED = "not earned yet"
 
 
 # --------------------------------------------------------------------------- one-line errors
@@ -120,16 +125,65 @@ def _key(source: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def outcome(error: BaseException | None, stderr: str | None) -> Outcome:
+    """Whether a cell earned its points: nbgrader's rule (``nbgrader.utils.determine_grade``),
+    the one rule of the progress table, Validate, ``course check`` and the grader: a cell that
+    raised *or wrote to stderr* earns nothing. ``stderr`` is what the cell wrote there (``None``:
+    nothing)."""
+    if error is not None:
+        return Outcome(False, error_line(type(error).__name__, str(error)))
+    if stderr is not None:
+        return Outcome(False, stderr_line(stderr))
+    return Outcome(True, "")
+
+
+def stderr_line(text: str) -> str:
+    """The message of a cell that wrote ``text`` to stderr (and so earns no points)."""
+    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")[:200]
+    if first.startswith(NOT_EARNED):
+        return first  # a course message that says what to do (e.g. lesson 05's band cells)
+    return f"the cell wrote to stderr, which the grader counts as a failure: {first}"
+
+
+class _StderrWatch:
+    """What the running cell writes to ``sys.stderr`` (:func:`install` resets it per cell)."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def reset(self, *_args) -> None:
+        """``pre_run_cell``: forget the last cell's text and watch ``sys.stderr.write``.
+
+        IPython itself swaps ``write`` for each cell (its ``_tee``, restored after the cell), so
+        the watch is put on again before every cell, on top of whatever ``write`` is then."""
+        self.text = None
+        stream = sys.stderr
+        write = getattr(stream, "write", None)
+        if write is None or getattr(write, "_course_watch", False):
+            return
+
+        def watched(s, *args, **kwargs):
+            if s:
+                self.text = (self.text or "") + str(s)
+            return write(s, *args, **kwargs)
+
+        watched._course_watch = True  # type: ignore[attr-defined]
+        try:
+            stream.write = watched
+        except (AttributeError, TypeError):  # a stream that takes no attributes: not watched
+            pass
+
+
+_stderr = _StderrWatch()
+
+
 def _record(result) -> None:
     info = getattr(result, "info", None)
     source = getattr(info, "raw_cell", None)
     if not source:
         return
     err = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
-    if err is None:
-        _results[_key(source)] = Outcome(True, "")
-    else:
-        _results[_key(source)] = Outcome(False, error_line(type(err).__name__, str(err)))
+    _results[_key(source)] = outcome(err, _stderr.text)
 
 
 def install(shell=None) -> bool:
@@ -146,6 +200,7 @@ def install(shell=None) -> bool:
         return False
     if _installed_on == id(shell):
         return True
+    shell.events.register("pre_run_cell", _stderr.reset)
     shell.events.register("post_run_cell", _record)
     if not getattr(shell, "custom_exceptions", ()):
         shell.set_custom_exc((NotImplementedError,), _show_not_implemented)
