@@ -29,6 +29,7 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 import torch
+from browser import Visit, axe_violations, horizontal_overflow, launch, screenshot
 from conftest import ROOT
 from lesson_code import answers
 
@@ -40,15 +41,6 @@ from course.tools.site import pandoc as site_pandoc
 
 pytestmark = pytest.mark.xdist_group("site")  # one worker, one build, one browser (if honoured)
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 WIDTHS = (1280, 375)
 
 
@@ -107,54 +99,10 @@ def artifacts() -> Path:
 @pytest.fixture(scope="session")
 def browser():
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
-
-
-class Visit:
-    """A page opened in a fresh context, with its console errors and requests recorded."""
-
-    def __init__(self, browser, url: str, width: int, color_scheme: str = "light"):
-        self.context = browser.new_context(
-            viewport={"width": width, "height": 900}, color_scheme=color_scheme
-        )
-        # generous timeouts: CI runs this beside notebook executions on 2 shared cores, where a
-        # full-page screenshot of a long article at 375 px can take many seconds
-        self.context.set_default_timeout(180_000)
-        self.context.set_default_navigation_timeout(180_000)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(url, wait_until="load")
-
-    def close(self):
-        self.context.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def screenshot(page, path: Path, chunk: int = 6000) -> None:
-    """The whole page; long pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture
-    one image taller than its texture limit (16,384 px), which a long article at 375 px exceeds."""
-    height, width = page.evaluate("[document.documentElement.scrollHeight, window.innerWidth]")
-    if height <= chunk:
-        page.screenshot(path=str(path), full_page=True)
-        return
-    for k, top in enumerate(range(0, height, chunk), start=1):
-        clip = {"x": 0, "y": top, "width": width, "height": min(chunk, height - top)}
-        page.screenshot(path=str(path.with_name(f"{path.stem}-{k}.png")), full_page=True, clip=clip)
 
 
 def page_url(built: Built, rel: str) -> str:
