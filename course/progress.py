@@ -28,6 +28,7 @@ import html
 import json
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +99,14 @@ def error_line(ename: str, evalue: str) -> str:
     if ename == "NotImplementedError" and (not evalue or evalue.startswith(cells.NOT_ANSWERED)):
         return cells.NOT_ANSWERED
     text = f"{ename}: {evalue}".strip().rstrip(":")
-    return text.split("\n", 1)[0][:200]
+    return _shorten(text.split("\n", 1)[0])
+
+
+def _shorten(line: str, limit: int = 400) -> str:
+    """``line``, cut at a word (never inside one) when longer than ``limit``."""
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _show_not_implemented(shell, etype, value, tb, tb_offset=None):
@@ -139,7 +147,7 @@ def outcome(error: BaseException | None, stderr: str | None) -> Outcome:
 
 def stderr_line(text: str) -> str:
     """The message of a cell that wrote ``text`` to stderr (and so earns no points)."""
-    first = next((line.strip() for line in str(text).splitlines() if line.strip()), "")[:200]
+    first = _shorten(next((line.strip() for line in str(text).splitlines() if line.strip()), ""))
     if first.startswith(NOT_EARNED):
         return first  # a course message that says what to do (e.g. lesson 05's band cells)
     return f"the cell wrote to stderr, which the grader counts as a failure: {first}"
@@ -267,12 +275,20 @@ def table_rows(nb_cells, outcome_of) -> list[ExerciseRow]:
 _STATUS = {"passed": "passed", "failed": "FAILED", "not run": "not run", "manual": "manual"}
 
 
-def format_table(rows: list[ExerciseRow]) -> str:
+def format_table(rows: list[ExerciseRow], width: int = 100) -> str:
+    """The table as text, ``width`` characters wide: messages wrap at words under their column
+    (never cut)."""
     w = max([len("exercise"), len("total (auto-graded)"), *(len(r.exercise) for r in rows)])
     lines = [f"{'exercise':<{w}}  {'points':>9}  {'result':<7}  message", "-" * (w + 40)]
+    indent = w + 2 + 9 + 2 + 7 + 2
+    wrap = textwrap.TextWrapper(
+        width=max(width - indent, 30), break_long_words=False, break_on_hyphens=False
+    )
     for r in rows:
         pts = f"?/{r.points:g}" if r.manual else f"{r.earned:g}/{r.points:g}"
-        lines.append(f"{r.exercise:<{w}}  {pts:>9}  {_STATUS[r.status]:<7}  {r.message}".rstrip())
+        message = wrap.wrap(r.message) or [""]
+        lines.append(f"{r.exercise:<{w}}  {pts:>9}  {_STATUS[r.status]:<7}  {message[0]}".rstrip())
+        lines.extend(" " * indent + more for more in message[1:])
     auto = [r for r in rows if not r.manual]
     lines.append("-" * (w + 40))
     total, earned = sum(r.points for r in auto), sum(r.earned for r in auto)

@@ -111,7 +111,13 @@ def test_progress_table_in_the_notebook(executed):
     (out,) = [o for o in last.outputs if o.output_type == "display_data"]
     text = out.data["text/plain"]
     assert "text/html" in out.data and "course-progress" in out.data["text/html"]
-    rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalpha()}
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        if line[:1].isalpha():
+            key = line.split()[0]
+            rows[key] = line
+        elif line.startswith(" ") and rows:  # a wrapped message goes on under its column
+            rows[key] += " " + line.strip()
     assert "1/3" in rows["double"] and "FAILED" in rows["double"]
     assert "[double__three] AssertionError: double(3): expected 6, got 5" in rows["double"]
     assert "0/1" in rows["halve"] and "not answered yet" in rows["halve"]
@@ -182,13 +188,15 @@ def test_validate_dialog_starts_with_a_summary(tmp_path):
     result = Validator(config=app.config).validate(str(path))
     failed = result["failed"]
     first = failed[0]["raw_error"]
+    assert failed[0]["source"] == validation.SUMMARY_SOURCE  # one line above the summary
     assert first.startswith("SUMMARY: 1 of 4 test cells pass (1 of 5 points"), first
     assert "double" in first and "not answered yet" in first
     assert "The failing cells follow" in first
-    error = re.sub(r"\x1b\[[0-9;]*m", "", first.split("=" * 60)[1])
+    error = re.sub(r"\x1b\[[0-9;]*m", "", failed[1]["raw_error"])
     assert error.strip().startswith("AssertionError: double(3): expected 6, got 5"), error
     assert all("SUMMARY" not in f["raw_error"] for f in failed[1:])
     assert not validation._validating_nb, "state left behind"
+    assert "validate_summary" not in path.read_text(), "Validate wrote the notebook back"
 
 
 def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
@@ -274,3 +282,31 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
         in_kernel, by_check, by_validate, by_grader,
     )  # fmt: skip
     assert float(in_kernel[0]) < float(in_kernel[1])  # the bands' 9 points are not earned
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "lesson", [pytest.param(le, marks=pytest.mark.xdist_group(le)) for le in notebooks.lessons()]
+)
+def test_validate_opens_on_the_summary_for_every_blank_release(lesson, tmp_path):
+    """Validate on each lesson's blank release (nbgrader's Validator with the course's config):
+    the first entry of the dialog is the summary, whatever the first failing test is."""
+    import shutil
+
+    from conftest import ROOT, SCRATCH_IGNORE
+    from nbgrader.apps import NbGrader
+    from nbgrader.validator import Validator
+
+    folder = tmp_path / lesson
+    shutil.copytree(ROOT / "notebooks" / lesson, folder, ignore=SCRATCH_IGNORE)
+    app = NbGrader()
+    app.config_file_paths.append(str(ROOT))
+    app.load_config_file()
+    failed = Validator(config=app.config).validate(str(folder / f"{lesson}.ipynb"))["failed"]
+    assert failed[0]["source"] == validation.SUMMARY_SOURCE, failed[0]["source"][:200]
+    n_tests = sum(cells.is_test(c) for c in notebooks.read(folder / f"{lesson}.ipynb").cells)
+    assert failed[0]["raw_error"].startswith(f"SUMMARY: 0 of {n_tests} test cells pass"), (
+        failed[0]["raw_error"][:300]
+    )
+    assert "not answered yet" in failed[0]["raw_error"]
+    assert len(failed) > 1 and all("SUMMARY" not in f["raw_error"] for f in failed[1:])
