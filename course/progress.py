@@ -23,10 +23,12 @@ Lessons: every lesson, through its generated last cell (``progress.show()``,
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -110,11 +112,60 @@ def _shorten(line: str, limit: int = 400) -> str:
 
 
 def _show_not_implemented(shell, etype, value, tb, tb_offset=None):
-    """IPython custom exception handler for NotImplementedError (see :func:`install`)."""
-    if not getattr(value, "args", True):  # nbgrader's stub: raise NotImplementedError()
-        value.args = (unanswered_message(tb),)
+    """IPython custom exception handler for NotImplementedError and NameError (see
+    :func:`install`)."""
+    if isinstance(value, NotImplementedError) and not getattr(value, "args", True):
+        value.args = (unanswered_message(tb),)  # nbgrader's stub: raise NotImplementedError()
+        as_message_only(value)
+    elif isinstance(value, NameError) and getattr(value, "name", None) in _stopped:
+        value.args = (undefined_message(value.name, _stopped[value.name]),)
         as_message_only(value)
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+
+
+# names that a cell of this session would have set, had it not stopped with an error: name ->
+# that cell's error (one line). A later NameError for one of them says which exercise to finish.
+_stopped: dict[str, str] = {}
+
+
+def undefined_message(name: str, error: str) -> str:
+    """Why ``name`` is undefined: the cell that sets it stopped with ``error`` (one line)."""
+    stub = re.search(r"`([^`]+)` still raises NotImplementedError", error)
+    if stub or error.startswith(cells.NOT_ANSWERED):
+        what = f"`{stub.group(1)}`" if stub else "the exercise above it"
+        return (
+            f"`{name}` is not defined yet: the cell that sets it stopped because {what} is not "
+            f"answered yet. Finish {what} first, then run the cells from there down."
+        )
+    return (
+        f"`{name}` is not defined yet: the cell that sets it stopped with {error}. Fix that "
+        "cell first, then run the cells from there down."
+    )
+
+
+def _names_set_by(source: str) -> set[str]:
+    """Top-level names a cell's code assigns (``x = ...``, ``def f``, ``import m``, ``for i``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor):
+                targets = [node.target]
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
 
 
 # --------------------------------------------------------------------------- recording results
@@ -192,6 +243,15 @@ def _record(result) -> None:
         return
     err = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
     _results[_key(source)] = outcome(err, _stderr.text)
+    names = _names_set_by(source)
+    if err is None or isinstance(err, SyntaxError):
+        for name in names:
+            _stopped.pop(name, None)
+    else:
+        reason = str(err).split("\n", 1)[0] if isinstance(err, NotImplementedError) else None
+        reason = reason or error_line(type(err).__name__, str(err))
+        for name in names:  # those it did set before stopping never raise a NameError
+            _stopped[name] = reason
 
 
 def install(shell=None) -> bool:
@@ -211,7 +271,7 @@ def install(shell=None) -> bool:
     shell.events.register("pre_run_cell", _stderr.reset)
     shell.events.register("post_run_cell", _record)
     if not getattr(shell, "custom_exceptions", ()):
-        shell.set_custom_exc((NotImplementedError,), _show_not_implemented)
+        shell.set_custom_exc((NotImplementedError, NameError), _show_not_implemented)
     _installed_on = id(shell)
     return True
 

@@ -35,9 +35,12 @@ def toy_source():
                 "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
             ),
             a.tests("halve__two", 1, "checks.check_equal(halve(2), 1.0, 'halve(2)')"),
+            a.code("halved = halve(4)"),  # stops: `halve` is not answered
+            a.code("print(halved)"),  # an analysis cell that needs it: which exercise to finish
             a.code("def broken():\n    return 1 / 0\n\nbroken()"),
             a.tests(  # lesson 05's band cell without a checkpoint: no error, a line on stderr
-                "band__reached", 1,
+                "band__reached",
+                1,
                 "import sys\nprint('not earned yet: no checkpoint (train first)', file=sys.stderr)",
             ),  # fmt: skip
             a.written("why", 1),
@@ -94,6 +97,16 @@ def test_an_unanswered_exercise_reads_not_answered_yet_in_one_line(executed):
     (err,) = _errors(executed, "halve__two")
     assert err.ename == "NotImplementedError" and len(err.traceback) == 1
     assert err.evalue.startswith("not answered yet: `halve` still raises NotImplementedError")
+
+
+def test_a_name_an_unanswered_exercise_would_set_says_what_to_finish(executed):
+    cell = next(c for c in executed.cells if c.source == "print(halved)")
+    (err,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert err.ename == "NameError" and len(err.traceback) == 1, err
+    assert err.evalue == (
+        "`halved` is not defined yet: the cell that sets it stopped because `halve` is not "
+        "answered yet. Finish `halve` first, then run the cells from there down."
+    )
 
 
 def test_other_errors_keep_their_traceback(executed):
@@ -305,8 +318,27 @@ def test_validate_opens_on_the_summary_for_every_blank_release(lesson, tmp_path)
     failed = Validator(config=app.config).validate(str(folder / f"{lesson}.ipynb"))["failed"]
     assert failed[0]["source"] == validation.SUMMARY_SOURCE, failed[0]["source"][:200]
     n_tests = sum(cells.is_test(c) for c in notebooks.read(folder / f"{lesson}.ipynb").cells)
-    assert failed[0]["raw_error"].startswith(f"SUMMARY: 0 of {n_tests} test cells pass"), (
-        failed[0]["raw_error"][:300]
-    )
+    assert failed[0]["raw_error"].startswith(f"SUMMARY: 0 of {n_tests} test cells pass"), failed[0][
+        "raw_error"
+    ][:300]
     assert "not answered yet" in failed[0]["raw_error"]
     assert len(failed) > 1 and all("SUMMARY" not in f["raw_error"] for f in failed[1:])
+
+
+def test_an_unanswered_exercise_under_check_raises_reads_not_answered():
+    """nbgrader's stub inside ``checks.check_raises`` is "not answered yet" (the kernel shows the
+    stub's one line), not "expected ValueError, got NotImplementedError"."""
+    from course import checks
+
+    def stub():
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError) as err:
+        checks.check_raises(stub, ValueError, "Shortcut(4, 8, option='x')")
+    assert err.value.args == ()
+
+    def unfinished():
+        raise NotImplementedError("option 'C' is not written yet")
+
+    with pytest.raises(AssertionError, match="expected ValueError, got NotImplementedError"):
+        checks.check_raises(unfinished, ValueError, "Shortcut")
