@@ -635,3 +635,74 @@ def test_cli_builds_chosen_lessons_and_refuses_a_foreign_folder(tmp_path, capsys
     assert main(["site", "--out", str(foreign)]) == 2
     assert "not made by `course site`" in capsys.readouterr().err
     assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+# --------------------------------------------------------------------------- issue 23: layout, a11y
+def test_how_to_start_says_course_lab_and_the_real_repository(site):
+    import course
+
+    index = (site.out / "index.html").read_text()
+    start = re.sub(r"<[^>]+>", "", index[index.index("How to start") :])  # code is highlighted
+    assert f"git clone {course.__repository__} resnet-course" in html.unescape(start)
+    assert "course lab" in start and "jupyter lab notebooks" not in start
+    assert "&lt;the course repository&gt;" not in index
+
+
+@pytest.mark.slow
+def test_wide_blocks_narrow_screens_and_accessibility(site, browser, artifacts):
+    """At 1280 px no equation or code block is cut (they use the margin, code wraps); at 390
+    px bar labels stay off their bars, the index table fits with its Colab column, and unticking
+    every series shows a message; every page has no serious or critical axe-core violation
+    (WCAG 2.1 AA) and every image or chart has a text alternative."""
+    cut = (
+        "() => [...document.querySelectorAll('math[display=block], pre, .table-wrap')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + ' ' +"
+        " e.scrollWidth + '/' + e.clientWidth + ' ' + (e.textContent || '').slice(0, 50))"
+    )
+    for rel in pages(site):
+        with Visit(browser, page_url(site, rel), 1280) as v:
+            assert v.page.evaluate(cut) == [], f"{rel}: cut at 1280 px"
+            assert axe_violations(v.page) == [], f"{rel}: accessibility"
+            missing = v.page.evaluate(
+                "() => [...document.querySelectorAll('img:not([alt]), svg.chart:not([aria-label])"
+                ", video:not([aria-label])')].map(e => e.outerHTML.slice(0, 80))"
+            )
+            assert missing == [], f"{rel}: figures without a text alternative: {missing}"
+        with Visit(browser, page_url(site, rel), 390) as v:
+            assert horizontal_overflow(v.page) == [], f"{rel}: wider than a phone"
+            assert axe_violations(v.page) == [], f"{rel}: accessibility at 390 px"
+            overlaps = v.page.evaluate(
+                """() => { const bad = [];
+                for (const chart of document.querySelectorAll('svg.chart.bars')) {
+                  const rects = [...chart.querySelectorAll('rect')].map(r => r.getBoundingClientRect());
+                  const texts = [...chart.querySelectorAll('text')];
+                  for (const t of texts) { const a = t.getBoundingClientRect();
+                    for (const b of rects) if (a.left < b.right - 1 && b.left < a.right - 1 &&
+                        a.top < b.bottom - 1 && b.top < a.bottom - 1) bad.push(t.textContent); }
+                  for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+                    const a = texts[i].getBoundingClientRect(), b = texts[j].getBoundingClientRect();
+                    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+                      bad.push(texts[i].textContent + ' / ' + texts[j].textContent); } }
+                return bad; }"""
+            )
+            assert overlaps == [], f"{rel}: bar labels overlap at 390 px: {overlaps}"
+            if rel == "index.html":
+                right = v.page.evaluate(
+                    "[...document.querySelectorAll('.index table tr')].map(r => "
+                    "r.cells[r.cells.length - 1].getBoundingClientRect().right)"
+                )
+                assert max(right) <= 390, f"the index's Colab column is off-screen: {max(right)}"
+                v.page.locator(".index table").screenshot(
+                    path=str(artifacts / "index-table-390.png")
+                )
+    lesson = _lesson_with(site, "gradient-norms")
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 390) as v:
+        fig = v.page.locator("#fig-gradient-norms")
+        for box in ("plain", "residual"):
+            fig.locator(f'input[data-control="{box}"]').uncheck()
+        note = fig.locator(".empty-note")
+        assert note.count() == 2 and "No series selected" in note.first.inner_text()
+        fig.screenshot(path=str(artifacts / "gradient-norms-no-series-390.png"))
+        fig.locator('input[data-control="plain"]').focus()
+        v.page.keyboard.press("Space")  # keyboard: the checkbox toggles, the curve comes back
+        assert fig.locator(".empty-note").count() == 0

@@ -168,7 +168,7 @@
       if (series.length) {
         chart(left, { width: 440, height: 260, xs: [1, L], series: series, xlabel: "conv layer (1 = next to the input)", ylabel: "‖∂L/∂W‖", xticks: xt });
       } else {
-        while (left.firstChild) left.removeChild(left.firstChild);
+        empty(left);
       }
       var ratioSeries = [];
       [false, true].forEach(function (residual) {
@@ -186,8 +186,14 @@
       if (ratioSeries.length) {
         chart(right, { width: 300, height: 260, xs: [d.depths[0], d.depths[d.depths.length - 1]], series: ratioSeries, xlabel: "depth (layers)", ylabel: "first conv / last conv", xticks: d.depths, mark: state.depth });
       } else {
-        while (right.firstChild) right.removeChild(right.firstChild);
+        empty(right);
       }
+    }
+    // every series unticked: say so instead of leaving an empty box
+    function empty(node) {
+      while (node.firstChild) node.removeChild(node.firstChild);
+      node.appendChild(el("p", { "class": "empty-note", role: "status" },
+        "No series selected: tick plain or residual above to draw the curves."));
     }
     update();
     fig.setAttribute("data-ready", "true");
