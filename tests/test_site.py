@@ -3,7 +3,7 @@
 The lessons are discovered from ``notebooks/`` (never listed here), the site is built once per
 test session (deterministic and fast), and one headless Chromium (Debian's, driven by Playwright)
 is shared by every browser check. Screenshots of every page land in the folder printed at the
-end of the run (``$COURSE_ARTIFACTS``, else ``<tmp>/course-site-artifacts-<id>``): look at them.
+end of the run (``artifacts/browser/site/``, or ``$COURSE_ARTIFACTS/site/``): look at them.
 
 The interactive figures are checked against the lessons' **reference solutions**
 (``lesson_code.answers``): the numbers the browser shows must equal what the Python functions
@@ -12,14 +12,10 @@ return, for several settings of each figure's controls.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import os
 import re
 import resource
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,7 +25,14 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 import torch
-from browser import Visit, axe_violations, horizontal_overflow, launch, screenshot
+from browser import (
+    Visit,
+    artifacts_dir,
+    axe_violations,
+    horizontal_overflow,
+    launch,
+    screenshot,
+)
 from conftest import ROOT
 from lesson_code import answers
 
@@ -80,17 +83,8 @@ def site(tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Screenshots: ``$COURSE_ARTIFACTS``, else a folder in the system's temporary directory
-    named after this checkout (pytest's own temporary folders are pruned after three runs)."""
-    base = os.environ.get("COURSE_ARTIFACTS")
-    tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-    root = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
-    # one subfolder per xdist worker: pytest-xdist 3.8 under pytest 9 does not honour
-    # xdist_group, so the site's tests may be spread over several workers
-    folder = root / os.environ.get("PYTEST_XDIST_WORKER", "main")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """Screenshots: ``artifacts/browser/site/`` (``$COURSE_ARTIFACTS/site/``): look at them."""
+    folder = artifacts_dir("site")
     yield folder
     shots = sorted(folder.glob("*.png"))
     warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
