@@ -695,7 +695,9 @@ def test_wide_blocks_narrow_screens_and_accessibility(site, browser, artifacts):
         for box in ("plain", "residual"):
             fig.locator(f'input[data-control="{box}"]').uncheck()
         note = fig.locator(".empty-note")
-        assert note.count() == 2 and "No series selected" in note.first.inner_text()
+        assert note.count() == 2 and "No series selected" in note.first.text_content()
+        box = note.first.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 10, "the message is not drawn"
         fig.screenshot(path=str(artifacts / "gradient-norms-no-series-390.png"))
         fig.locator('input[data-control="plain"]').focus()
         v.page.keyboard.press("Space")  # keyboard: the checkbox toggles, the curve comes back

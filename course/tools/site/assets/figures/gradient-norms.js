@@ -190,10 +190,14 @@
       }
     }
     // every series unticked: say so instead of leaving an empty box
-    function empty(node) {
+    function empty(node) {  // node is the chart's <svg>: the note is SVG text in a dashed box
       while (node.firstChild) node.removeChild(node.firstChild);
-      node.appendChild(el("p", { "class": "empty-note", role: "status" },
-        "No series selected: tick plain or residual above to draw the curves."));
+      node.setAttribute("viewBox", "0 0 300 120");
+      node.appendChild(svg("rect", { "class": "empty-box", x: 1, y: 1, width: 298, height: 118, rx: 6 }));
+      var note = svg("text", { "class": "empty-note", x: 150, y: 55, "text-anchor": "middle" });
+      note.appendChild(svg("tspan", { x: 150 }, "No series selected:"));
+      note.appendChild(svg("tspan", { x: 150, dy: 22 }, "tick plain or residual above."));
+      node.appendChild(note);
     }
     update();
     fig.setAttribute("data-ready", "true");
