@@ -23,11 +23,14 @@ Lessons: every lesson, through its generated last cell (``progress.show()``,
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import html
 import json
 import os
+import re
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,9 +45,14 @@ __all__ = [
     "render_message",
     "unanswered_message",
     "error_line",
+    "outcome",
+    "NOT_EARNED",
 ]
 
 _RED, _RESET = "\x1b[0;31m", "\x1b[0m"
+# How a cell that has not earned its points *yet* says so on stderr, followed by what to do
+# (lesson 05's accuracy bands without a checkpoint): the table shows that line as the message.
+NOT_EARNED = "not earned yet"
 
 
 # --------------------------------------------------------------------------- one-line errors
@@ -93,15 +101,71 @@ def error_line(ename: str, evalue: str) -> str:
     if ename == "NotImplementedError" and (not evalue or evalue.startswith(cells.NOT_ANSWERED)):
         return cells.NOT_ANSWERED
     text = f"{ename}: {evalue}".strip().rstrip(":")
-    return text.split("\n", 1)[0][:200]
+    return _shorten(text.split("\n", 1)[0])
+
+
+def _shorten(line: str, limit: int = 400) -> str:
+    """``line``, cut at a word (never inside one) when longer than ``limit``."""
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def _show_not_implemented(shell, etype, value, tb, tb_offset=None):
-    """IPython custom exception handler for NotImplementedError (see :func:`install`)."""
-    if not getattr(value, "args", True):  # nbgrader's stub: raise NotImplementedError()
-        value.args = (unanswered_message(tb),)
+    """IPython custom exception handler for NotImplementedError and NameError (see
+    :func:`install`)."""
+    if isinstance(value, NotImplementedError) and not getattr(value, "args", True):
+        value.args = (unanswered_message(tb),)  # nbgrader's stub: raise NotImplementedError()
+        as_message_only(value)
+    elif isinstance(value, NameError) and getattr(value, "name", None) in _stopped:
+        value.args = (undefined_message(value.name, _stopped[value.name]),)
         as_message_only(value)
     shell.showtraceback((etype, value, tb), tb_offset=tb_offset, running_compiled_code=True)
+
+
+# names that a cell of this session would have set, had it not stopped with an error: name ->
+# that cell's error (one line). A later NameError for one of them says which exercise to finish.
+_stopped: dict[str, str] = {}
+
+
+def undefined_message(name: str, error: str) -> str:
+    """Why ``name`` is undefined: the cell that sets it stopped with ``error`` (one line)."""
+    stub = re.search(r"`([^`]+)` still raises NotImplementedError", error)
+    if stub or error.startswith(cells.NOT_ANSWERED):
+        what = f"`{stub.group(1)}`" if stub else "the exercise above it"
+        return (
+            f"`{name}` is not defined yet: the cell that sets it stopped because {what} is not "
+            f"answered yet. Finish {what} first, then run the cells from there down."
+        )
+    return (
+        f"`{name}` is not defined yet: the cell that sets it stopped with {error}. Fix that "
+        "cell first, then run the cells from there down."
+    )
+
+
+def _names_set_by(source: str) -> set[str]:
+    """Top-level names a cell's code assigns (``x = ...``, ``def f``, ``import m``, ``for i``)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        else:
+            targets = []
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor):
+                targets = [node.target]
+            elif isinstance(node, ast.With | ast.AsyncWith):
+                targets = [i.optional_vars for i in node.items if i.optional_vars is not None]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+    return names
 
 
 # --------------------------------------------------------------------------- recording results
@@ -120,16 +184,74 @@ def _key(source: str) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
 
+def outcome(error: BaseException | None, stderr: str | None) -> Outcome:
+    """Whether a cell earned its points: nbgrader's rule (``nbgrader.utils.determine_grade``),
+    the one rule of the progress table, Validate, ``course check`` and the grader: a cell that
+    raised *or wrote to stderr* earns nothing. ``stderr`` is what the cell wrote there (``None``:
+    nothing)."""
+    if error is not None:
+        return Outcome(False, error_line(type(error).__name__, str(error)))
+    if stderr is not None:
+        return Outcome(False, stderr_line(stderr))
+    return Outcome(True, "")
+
+
+def stderr_line(text: str) -> str:
+    """The message of a cell that wrote ``text`` to stderr (and so earns no points)."""
+    first = _shorten(next((line.strip() for line in str(text).splitlines() if line.strip()), ""))
+    if first.startswith(NOT_EARNED):
+        return first  # a course message that says what to do (e.g. lesson 05's band cells)
+    return f"the cell wrote to stderr, which the grader counts as a failure: {first}"
+
+
+class _StderrWatch:
+    """What the running cell writes to ``sys.stderr`` (:func:`install` resets it per cell)."""
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+
+    def reset(self, *_args) -> None:
+        """``pre_run_cell``: forget the last cell's text and watch ``sys.stderr.write``.
+
+        IPython itself swaps ``write`` for each cell (its ``_tee``, restored after the cell), so
+        the watch is put on again before every cell, on top of whatever ``write`` is then."""
+        self.text = None
+        stream = sys.stderr
+        write = getattr(stream, "write", None)
+        if write is None or getattr(write, "_course_watch", False):
+            return
+
+        def watched(s, *args, **kwargs):
+            if s:
+                self.text = (self.text or "") + str(s)
+            return write(s, *args, **kwargs)
+
+        watched._course_watch = True  # type: ignore[attr-defined]
+        try:
+            stream.write = watched
+        except (AttributeError, TypeError):  # a stream that takes no attributes: not watched
+            pass
+
+
+_stderr = _StderrWatch()
+
+
 def _record(result) -> None:
     info = getattr(result, "info", None)
     source = getattr(info, "raw_cell", None)
     if not source:
         return
     err = getattr(result, "error_before_exec", None) or getattr(result, "error_in_exec", None)
-    if err is None:
-        _results[_key(source)] = Outcome(True, "")
+    _results[_key(source)] = outcome(err, _stderr.text)
+    names = _names_set_by(source)
+    if err is None or isinstance(err, SyntaxError):
+        for name in names:
+            _stopped.pop(name, None)
     else:
-        _results[_key(source)] = Outcome(False, error_line(type(err).__name__, str(err)))
+        reason = str(err).split("\n", 1)[0] if isinstance(err, NotImplementedError) else None
+        reason = reason or error_line(type(err).__name__, str(err))
+        for name in names:  # those it did set before stopping never raise a NameError
+            _stopped[name] = reason
 
 
 def install(shell=None) -> bool:
@@ -146,9 +268,10 @@ def install(shell=None) -> bool:
         return False
     if _installed_on == id(shell):
         return True
+    shell.events.register("pre_run_cell", _stderr.reset)
     shell.events.register("post_run_cell", _record)
     if not getattr(shell, "custom_exceptions", ()):
-        shell.set_custom_exc((NotImplementedError,), _show_not_implemented)
+        shell.set_custom_exc((NotImplementedError, NameError), _show_not_implemented)
     _installed_on = id(shell)
     return True
 
@@ -212,12 +335,20 @@ def table_rows(nb_cells, outcome_of) -> list[ExerciseRow]:
 _STATUS = {"passed": "passed", "failed": "FAILED", "not run": "not run", "manual": "manual"}
 
 
-def format_table(rows: list[ExerciseRow]) -> str:
+def format_table(rows: list[ExerciseRow], width: int = 100) -> str:
+    """The table as text, ``width`` characters wide: messages wrap at words under their column
+    (never cut)."""
     w = max([len("exercise"), len("total (auto-graded)"), *(len(r.exercise) for r in rows)])
     lines = [f"{'exercise':<{w}}  {'points':>9}  {'result':<7}  message", "-" * (w + 40)]
+    indent = w + 2 + 9 + 2 + 7 + 2
+    wrap = textwrap.TextWrapper(
+        width=max(width - indent, 30), break_long_words=False, break_on_hyphens=False
+    )
     for r in rows:
         pts = f"?/{r.points:g}" if r.manual else f"{r.earned:g}/{r.points:g}"
-        lines.append(f"{r.exercise:<{w}}  {pts:>9}  {_STATUS[r.status]:<7}  {r.message}".rstrip())
+        message = wrap.wrap(r.message) or [""]
+        lines.append(f"{r.exercise:<{w}}  {pts:>9}  {_STATUS[r.status]:<7}  {message[0]}".rstrip())
+        lines.extend(" " * indent + more for more in message[1:])
     auto = [r for r in rows if not r.manual]
     lines.append("-" * (w + 40))
     total, earned = sum(r.points for r in auto), sum(r.earned for r in auto)

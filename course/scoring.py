@@ -6,8 +6,9 @@ The notebook saves the trained network with :func:`save_model`; each accuracy-ba
     score = scoring.check_band(ResNet34, 0.90)          # scores (cached), AssertionError below 90%
 
 which is :func:`score_checkpoint` followed by :func:`require_accuracy`, except that a notebook
-run by the student (not graded) without any checkpoint yet reports "no checkpoint yet: 0 points"
-instead of failing, so that Run All reaches the end of the lesson.
+run by the student (not graded) without any checkpoint yet reports "not earned yet: 0 of this
+band's points, no checkpoint yet" on stderr instead of raising, so that Run All reaches the end of
+the lesson while the cell still earns nothing.
 
 Rules the grader keeps:
 
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -450,8 +452,9 @@ def check_band(model_class, threshold: float, path: str | os.PathLike = CHECKPOI
     ``threshold``; returns the :class:`Score`.
 
     - a checkpoint exists: prints the score and fails (``AssertionError``) below ``threshold``;
-    - no checkpoint, notebook run by the student: prints "no checkpoint yet: 0 points ..." and
-      returns the (not ok) score without raising, so that Run All completes;
+    - no checkpoint, notebook run by the student: writes "not earned yet: 0 of this band's
+      points, no checkpoint yet ..." on stderr (the cell earns nothing, by nbgrader's rule and the
+      progress table's) and returns the (not ok) score without raising, so that Run All completes;
     - no checkpoint while grading (:func:`course.runtime.is_grading`, or ``course grade``, whose
       grader answers :func:`score_checkpoint` from the file as handed in): fails like any other test.
 
@@ -462,9 +465,11 @@ def check_band(model_class, threshold: float, path: str | os.PathLike = CHECKPOI
         runtime.is_grading() or checks.grading_hooks is not None
     )  # course grade: always a verdict
     if not graded and not Path(path).is_file():
+        # on stderr: nbgrader's rule (and so the progress table's) counts the cell as not earned
         print(
-            f"no checkpoint yet: 0 points for the ≥ {threshold:.0%} band (train on a GPU in Part 4 "
-            f"and keep {Path(path).as_posix()} beside the notebook)"
+            f"{progress.NOT_EARNED}: 0 of this band's points, no checkpoint yet (train on a GPU "
+            f"in Part 4 and keep {Path(path).as_posix()} beside the notebook)",
+            file=sys.stderr,
         )
         return score
     print(score)

@@ -24,27 +24,16 @@ SCRATCH_IGNORE = shutil.ignore_patterns(
 )
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="session")
 def browser():
     """One headless Chromium (Debian's, driven by Playwright) for every page check of a test
     process: the site's and the instructor pages' (a second sync Playwright in one process
     fails)."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run does it)")
+    from browser import launch  # tests/browser.py: Debian's chromium, its flags
+
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = launch(p)
         yield b
         b.close()
 

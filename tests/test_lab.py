@@ -111,3 +111,68 @@ def test_package_ships_the_lab_settings():
     for path in files:
         rel = path.relative_to(course_dir)
         assert any(rel.match(pattern) for pattern in patterns), f"{rel} is not package data"
+
+
+def test_shipped_settings_hide_the_news_and_save_widgets_as_text():
+    """overrides.json holds valid values of JupyterLab's own schemas; configure_server points
+    JupyterLab at it and installs the pre-save hook (the browser checks: test_lab_browser.py)."""
+    c = Config()
+    lab.configure_server(c, self_study=True)
+    assert c.LabApp.app_settings_dir == str(lab.APP_SETTINGS_DIR)
+    assert c.ContentsManager.pre_save_hook is lab.drop_widget_views
+    overrides = json.loads((lab.APP_SETTINGS_DIR / "overrides.json").read_text())
+    schemas = Path(sys.prefix) / "share" / "jupyter" / "lab" / "schemas"
+    for plugin, values in overrides.items():
+        package, name = plugin.split(":")
+        schema = json.loads((schemas / package / f"{name}.json").read_text())
+        for key, value in values.items():
+            prop = schema["properties"][key]
+            assert (
+                value in prop.get("enum", [value])
+                and type(value).__name__ == {"string": "str", "boolean": "bool"}[prop["type"]]
+            ), (plugin, key, value)
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
+
+    view = {"model_id": "abc", "version_major": 2, "version_minor": 0}
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {lab.WIDGET_VIEW: view, "text/plain": "bar 100%"}},
+        {"output_type": "display_data", "data": {lab.WIDGET_VIEW: view}},
+        {"output_type": "stream", "name": "stdout", "text": "kept"},
+    ]}]}  # fmt: skip
+    lab.drop_widget_views(model={"type": "notebook", "content": nb}, path="x.ipynb")
+    outs = nb["cells"][0]["outputs"]
+    assert outs[0]["data"] == {"text/plain": "bar 100%"}
+    assert outs[1]["data"] == {"text/plain": lab.WIDGET_GONE}
+    assert outs[2]["text"] == "kept"
+    lab.drop_widget_views(model={"type": "file", "content": "text"})  # other files: untouched
+
+
+def test_course_check_is_quiet_and_wraps_its_messages(tmp_path):
+    """`course check` in a terminal: no kernel warning about TCP (IPC sockets), and a long
+    message wraps at words under its column instead of being cut."""
+    from test_progress import student, toy_source
+
+    from course import progress
+    from course.tools import notebooks
+
+    path = tmp_path / "toy.ipynb"
+    notebooks.write(student(toy_source()), path)
+    env = dict(os.environ, COLUMNS="72")
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "course"), "check", str(path)],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "Kernel is running over TCP" not in proc.stderr + proc.stdout, proc.stderr
+    assert "[IPKernelApp]" not in proc.stderr, proc.stderr
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 72, proc.stdout
+    flat = " ".join(proc.stdout.split())
+    assert "double(3): expected 6, got 5" in flat, proc.stdout
+    assert not list(tmp_path.glob("*-ipc*")) and not list(tmp_path.glob("kernel-*")), "sockets left"
+
+    row = progress.ExerciseRow("checkpoint", 2, 0, "failed", "word " * 40 + "checkpoint")
+    text = progress.format_table([row], width=80)
+    assert all(len(line) <= 80 for line in text.splitlines())
+    words = " ".join(line[line.index("FAILED") + 9 :] if "FAILED" in line else line.strip()
+                     for line in text.splitlines()[2:-2])  # fmt: skip
+    assert words.split() == ["word"] * 40 + ["checkpoint"], text

@@ -35,7 +35,14 @@ def toy_source():
                 "def halve(x):\n    ### BEGIN SOLUTION\n    return x / 2\n    ### END SOLUTION",
             ),
             a.tests("halve__two", 1, "checks.check_equal(halve(2), 1.0, 'halve(2)')"),
+            a.code("halved = halve(4)"),  # stops: `halve` is not answered
+            a.code("print(halved)"),  # an analysis cell that needs it: which exercise to finish
             a.code("def broken():\n    return 1 / 0\n\nbroken()"),
+            a.tests(  # lesson 05's band cell without a checkpoint: no error, a line on stderr
+                "band__reached",
+                1,
+                "import sys\nprint('not earned yet: no checkpoint (train first)', file=sys.stderr)",
+            ),  # fmt: skip
             a.written("why", 1),
         ]
     )
@@ -92,6 +99,16 @@ def test_an_unanswered_exercise_reads_not_answered_yet_in_one_line(executed):
     assert err.evalue.startswith("not answered yet: `halve` still raises NotImplementedError")
 
 
+def test_a_name_an_unanswered_exercise_would_set_says_what_to_finish(executed):
+    cell = next(c for c in executed.cells if c.source == "print(halved)")
+    (err,) = [o for o in cell.outputs if o.output_type == "error"]
+    assert err.ename == "NameError" and len(err.traceback) == 1, err
+    assert err.evalue == (
+        "`halved` is not defined yet: the cell that sets it stopped because `halve` is not "
+        "answered yet. Finish `halve` first, then run the cells from there down."
+    )
+
+
 def test_other_errors_keep_their_traceback(executed):
     """The student's own bug: the full traceback, pointing at their line."""
     cell = next(c for c in executed.cells if "broken()" in c.source)
@@ -107,12 +124,21 @@ def test_progress_table_in_the_notebook(executed):
     (out,) = [o for o in last.outputs if o.output_type == "display_data"]
     text = out.data["text/plain"]
     assert "text/html" in out.data and "course-progress" in out.data["text/html"]
-    rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalpha()}
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        if line[:1].isalpha():
+            key = line.split()[0]
+            rows[key] = line
+        elif line.startswith(" ") and rows:  # a wrapped message goes on under its column
+            rows[key] += " " + line.strip()
     assert "1/3" in rows["double"] and "FAILED" in rows["double"]
     assert "[double__three] AssertionError: double(3): expected 6, got 5" in rows["double"]
     assert "0/1" in rows["halve"] and "not answered yet" in rows["halve"]
     assert "?/1" in rows["why"] and "manual" in rows["why"]
-    assert "1/4" in rows["total"]
+    # stderr without an error: not earned (nbgrader's rule), the course's line as the message
+    assert "0/1" in rows["band"] and "FAILED" in rows["band"]
+    assert "[band__reached] not earned yet: no checkpoint (train first)" in rows["band"]
+    assert "1/5" in rows["total"]
 
 
 def test_table_rows_not_run_and_partial():
@@ -124,7 +150,7 @@ def test_table_rows_not_run_and_partial():
     assert by["double"].status == "not run" and by["double"].earned == 1
     assert by["double"].message == "1 of 2 test cells run"
     assert by["halve"].status == "not run" and by["halve"].message == ""
-    assert [r.exercise for r in rows] == ["double", "halve", "why"]
+    assert [r.exercise for r in rows] == ["double", "halve", "band", "why"]
 
 
 def test_error_line():
@@ -137,6 +163,20 @@ def test_error_line():
         "NotImplementedError: Module [X] is missing forward"
     )
     assert progress.error_line("AssertionError", "first\n  Hint: second") == "AssertionError: first"
+
+
+def test_one_rule_for_earned():
+    """nbgrader's rule: an error or anything on stderr earns nothing; a course line that says
+    what to do is the message as it stands."""
+    assert progress.outcome(None, None) == progress.Outcome(True, "")
+    assert progress.outcome(ValueError("bad\nmore"), "x") == progress.Outcome(
+        False, "ValueError: bad"
+    )
+    warned = progress.outcome(None, "\n/x.py:3: UserWarning: careful\n  warn()\n")
+    assert not warned.ok and warned.message.endswith(": /x.py:3: UserWarning: careful")
+    assert "grader counts as a failure" in warned.message
+    line = "not earned yet: 0 of this band's points, no checkpoint yet (train on a GPU)"
+    assert progress.outcome(None, line + "\n") == progress.Outcome(False, line)
 
 
 def test_outside_ipython_nothing_is_installed():
@@ -161,13 +201,15 @@ def test_validate_dialog_starts_with_a_summary(tmp_path):
     result = Validator(config=app.config).validate(str(path))
     failed = result["failed"]
     first = failed[0]["raw_error"]
-    assert first.startswith("SUMMARY: 1 of 3 test cells pass (1 of 4 points"), first
+    assert failed[0]["source"] == validation.SUMMARY_SOURCE  # one line above the summary
+    assert first.startswith("SUMMARY: 1 of 4 test cells pass (1 of 5 points"), first
     assert "double" in first and "not answered yet" in first
     assert "The failing cells follow" in first
-    error = re.sub(r"\x1b\[[0-9;]*m", "", first.split("=" * 60)[1])
+    error = re.sub(r"\x1b\[[0-9;]*m", "", failed[1]["raw_error"])
     assert error.strip().startswith("AssertionError: double(3): expected 6, got 5"), error
     assert all("SUMMARY" not in f["raw_error"] for f in failed[1:])
     assert not validation._validating_nb, "state left behind"
+    assert "validate_summary" not in path.read_text(), "Validate wrote the notebook back"
 
 
 def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
@@ -191,10 +233,112 @@ def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)  # /content: no notebook file
     progress.show()
     out = capsys.readouterr().out
-    assert "double" in out and "halve" in out and "not run" in out and "0/4" in out
+    assert "double" in out and "halve" in out and "not run" in out and "0/5" in out
 
 
 def test_show_is_silent_while_autograding(monkeypatch, capsys):
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     progress.show()
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------------- one rule, four readers
+_TOTAL = re.compile(r"total \(auto-graded\)\s+([\d.]+)/([\d.]+)")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("05_resnet34_cifar10")  # shares the worker's graded lesson-05 job
+def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
+    """Lesson 05 solved, no checkpoint: the progress table (a kernel run as in JupyterLab),
+    Validate's summary, ``course check`` and the grader (``course grade``'s trusted grader)
+    give the same total, and the band cells read "not earned yet" with what to do."""
+    from conftest import scratch_copy
+    from lesson_jobs import lesson_job
+
+    from course.tools import selfcheck
+
+    lesson = "05_resnet34_cifar10"
+    path = scratch_copy("solutions", lesson, tmp_path / "student", artifacts=False)
+    assert not (path.parent / "checkpoints").exists()
+
+    # 1. the student's kernel, not grading (quick mode): the last cell's table
+    env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path), "COURSE_QUICK": "1"})
+    env.pop("NBGRADER_EXECUTION")
+    ran = notebooks.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+    bands = [c for c in ran.cells if (cells.grade_id(c) or "").startswith("checkpoint__acc")]
+    for band in bands:
+        (err,) = [o for o in band.outputs if o.get("name") == "stderr"]
+        assert err.text.startswith("not earned yet: 0 of this band's points, no checkpoint yet")
+        assert "train on a GPU" in err.text
+    (table,) = [o for o in ran.cells[-1].outputs if o.output_type == "display_data"]
+    text = table.data["text/plain"]
+    row = next(line for line in text.splitlines() if line.startswith("checkpoint "))
+    assert "FAILED" in row and "not earned yet" in row and "passed" not in row, row
+    in_kernel = _TOTAL.search(text).groups()
+
+    # 2. course check and 3. Validate's summary: one grading-mode run, read by each command's code
+    checked = notebooks.execute(
+        notebooks.read(path), cwd=path.parent, timeout=600,
+        env=notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)}),
+    )  # fmt: skip
+    by_check = _TOTAL.search(selfcheck.format_table(selfcheck.summarize(checked))).groups()
+    summary = validation.summary_text(checked)
+    by_validate = re.search(r"\(([\d.]+) of ([\d.]+) points", summary).groups()
+
+    # 4. the trusted grader (course grade) on the same answers, no checkpoint handed in
+    job = lesson_job(lesson)
+    by_grader = (
+        f"{sum(t.earned for t in job.outcomes.values()):g}",
+        f"{sum(t.points for t in job.outcomes.values()):g}",
+    )
+    assert in_kernel == by_check == by_validate == by_grader, (
+        in_kernel, by_check, by_validate, by_grader,
+    )  # fmt: skip
+    assert float(in_kernel[0]) < float(in_kernel[1])  # the bands' 9 points are not earned
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "lesson", [pytest.param(le, marks=pytest.mark.xdist_group(le)) for le in notebooks.lessons()]
+)
+def test_validate_opens_on_the_summary_for_every_blank_release(lesson, tmp_path):
+    """Validate on each lesson's blank release (nbgrader's Validator with the course's config):
+    the first entry of the dialog is the summary, whatever the first failing test is."""
+    import shutil
+
+    from conftest import ROOT, SCRATCH_IGNORE
+    from nbgrader.apps import NbGrader
+    from nbgrader.validator import Validator
+
+    folder = tmp_path / lesson
+    shutil.copytree(ROOT / "notebooks" / lesson, folder, ignore=SCRATCH_IGNORE)
+    app = NbGrader()
+    app.config_file_paths.append(str(ROOT))
+    app.load_config_file()
+    failed = Validator(config=app.config).validate(str(folder / f"{lesson}.ipynb"))["failed"]
+    assert failed[0]["source"] == validation.SUMMARY_SOURCE, failed[0]["source"][:200]
+    n_tests = sum(cells.is_test(c) for c in notebooks.read(folder / f"{lesson}.ipynb").cells)
+    assert failed[0]["raw_error"].startswith(f"SUMMARY: 0 of {n_tests} test cells pass"), failed[0][
+        "raw_error"
+    ][:300]
+    assert "not answered yet" in failed[0]["raw_error"]
+    assert len(failed) > 1 and all("SUMMARY" not in f["raw_error"] for f in failed[1:])
+
+
+def test_an_unanswered_exercise_under_check_raises_reads_not_answered():
+    """nbgrader's stub inside ``checks.check_raises`` is "not answered yet" (the kernel shows the
+    stub's one line), not "expected ValueError, got NotImplementedError"."""
+    from course import checks
+
+    def stub():
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError) as err:
+        checks.check_raises(stub, ValueError, "Shortcut(4, 8, option='x')")
+    assert err.value.args == ()
+
+    def unfinished():
+        raise NotImplementedError("option 'C' is not written yet")
+
+    with pytest.raises(AssertionError, match="expected ValueError, got NotImplementedError"):
+        checks.check_raises(unfinished, ValueError, "Shortcut")

@@ -3,7 +3,7 @@
 The lessons are discovered from ``notebooks/`` (never listed here), the site is built once per
 test session (deterministic and fast), and one headless Chromium (Debian's, driven by Playwright)
 is shared by every browser check. Screenshots of every page land in the folder printed at the
-end of the run (``$COURSE_ARTIFACTS``, else ``<tmp>/course-site-artifacts-<id>``): look at them.
+end of the run (``artifacts/browser/site/``, or ``$COURSE_ARTIFACTS/site/``): look at them.
 
 The interactive figures are checked against the lessons' **reference solutions**
 (``lesson_code.answers``): the numbers the browser shows must equal what the Python functions
@@ -12,14 +12,10 @@ return, for several settings of each figure's controls.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import os
 import re
 import resource
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,6 +25,13 @@ from urllib.parse import unquote, urlparse
 import nbformat
 import pytest
 import torch
+from browser import (
+    Visit,
+    artifacts_dir,
+    axe_violations,
+    horizontal_overflow,
+    screenshot,
+)
 from conftest import ROOT
 from lesson_code import answers
 
@@ -79,62 +82,13 @@ def site(tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Screenshots: ``$COURSE_ARTIFACTS``, else a folder in the system's temporary directory
-    named after this checkout (pytest's own temporary folders are pruned after three runs)."""
-    base = os.environ.get("COURSE_ARTIFACTS")
-    tag = hashlib.sha1(str(ROOT).encode()).hexdigest()[:8]
-    root = Path(base) if base else Path(tempfile.gettempdir()) / f"course-site-artifacts-{tag}"
-    # one subfolder per xdist worker: pytest-xdist 3.8 under pytest 9 does not honour
-    # xdist_group, so the site's tests may be spread over several workers
-    folder = root / os.environ.get("PYTEST_XDIST_WORKER", "main")
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    """Screenshots: ``artifacts/browser/site/`` (``$COURSE_ARTIFACTS/site/``): look at them."""
+    folder = artifacts_dir("site")
     yield folder
     shots = sorted(folder.glob("*.png"))
     warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
 
 
-class Visit:
-    """A page opened in a fresh context, with its console errors and requests recorded."""
-
-    def __init__(self, browser, url: str, width: int, color_scheme: str = "light"):
-        self.context = browser.new_context(
-            viewport={"width": width, "height": 900}, color_scheme=color_scheme
-        )
-        # generous timeouts: CI runs this beside notebook executions on 2 shared cores, where a
-        # full-page screenshot of a long article at 375 px can take many seconds
-        self.context.set_default_timeout(180_000)
-        self.context.set_default_navigation_timeout(180_000)
-        self.page = self.context.new_page()
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-        self.page.on("requestfailed", lambda r: self.errors.append(f"failed: {r.url}"))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.goto(url, wait_until="load")
-
-    def close(self):
-        self.context.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def screenshot(page, path: Path, chunk: int = 6000) -> None:
-    """The whole page; long pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture
-    one image taller than its texture limit (16,384 px), which a long article at 375 px exceeds."""
-    height, width = page.evaluate("[document.documentElement.scrollHeight, window.innerWidth]")
-    if height <= chunk:
-        page.screenshot(path=str(path), full_page=True)
-        return
-    for k, top in enumerate(range(0, height, chunk), start=1):
-        clip = {"x": 0, "y": top, "width": width, "height": min(chunk, height - top)}
-        page.screenshot(path=str(path.with_name(f"{path.stem}-{k}.png")), full_page=True, clip=clip)
 
 
 def page_url(built: Built, rel: str) -> str:
@@ -667,3 +621,76 @@ def test_cli_builds_chosen_lessons_and_refuses_a_foreign_folder(tmp_path, capsys
     assert main(["site", "--out", str(foreign)]) == 2
     assert "not made by `course site`" in capsys.readouterr().err
     assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+# --------------------------------------------------------------------------- issue 23: layout, a11y
+def test_how_to_start_says_course_lab_and_the_real_repository(site):
+    import course
+
+    index = (site.out / "index.html").read_text()
+    start = re.sub(r"<[^>]+>", "", index[index.index("How to start") :])  # code is highlighted
+    assert f"git clone {course.__repository__} resnet-course" in html.unescape(start)
+    assert "course lab" in start and "jupyter lab notebooks" not in start
+    assert "&lt;the course repository&gt;" not in index
+
+
+@pytest.mark.slow
+def test_wide_blocks_narrow_screens_and_accessibility(site, browser, artifacts):
+    """At 1280 px no equation or code block is cut (they use the margin, code wraps); at 390
+    px bar labels stay off their bars, the index table fits with its Colab column, and unticking
+    every series shows a message; every page has no serious or critical axe-core violation
+    (WCAG 2.1 AA) and every image or chart has a text alternative."""
+    cut = (
+        "() => [...document.querySelectorAll('math[display=block], pre, .table-wrap')]"
+        ".filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.tagName + ' ' +"
+        " e.scrollWidth + '/' + e.clientWidth + ' ' + (e.textContent || '').slice(0, 50))"
+    )
+    for rel in pages(site):
+        with Visit(browser, page_url(site, rel), 1280) as v:
+            assert v.page.evaluate(cut) == [], f"{rel}: cut at 1280 px"
+            assert axe_violations(v.page) == [], f"{rel}: accessibility"
+            missing = v.page.evaluate(
+                "() => [...document.querySelectorAll('img:not([alt]), svg.chart:not([aria-label])"
+                ", video:not([aria-label])')].map(e => e.outerHTML.slice(0, 80))"
+            )
+            assert missing == [], f"{rel}: figures without a text alternative: {missing}"
+        with Visit(browser, page_url(site, rel), 390) as v:
+            assert horizontal_overflow(v.page) == [], f"{rel}: wider than a phone"
+            assert axe_violations(v.page) == [], f"{rel}: accessibility at 390 px"
+            overlaps = v.page.evaluate(
+                """() => { const bad = [];
+                for (const chart of document.querySelectorAll('svg.chart.bars')) {
+                  const rects = [...chart.querySelectorAll('rect')].map(r => r.getBoundingClientRect());
+                  const texts = [...chart.querySelectorAll('text')];
+                  for (const t of texts) { const a = t.getBoundingClientRect();
+                    for (const b of rects) if (a.left < b.right - 1 && b.left < a.right - 1 &&
+                        a.top < b.bottom - 1 && b.top < a.bottom - 1) bad.push(t.textContent); }
+                  for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++) {
+                    const a = texts[i].getBoundingClientRect(), b = texts[j].getBoundingClientRect();
+                    if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+                      bad.push(texts[i].textContent + ' / ' + texts[j].textContent); } }
+                return bad; }"""
+            )
+            assert overlaps == [], f"{rel}: bar labels overlap at 390 px: {overlaps}"
+            if rel == "index.html":
+                right = v.page.evaluate(
+                    "[...document.querySelectorAll('.index table tr')].map(r => "
+                    "r.cells[r.cells.length - 1].getBoundingClientRect().right)"
+                )
+                assert max(right) <= 390, f"the index's Colab column is off-screen: {max(right)}"
+                v.page.locator(".index table").screenshot(
+                    path=str(artifacts / "index-table-390.png")
+                )
+    lesson = _lesson_with(site, "gradient-norms")
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 390) as v:
+        fig = v.page.locator("#fig-gradient-norms")
+        for box in ("plain", "residual"):
+            fig.locator(f'input[data-control="{box}"]').uncheck()
+        note = fig.locator(".empty-note")
+        assert note.count() == 2 and "No series selected" in note.first.text_content()
+        box = note.first.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 10, "the message is not drawn"
+        fig.screenshot(path=str(artifacts / "gradient-norms-no-series-390.png"))
+        fig.locator('input[data-control="plain"]').focus()
+        v.page.keyboard.press("Space")  # keyboard: the checkbox toggles, the curve comes back
+        assert fig.locator(".empty-note").count() == 0

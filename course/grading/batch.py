@@ -439,7 +439,7 @@ def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> Non
     if not course.feedback:
         return
     plan = course.plans[st.lesson]
-    page = fb.feedback_html(fb.feedback_notebook(st.nb, job))
+    page = fb.feedback_html(fb.feedback_notebook(st.nb, job), plan.source_path.parent)
     own = {c.source for c in st.nb.cells if not nbs.is_test(c)}
     leaked = fb.leaked_lines(page, plan.hidden, own)
     if leaked:

@@ -9,7 +9,16 @@
   and the formgrader stay;
 * runs :func:`configure_server`, which puts this environment's commands (``course``,
   ``jupyter``) first on ``PATH`` for kernels (``!course check ...`` in a notebook) and for
-  JupyterLab's terminals, whose login shell would otherwise reset ``PATH`` (as on JupyterHub).
+  JupyterLab's terminals, whose login shell would otherwise reset ``PATH`` (as on JupyterHub);
+* ships default settings (:data:`APP_SETTINGS_DIR`, ``overrides.json``, JupyterLab's own
+  mechanism for an installation's defaults; a user's own settings still win): no "Would you
+  like to receive official Jupyter news?" pop-up for a new user;
+* saves notebooks without widget views (:func:`drop_widget_views`, a pre-save hook): a widget's
+  model lives in the kernel, so a notebook reopened in a later session would show "Error
+  displaying widget: model not found" where a slider or a progress bar was; it shows the
+  widget's text form instead (a tqdm bar's last state, ``IntSlider(value=7)``). Saving the
+  widget state with the notebook (the widgets extension's ``saveState``) does not help: the
+  saved models are dropped as soon as the reopened notebook's new kernel starts (tested).
 
 A JupyterHub installs the same :func:`configure_server` with ``self_study=False`` (the exchange
 is real there): ``deploy/jupyterhub/`` and ``docs/JUPYTERHUB.md``.
@@ -25,6 +34,10 @@ from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().with_name("lab_config")
 TERMINAL_RC = CONFIG_DIR / "terminal_rc.sh"
+# JupyterLab's application settings folder for `course lab` and the hub: overrides.json there
+# sets the course's defaults (it replaces <sys.prefix>/share/jupyter/lab/settings, which a plain
+# pip or conda environment leaves empty)
+APP_SETTINGS_DIR = CONFIG_DIR / "lab_settings"
 # nbgrader's parts that need an exchange (lab plugins are listed in labconfig/page_config.json)
 EXCHANGE_SERVER_EXTENSIONS = (
     "nbgrader.server_extensions.assignment_list",
@@ -60,8 +73,27 @@ def configure_server(c, *, self_study: bool) -> None:
     # to the internet, which a lab room may not have)
     c.LabApp.news_url = None
     c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+    c.LabApp.app_settings_dir = str(APP_SETTINGS_DIR)
+    c.ContentsManager.pre_save_hook = drop_widget_views
     if self_study:
         c.ServerApp.jpserver_extensions = dict.fromkeys(EXCHANGE_SERVER_EXTENSIONS, False)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_GONE = "(a widget: run its cell again to use it)"
+
+
+def drop_widget_views(model=None, **_kwargs) -> None:
+    """Jupyter's pre-save hook: a notebook is saved with each widget output reduced to its text
+    form (see the module docstring). Other files and outputs are untouched."""
+    if not model or model.get("type") != "notebook" or not isinstance(model.get("content"), dict):
+        return
+    for cell in model["content"].get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            data = out.get("data")
+            if isinstance(data, dict) and WIDGET_VIEW in data:
+                del data[WIDGET_VIEW]
+                data.setdefault("text/plain", WIDGET_GONE)
 
 
 def lab_environment(env: dict | None = None) -> dict:

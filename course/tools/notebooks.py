@@ -361,11 +361,15 @@ def execution_env(mode: str = "validate", extra: dict | None = None) -> dict:
     return env
 
 
-def execute(nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None):
-    """Execute every cell (errors recorded, not raised) with the same kernel flags as nbgrader."""
+def execute(
+    nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None, kernel_manager_class=None
+):
+    """Execute every cell (errors recorded, not raised) with the same kernel flags as nbgrader.
+    ``kernel_manager_class``: jupyter_client's ``KernelManager`` unless given."""
     from nbclient import NotebookClient
 
     nb = nbformat.from_dict(nb)
+    extra = {"kernel_manager_class": kernel_manager_class} if kernel_manager_class else {}
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -373,6 +377,7 @@ def execute(nb, cwd: Path | str, *, timeout: int = 120, env: dict | None = None)
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"],
+        **extra,
     )
     # the kernel gets exactly this environment (grading mode, quick mode)
     client.execute(env=env if env is not None else execution_env())

@@ -8,8 +8,14 @@ necessary, not sufficient: the instructor's hidden tests check more.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import uuid
 from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+from traitlets import default
 
 from course import progress
 from course.progress import ExerciseRow, format_table  # noqa: F401 - the table lives there
@@ -28,6 +34,27 @@ def summarize(executed_nb) -> list[ExerciseRow]:
     return progress.table_rows(executed_nb.cells, _outcome)
 
 
+class QuietKernelManager(KernelManager):
+    """A kernel on IPC sockets (a private folder of Jupyter's runtime directory) instead of
+    TCP: nothing listens on a port, and the kernel has no reason to print "Kernel is running
+    over TCP without encryption" on every run. TCP stays where there is no IPC (Windows)."""
+
+    @default("transport")
+    def _default_transport(self) -> str:
+        return "tcp" if os.name == "nt" else "ipc"
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        if os.name == "nt":
+            return "127.0.0.1"
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        folder = Path(jupyter_runtime_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        # the sockets are <ip>-<port>; jupyter_client removes them when the kernel stops
+        return str(folder / f"course-check-{uuid.uuid4().hex[:12]}")
+
+
 def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
     path = Path(path).resolve()
     if not path.is_file():
@@ -40,7 +67,9 @@ def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
         ) from exc
     # the kernel is told which notebook it runs, as JupyterLab does (course.progress reads it)
     env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)})
-    executed = notebooks.execute(nb, cwd=path.parent, timeout=timeout, env=env)
+    executed = notebooks.execute(
+        nb, cwd=path.parent, timeout=timeout, env=env, kernel_manager_class=QuietKernelManager
+    )
     return summarize(executed)
 
 
@@ -50,5 +79,5 @@ def run(args) -> int:
     if not rows:
         print("no graded tests found in this notebook")
         return 1
-    print(format_table(rows))
+    print(format_table(rows, width=shutil.get_terminal_size((100, 24)).columns))
     return 0 if all(r.passed for r in rows if not r.manual) else 1

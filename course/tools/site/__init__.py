@@ -98,7 +98,13 @@ def _pandoc_article(le: lesson.Lesson, bib_path: Path) -> tuple[str, str]:
     out, err = pandoc.run(args, source, f"lesson {le.id}")
     _check_warnings(err, le)
     toc, _, body = out.partition("<!--course-site:body-->")
-    return toc.strip(), body.strip()
+    return toc.strip(), focusable_code(body.strip())
+
+
+def focusable_code(html_text: str) -> str:
+    """Code blocks scroll sideways on a phone: each ``<pre>`` is focusable, so that a keyboard
+    can scroll it (the tables' and equations' boxes get the same from site.lua)."""
+    return re.sub(r"<pre\b(?![^>]*\btabindex=)", '<pre tabindex="0"', html_text)
 
 
 def _check_warnings(stderr: str, le: lesson.Lesson) -> None:
@@ -232,6 +238,7 @@ def build(
         index_md,
         "the index page",
     )
+    index_body = focusable_code(index_body)
     index_html = page.shell(
         title=page.SITE_TITLE,
         root="",

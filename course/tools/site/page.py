@@ -10,6 +10,7 @@ import html
 import re
 from pathlib import Path
 
+import course
 from course.tools import course_cells
 
 SITE_TITLE = "Residual Networks, hands-on"
@@ -195,11 +196,13 @@ of each article.
 ### In JupyterLab, on your machine
 
 ```bash
-git clone <the course repository> resnet-course && cd resnet-course
+git clone {course.__repository__} resnet-course && cd resnet-course
 python3 -m venv .venv && source .venv/bin/activate && pip install -e ".[test]"
-jupyter lab {example}
+course lab
 ```
 
+`course lab` is JupyterLab with the course's settings (it switches off the parts of nbgrader that
+need an instructor's exchange, which self-study does not have). In it, open `{example}`.
 Fill in each `# YOUR CODE HERE` cell, run the "try it" cell below it, then the test cells: a
 failing test says what it expected, what it got, and a hint. Press **Validate** (nbgrader's
 button) before you hand in. Self-learners check a whole notebook with

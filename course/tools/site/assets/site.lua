@@ -20,9 +20,12 @@ function Note(note)
   return out
 end
 
--- Tables scroll inside their own box on narrow screens instead of widening the page.
+-- Tables scroll inside their own box on narrow screens instead of widening the page; a box that
+-- scrolls is focusable (tabindex 0), so that a keyboard can scroll it too (WCAG 2.1.1).
+local FOCUSABLE = {tabindex = "0"}
+
 function Table(tbl)
-  return pandoc.Div({tbl}, pandoc.Attr("", {"table-wrap"}))
+  return pandoc.Div({tbl}, pandoc.Attr("", {"table-wrap"}, FOCUSABLE))
 end
 
 -- Equations likewise: Chromium does not scroll a <math> element itself, and MathML does not
@@ -31,8 +34,8 @@ local LONG_INLINE = 40 -- TeX characters; shorter inline math fits a phone's lin
 
 function Math(m)
   if m.mathtype == "DisplayMath" then
-    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll"}))
+    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll"}, FOCUSABLE))
   elseif #m.text > LONG_INLINE then
-    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll-inline"}))
+    return pandoc.Span({m}, pandoc.Attr("", {"math-scroll-inline"}, FOCUSABLE))
   end
 end

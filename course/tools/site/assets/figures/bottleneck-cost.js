@@ -97,7 +97,7 @@
     out.appendChild(table);
     var verdict = el("p", { "class": "verdict", "data-out": "verdict" });
     out.appendChild(verdict);
-    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 96", role: "img", "aria-label": "multiplications, direct vs bottleneck" });
+    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 108", role: "img", "aria-label": "multiplications, direct vs bottleneck" });
     out.appendChild(chart);
 
     function show(key, value) {
@@ -128,11 +128,12 @@
       while (node.firstChild) node.removeChild(node.firstChild);
       var max = Math.max(bars[0][1], bars[1][1], 1);
       bars.forEach(function (b, i) {
-        var y = 8 + i * 44;
-        var w = Math.max(1, 250 * b[1] / max);
-        node.appendChild(svg("text", { x: 0, y: y + 18 }, b[0]));
-        node.appendChild(svg("rect", { "class": "bar " + b[2], x: 80, y: y, width: w.toFixed(1), height: 28, rx: 3 }));
-        node.appendChild(svg("text", { "class": "value", x: (84 + w).toFixed(1), y: y + 18 }, fmt(b[1])));
+        // the label above its bar: on a phone the text is large next to the bars, never on them
+        var y = 4 + i * 52;
+        var w = Math.max(1, 290 * b[1] / max);
+        node.appendChild(svg("text", { x: 0, y: y + 14 }, b[0]));
+        node.appendChild(svg("rect", { "class": "bar " + b[2], x: 0, y: y + 20, width: w.toFixed(1), height: 26, rx: 3 }));
+        node.appendChild(svg("text", { "class": "value", x: (6 + w).toFixed(1), y: y + 39 }, fmt(b[1])));
       });
     }
 

@@ -168,7 +168,7 @@
       if (series.length) {
         chart(left, { width: 440, height: 260, xs: [1, L], series: series, xlabel: "conv layer (1 = next to the input)", ylabel: "‖∂L/∂W‖", xticks: xt });
       } else {
-        while (left.firstChild) left.removeChild(left.firstChild);
+        empty(left);
       }
       var ratioSeries = [];
       [false, true].forEach(function (residual) {
@@ -186,8 +186,18 @@
       if (ratioSeries.length) {
         chart(right, { width: 300, height: 260, xs: [d.depths[0], d.depths[d.depths.length - 1]], series: ratioSeries, xlabel: "depth (layers)", ylabel: "first conv / last conv", xticks: d.depths, mark: state.depth });
       } else {
-        while (right.firstChild) right.removeChild(right.firstChild);
+        empty(right);
       }
+    }
+    // every series unticked: say so instead of leaving an empty box
+    function empty(node) {  // node is the chart's <svg>: the note is SVG text in a dashed box
+      while (node.firstChild) node.removeChild(node.firstChild);
+      node.setAttribute("viewBox", "0 0 300 120");
+      node.appendChild(svg("rect", { "class": "empty-box", x: 1, y: 1, width: 298, height: 118, rx: 6 }));
+      var note = svg("text", { "class": "empty-note", x: 150, y: 55, "text-anchor": "middle" });
+      note.appendChild(svg("tspan", { x: 150 }, "No series selected:"));
+      note.appendChild(svg("tspan", { x: 150, dy: 22 }, "tick plain or residual above."));
+      node.appendChild(note);
     }
     update();
     fig.setAttribute("data-ready", "true");

@@ -124,7 +124,7 @@
       return { rows: cells, total: trow };
     }
     var reducedTable = table("reduced", NAMES, "With 1×1 reductions (Fig. 2b)");
-    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 130", role: "img", "aria-label": "multiply-adds per branch" });
+    var chart = svg("svg", { "class": "chart bars", viewBox: "0 0 440 184", role: "img", "aria-label": "multiply-adds per branch" });
     out.appendChild(chart);
     var naiveTable = table("naive", NAIVE, "Naive module, same widths (Fig. 2a)");
     var verdict = el("p", { "class": "verdict", "data-out": "verdict" });
@@ -151,11 +151,12 @@
       while (chart.firstChild) chart.removeChild(chart.firstChild);
       var max = Math.max.apply(null, b.reduced.map(function (r) { return r.mult_adds; }).concat([1]));
       b.reduced.forEach(function (r, i) {
-        var y = 4 + i * 31;
-        var w = Math.max(1, 230 * r.mult_adds / max);
-        chart.appendChild(svg("text", { x: 0, y: y + 16 }, NAMES[i]));
-        chart.appendChild(svg("rect", { "class": "bar b" + (i + 1), x: 96, y: y, width: w.toFixed(1), height: 22, rx: 3 }));
-        chart.appendChild(svg("text", { "class": "value", x: (100 + w).toFixed(1), y: y + 16 }, fmt(r.mult_adds)));
+        // the label above its bar: on a phone the text is large next to the bars, never on them
+        var y = 2 + i * 45;
+        var w = Math.max(1, 290 * r.mult_adds / max);
+        chart.appendChild(svg("text", { x: 0, y: y + 14 }, NAMES[i]));
+        chart.appendChild(svg("rect", { "class": "bar b" + (i + 1), x: 0, y: y + 19, width: w.toFixed(1), height: 22, rx: 3 }));
+        chart.appendChild(svg("text", { "class": "value", x: (6 + w).toFixed(1), y: y + 36 }, fmt(r.mult_adds)));
       });
     }
 
