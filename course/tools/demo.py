@@ -223,7 +223,7 @@ def run(args) -> int:
     else:
         course_dir = args.out.resolve()
         if course_dir.exists() and any(course_dir.iterdir()):
-            print(f"{course_dir} is not empty; choose a new --dir", file=sys.stderr)
+            print(f"{course_dir} is not empty; choose a new --out", file=sys.stderr)
             return 2
     rows = run_demo(course_dir, lesson_ids)
     ok = all(r["score"] is not None for r in rows)
