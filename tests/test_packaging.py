@@ -29,7 +29,9 @@ def _conda_deps() -> dict[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    assert extras["dev"] == ["resnet-course[test]"], "dev is the test extra (one list)"
+    wanted = [*project["dependencies"], *extras["test"]]
     conda = _conda_deps()
     assert conda.get("python") == "=3.11", "environment.yml pins python 3.11"
     for req in wanted:

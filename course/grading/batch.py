@@ -395,7 +395,7 @@ class Store:
 
 def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> None:
     """The instructor's autograded copy and (``--feedback``) the student's page."""
-    if st.student == REFERENCE or job.status != "graded":
+    if st.student == REFERENCE or job.status != "graded" or st.nb is None:
         return
     safe = report.path_name(st.student)
     graded = fb.autograded_notebook(st.nb, job)

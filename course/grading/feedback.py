@@ -20,6 +20,7 @@ import copy
 import html
 import re
 import unicodedata
+from collections.abc import Collection
 
 import nbformat
 
@@ -128,7 +129,7 @@ def page_text(page: str) -> str:
     return html.unescape(re.sub(r"<[^>]*>", "", page))
 
 
-def leaked_lines(page: str, lines: list[str], allowed: set[str] = frozenset()) -> list[str]:
+def leaked_lines(page: str, lines: list[str], allowed: Collection[str] = frozenset()) -> list[str]:
     """Hidden-test lines present in ``page`` (see the module docstring): a long line anywhere,
     a short one (``x = 1``) only as a whole line; lines that occur in ``allowed`` (the
     student's own cells: writing a line is not learning it here) are not counted."""

@@ -32,6 +32,10 @@ import traceback
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from course.grading.proxy import Session
 
 MAX_STARTS = 4  # sandbox starts per notebook (the first, then replacements)
 MESSAGE_CHARS = 600
@@ -175,7 +179,7 @@ class Job:
             self.deadline,
             unsafe=spec.unsafe,
         )
-        self.session = None
+        self.session: Session | None = None
         self.replay: list[CellSpec] = []  # student cells that ran (to replay after a restart)
         self.given_up = False
         self.ns: dict = {}
@@ -189,6 +193,12 @@ class Job:
         self.cell_deadline = time.monotonic() + self.spec.cell_timeout
 
     # ------------------------------------------------------------------ sandbox
+    @property
+    def live(self) -> Session:
+        """The session, once :meth:`_ensure_sandbox` has said True."""
+        assert self.session is not None, "no live session: call _ensure_sandbox first"
+        return self.session
+
     def _ensure_sandbox(self) -> bool:
         """A live session, replaying the student's cells after a restart; False: given up."""
         from course.grading import proxy
@@ -247,7 +257,7 @@ class Job:
             return out
         self._arm()
         try:
-            reply, _ = self.session.request({"op": "exec", "code": cell.source})
+            reply, _ = self.live.request({"op": "exec", "code": cell.source})
         except proxy.SandboxTimeout:
             out.status, out.error = (
                 "timeout",
@@ -292,8 +302,8 @@ class Job:
         if not wanted or not self._ensure_sandbox():
             return
         self._arm()
-        reply, buffers = self.session.request({"op": "names", "names": wanted})
-        found = self.session.decode(reply.get("value"), buffers)
+        reply, buffers = self.live.request({"op": "names", "names": wanted})
+        found = self.live.decode(reply.get("value"), buffers)
         for name, value in (found if isinstance(found, dict) else {}).items():
             if name in wanted:
                 self.ns[name] = value
@@ -302,10 +312,10 @@ class Job:
     def run_test(self, cell: CellSpec) -> TestOutcome:
         from course.grading import proxy
 
-        outcome = TestOutcome(cell.grade_id, cell.points, 0.0)
+        outcome = TestOutcome(cell.grade_id or "", cell.points, 0.0)
         self._arm()
         try:
-            self.run_trusted(cell.trusted, cell.grade_id)
+            self.run_trusted(cell.trusted or "", cell.grade_id or "")
             outcome.earned = cell.points
         except proxy.AuthoringError as exc:
             outcome.message = clean_text(f"grader error in this test: {exc}")
@@ -402,7 +412,7 @@ class Job:
         for cell in self.spec.cells:  # tests never reached (the whole-notebook limit)
             if cell.kind == "test" and cell.grade_id not in done:
                 self.result.tests.append(
-                    TestOutcome(cell.grade_id, cell.points, 0.0, "not run: time limit")
+                    TestOutcome(cell.grade_id or "", cell.points, 0.0, "not run: time limit")
                 )
 
     # ------------------------------------------------------------------ hooks (course.checks)
@@ -411,7 +421,7 @@ class Job:
         if not self._ensure_sandbox():
             yield
             return
-        with self.session.call_options(**options):
+        with self.live.call_options(**options):
             yield
 
     def _beside_student(self, func, args, kwargs):
@@ -421,7 +431,7 @@ class Job:
             return func(*args, **kwargs)
         if not self._ensure_sandbox():
             raise proxy.SandboxError("the notebook's process is gone")
-        return self.session.call(None, args, kwargs, lib=(func.__module__, func.__name__))
+        return self.live.call(None, args, kwargs, lib=(func.__module__, func.__name__))
 
     def _score_checkpoint(self, path, **kwargs):
         """Lesson 05's bands: the handed-in file (as staged, before any code ran) loaded with
@@ -453,7 +463,8 @@ class Job:
 
 def _free_names(tree: ast.AST) -> set[str]:
     """Names a cell reads and never binds (a test's own ``x = ...`` needs no student ``x``)."""
-    loaded, bound = set(), set()
+    loaded: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)

@@ -173,6 +173,8 @@ class Sandbox:
         self.deadline = deadline
         self.unsafe = unsafe
         self.proc: subprocess.Popen | None = None
+        self._to: int | None = None  # the pipes to and from the student process
+        self._from: int | None = None
         self.report = SandboxReport()
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._stop = threading.Event()
@@ -264,6 +266,7 @@ class Sandbox:
         self._nproc = _tasks_of_this_user() + self.limits.procs
         to_child = os.pipe()
         from_child = os.pipe()
+        info: tuple[int, int] | None  # the child pid from bwrap --info-fd (None: unsafe)
         info = os.pipe()
         passwd_r, passwd_w = os.pipe()
         os.write(passwd_w, b"student:x:1000:1000:student:/home/student:/bin/false\n")
@@ -305,7 +308,7 @@ class Sandbox:
         self._stop.clear()
         self._watch = threading.Thread(target=self._watchdog, daemon=True)
         self._watch.start()
-        session = Session(self._to, self._from, self.deadline)
+        session = Session(to_child[1], from_child[0], self.deadline)
         session.ready()
         return session
 
@@ -317,7 +320,7 @@ class Sandbox:
 
             r, _, _ = select.select([fd], [], [], 0.5)
             if not r:
-                if self.proc.poll() is not None:
+                if self.proc is None or self.proc.poll() is not None:
                     break
                 continue
             chunk = os.read(fd, 4096)

@@ -52,7 +52,8 @@ class Server:
         from IPython.core.interactiveshell import InteractiveShell
 
         shell = InteractiveShell.instance(colors="NoColor", xmode="Minimal")
-        shell.history_manager.enabled = False
+        if shell.history_manager is not None:
+            shell.history_manager.enabled = False
         try:
             shell.enable_matplotlib("inline")
         except Exception:  # noqa: BLE001 - figures are a nicety in feedback
@@ -204,7 +205,7 @@ class Server:
         code = header["code"]
         with capture_output(display=True) as captured:
             result = self.shell.run_cell(code, store_history=False, silent=False)
-        outputs = []
+        outputs: list[dict] = []
         if captured.stdout:
             outputs.append({"name": "stdout", "text": captured.stdout[-200_000:]})
         if captured.stderr:
@@ -217,7 +218,7 @@ class Server:
             if data:
                 outputs.append({"data": data})
         err = result.error_in_exec or result.error_before_exec
-        reply = {"outputs": outputs}
+        reply: dict[str, object] = {"outputs": outputs}
         if err is not None:
             reply["error"] = self.error(err)
         return reply, []
@@ -270,8 +271,10 @@ class Server:
             if opts.get("count_calls"):
                 counter = stack.enter_context(checks.count_torch_calls())
             result = func(*args, **kwargs)
-        reply = {}
-        mutated, grads, buffers_extra = [], [], []
+        reply: dict[str, object] = {}
+        mutated: list = []
+        grads: list = []
+        buffers_extra: list = []
         for path, t, before, grad_before in watched:
             same = t.dtype == before.dtype and t.shape == before.shape
             if same:

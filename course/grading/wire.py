@@ -24,6 +24,7 @@ import math
 import os
 import struct
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,7 +92,7 @@ class Blob:
 
 
 # --------------------------------------------------------------------------- framing
-def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = ()) -> None:
+def write_frame(fd: int, header: dict, buffers: Sequence[bytes | memoryview] = ()) -> None:
     header = dict(header, buffers=[len(b) for b in buffers])
     head = json.dumps(header, allow_nan=True, separators=(",", ":")).encode("utf-8")
     parts = [HEADER.pack(len(head)), head, *buffers]
@@ -147,7 +148,12 @@ class Encoder:
         dtype = str(t.dtype).removeprefix("torch.")
         if dtype not in DTYPES:
             raise TypeError(f"tensors of dtype {t.dtype} cannot be sent")
-        out = {"$": tag, "dtype": dtype, "shape": list(t.shape), "dev": t.device.type}
+        out: dict[str, object] = {
+            "$": tag,
+            "dtype": dtype,
+            "shape": list(t.shape),
+            "dev": t.device.type,
+        }
         if t.device.type != "meta":
             data = t.to("cpu").contiguous()
             if data.dtype == torch.bfloat16:
@@ -243,7 +249,7 @@ class Decoder:
             raise WireError(f"more than {self.caps.items} values in one frame")
 
     def tensor(self, d: dict) -> torch.Tensor:
-        dtype = DTYPES.get(d.get("dtype"))
+        dtype = DTYPES.get(d.get("dtype") or "")
         shape = d.get("shape")
         if (
             dtype is None
@@ -314,7 +320,7 @@ class Decoder:
                 out[k] = self.decode(x, depth + 1)
             return out
         if tag == "dtype":
-            dtype = DTYPES.get(v.get("v"))
+            dtype = DTYPES.get(v.get("v") or "")
             if dtype is None:
                 raise WireError("bad dtype")
             return dtype
