@@ -292,20 +292,14 @@ class Cluster:
     ``local:N`` (N single-threaded worker processes on this machine, for trying it out)."""
 
     def __init__(self, address: str):
+        from course.grading import cluster
+
+        self.client, self.local = cluster.connect(address)  # fails fast: InstructorError-like
         try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise InstructorError(
-                "--scheduler needs Dask: pip install 'resnet-course[cluster]'"
-            ) from None
-        self.local = None
-        if address.startswith("local:"):
-            n = int(address.split(":", 1)[1])
-            self.local = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            address = self.local.scheduler_address
-        self.client = Client(address)
+            cluster.check_workers(cluster.worker_versions(self.client))
+        except nbs.CourseError:
+            self.close()
+            raise
         self.threads = sum(self.client.nthreads().values())
 
     def run(self, spec: JobSpec, limit_s: float) -> JobResult:
@@ -507,14 +501,14 @@ def grade_class(
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
-        log(f"preparing {len(lessons)} lesson(s) ...")
-        course = prepare(
-            root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
-            timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
-        )  # fmt: skip
-        book = Book(gradebook, root, course) if gradebook is not None else None
-        cluster = Cluster(scheduler) if scheduler else None
+        cluster = Cluster(scheduler) if scheduler else None  # first: an unreachable one fails fast
         try:
+            log(f"preparing {len(lessons)} lesson(s) ...")
+            course = prepare(
+                root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
+                timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
+            )  # fmt: skip
+            book = Book(gradebook, root, course) if gradebook is not None else None
             if cluster is not None:
                 course.jobs = max(jobs, cluster.threads)
                 log(
