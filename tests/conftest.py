@@ -77,12 +77,19 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def fresh_release(tmp_path_factory) -> Path:
-    """Every lesson released anew into a temporary folder (the real nbgrader generate_assignment)."""
-    dest = tmp_path_factory.mktemp("release")
-    notebooks.release(
-        all_lessons(), dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+    """Every lesson released anew into a temporary folder (the real nbgrader generate_assignment),
+    once per test session (the workers share it)."""
+    lessons = all_lessons()
+    digest = hashlib.sha256(
+        "".join(content_hash(ROOT / "solutions" / le) for le in lessons).encode()
     )
-    return dest
+
+    def make(dest: Path) -> None:
+        notebooks.release(
+            lessons, dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+        )
+
+    return once_per_session(tmp_path_factory, f"release-{digest.hexdigest()[:16]}", make)
 
 
 def scratch_copy(kind: str, lesson: str, dest: Path, *, artifacts: bool = True) -> Path:
