@@ -37,7 +37,9 @@ OUT = Path(__file__).resolve().parent / "gradient_norms.json"
 
 
 def measure(depths, seeds, batch_size: int, root: Path, log=print) -> list[dict]:
-    ns = notebooks.answer_namespace(LESSON, "ShortcutA", "cifar_net", "layer_gradient_norms")
+    ns = notebooks.answer_namespace(
+        notebooks.source_path(LESSON), ["ShortcutA", "cifar_net", "layer_gradient_norms"]
+    )
     runs = []
     for seed in seeds:
         X, y, what = degradation.sample_batch(batch_size, root=root, seed=seed)

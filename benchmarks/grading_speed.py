@@ -37,8 +37,8 @@ from course import data
 from course.tools import notebooks as nbs
 
 
-def build_class(course_dir: Path, lessons: list[str], students: int) -> None:
-    nbs.make_course_dir(course_dir, lessons)
+def build_class(course_dir: Path, lessons: list[str], students: int, root: Path | None = None):
+    nbs.make_course_dir(course_dir, lessons, root)
     for lesson in lessons:
         nbs.generate_assignment(course_dir, lesson)
         release = nbs.read(course_dir / "notebooks" / lesson / f"{lesson}.ipynb")
@@ -69,14 +69,18 @@ def main(argv: list[str] | None = None) -> int:
         "--scaling", action="store_true",
         help="also grade the class on a local Dask cluster of 1 and of 2 workers",
     )  # fmt: skip
+    p.add_argument(
+        "--from", dest="checkout", type=Path, default=None,
+        help="the course checkout whose lessons are graded (default: this one)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.quick:
         args.students, args.lessons = 1, args.lessons or ["01", "03"]
-    lessons = nbs.resolve_lessons(args.lessons)
+    lessons = nbs.resolve_lessons(args.lessons, args.checkout)
     work = Path(tempfile.mkdtemp(prefix="grading-speed-"))
     try:
         course_dir = work / "course"
-        build_class(course_dir, lessons, args.students)
+        build_class(course_dir, lessons, args.students, args.checkout)
         data_dir = work / "data"
         data.make_fake_cifar10(data_dir, n_train=2000, n_test=500, seed=0)
         env = nbs.execution_env("autograde", {data.DATA_ENV: str(data_dir), "OMP_NUM_THREADS": "1"})

@@ -24,8 +24,9 @@ def nbgrader_meta(cell) -> dict:
     return (cell.get("metadata") or {}).get("nbgrader") or {}
 
 
-def grade_id(cell) -> str | None:
-    return nbgrader_meta(cell).get("grade_id")
+def grade_id(cell) -> str:
+    """The cell's nbgrader grade id; ``""`` for a cell without one."""
+    return nbgrader_meta(cell).get("grade_id") or ""
 
 
 def source(cell) -> str:

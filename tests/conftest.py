@@ -1,4 +1,9 @@
-"""Shared fixtures: the lessons, fresh releases, executed notebooks (cached per test session).
+"""Shared fixtures: the lessons, fresh releases, executed notebooks (made once per test session).
+
+An executed notebook is deterministic work: :func:`once_per_session` makes it once per test
+session, in a folder every xdist worker shares (keyed by the lesson folder's content hash, made
+under a file lock), so two workers never execute the same notebook and a test in any file can
+read a run another file's test already paid for.
 
 Notebooks never run in place: each execution gets a scratch copy of its lesson folder, so tests
 leave nothing behind in ``solutions/`` or ``notebooks/`` (and parallel workers do not race on
@@ -8,8 +13,10 @@ leave nothing behind in ``solutions/`` or ``notebooks/`` (and parallel workers d
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,12 +92,19 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def fresh_release(tmp_path_factory) -> Path:
-    """Every lesson released anew into a temporary folder (the real nbgrader generate_assignment)."""
-    dest = tmp_path_factory.mktemp("release")
-    notebooks.release(
-        all_lessons(), dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+    """Every lesson released anew into a temporary folder (the real nbgrader generate_assignment),
+    once per test session (the workers share it)."""
+    lessons = all_lessons()
+    digest = hashlib.sha256(
+        "".join(content_hash(ROOT / "solutions" / le) for le in lessons).encode()
     )
-    return dest
+
+    def make(dest: Path) -> None:
+        notebooks.release(
+            lessons, dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+        )
+
+    return once_per_session(tmp_path_factory, f"release-{digest.hexdigest()[:16]}", make)
 
 
 def scratch_copy(kind: str, lesson: str, dest: Path, *, artifacts: bool = True) -> Path:
@@ -111,13 +125,95 @@ def scratch_copy(kind: str, lesson: str, dest: Path, *, artifacts: bool = True) 
     return dest / f"{lesson}.ipynb"
 
 
-_executed: dict[tuple[str, str], object] = {}
+def shared_dir(tmp_path_factory) -> Path:
+    """A folder shared by every xdist worker of this test session (the run's base temp)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # .../pytest-N/popen-gwK -> .../pytest-N, one per session
+    folder = base / "shared"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def once_per_session(tmp_path_factory, key: str, make: Callable[[Path], None]) -> Path:
+    """``folder`` after ``make(folder)``, made by the first worker that asks for ``key``; the
+    others wait on its lock and read the result. ``key`` names the inputs (content hashes)."""
+    from filelock import FileLock
+
+    folder = shared_dir(tmp_path_factory) / key
+    with FileLock(f"{folder}.lock"):
+        if not (folder / ".done").is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".done").touch()
+    return folder
+
+
+def content_hash(folder: Path) -> str:
+    """A short hash of every file a scratch copy of ``folder`` would hold."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_file() and not SCRATCH_IGNORE(str(folder), list(rel.parts)):
+            h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def _run_once(kind: str, lesson: str, mode: str, tmp_path_factory, run) -> object:
+    digest = content_hash(ROOT / kind / lesson)
+    name = f"{lesson}.ipynb"
+
+    def make(folder: Path) -> None:
+        path = scratch_copy(kind, lesson, folder / "work", artifacts=mode == "validate")
+        notebooks.write(run(notebooks.read(path), path.parent), folder / name)
+
+    return notebooks.read(
+        once_per_session(tmp_path_factory, f"{mode}-{kind}-{lesson}-{digest}", make) / name
+    )
+
+
+_executed: dict[tuple[str, str, str], object] = {}
 
 
 def executed(kind: str, lesson: str, tmp_path_factory):
-    """Execute the source (``kind='solutions'``) or release (``'notebooks'``) of a lesson once."""
-    key = (kind, lesson)
+    """The source (``kind='solutions'``) or release (``'notebooks'``) of a lesson, executed as
+    nbgrader's Validate runs it (grading mode), once per test session."""
+    key = (kind, lesson, "validate")
     if key not in _executed:
-        path = scratch_copy(kind, lesson, tmp_path_factory.mktemp(f"{kind}-{lesson}"))
-        _executed[key] = notebooks.execute(notebooks.read(path), cwd=path.parent, timeout=300)
+        _executed[key] = _run_once(
+            kind, lesson, "validate", tmp_path_factory,
+            lambda nb, cwd: notebooks.execute(nb, cwd=cwd, timeout=300),
+        )  # fmt: skip
+    return _executed[key]
+
+
+def student_env() -> dict:
+    """The environment of a kernel that JupyterLab starts for a student: not grading, the
+    inline figure backend (no ``MPLBACKEND``), the rest of this session's (data, threads)."""
+    env = dict(os.environ)
+    for key in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "MPLBACKEND", "JPY_SESSION_NAME"):
+        env.pop(key, None)
+    return env
+
+
+def _run_all(nb, cwd: Path):
+    from nbclient import NotebookClient
+
+    # JupyterLab's kernel: no --InteractiveShell.xmode flag; widget state kept in the metadata,
+    # as JupyterLab saves it, so the browser can show the widgets of the saved notebook
+    client = NotebookClient(
+        nb, timeout=600, allow_errors=True, kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}}, store_widget_state=True,
+    )  # fmt: skip
+    client.execute(env=student_env())
+    return nb
+
+
+def run_all(lesson: str, tmp_path_factory):
+    """A lesson's solution after Run All in a student's kernel (not grading; quick mode on a
+    CPU; no trained checkpoint beside it, as in a fresh checkout), once per test session."""
+    key = ("solutions", lesson, "run-all")
+    if key not in _executed:
+        _executed[key] = _run_once("solutions", lesson, "run-all", tmp_path_factory, _run_all)
     return _executed[key]

@@ -258,9 +258,9 @@ class Page:
     def cells(self, path: str) -> list[dict]:
         return self.page.evaluate(JS_CELLS, path)
 
-    def scroll_to(self, path: str, index: int) -> None:
+    def scroll_to(self, path: str, index: int, settle_ms: int = 400) -> None:
         self.page.evaluate(JS_SCROLL_TO, [path, index])
-        self.page.wait_for_timeout(400)
+        self.page.wait_for_timeout(settle_ms)
 
     def close(self, path: str) -> None:
         self.page.evaluate(JS_CLOSE, path)

@@ -73,3 +73,70 @@ def test_lesson07_table_copy_is_current(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "is current" in proc.stdout
+
+
+# --------------------------------------------------------------------------- every script runs
+# Each script in benchmarks/ runs here once, as small as its options allow (seconds to a minute):
+# a crash at start-up (an import or a signature that moved) fails CI, not the next measurement.
+# gpu_check.py has its own tests (tests/test_gpu_check.py); measured_block.py is a helper.
+
+
+def _script(name: str, *args: str, cwd, timeout: int = 600) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(ROOT / "benchmarks" / name), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_every_script_has_a_smoke_run():
+    here = (
+        open(__file__, encoding="utf-8").read() + (ROOT / "tests" / "test_gpu_check.py").read_text()
+    )
+    scripts = {p.name for p in (ROOT / "benchmarks").glob("*.py")} - {"measured_block.py"}
+    missing = sorted(s for s in scripts if f'"{s}"' not in here)
+    assert not missing, f"benchmarks without a smoke run in tests/test_benchmarks.py: {missing}"
+
+
+@pytest.mark.slow
+def test_gradient_norms_smoke(tmp_path):
+    out = tmp_path / "norms.json"
+    _script("gradient_norms.py", "--depths", "8", "--seeds", "0", "--batch-size", "4",
+            "--json", str(out), cwd=tmp_path)  # fmt: skip
+    record = json.loads(out.read_text())
+    assert [r["label"] for r in record["runs"]] == ["plain-8", "ResNet-8"]
+    for run in record["runs"]:
+        assert len(run["norms"]) == len(run["layers"]) >= 7 and all(v > 0 for v in run["norms"])
+
+
+@pytest.mark.slow
+def test_degradation_robustness_smoke(tmp_path):
+    out = tmp_path / "rows.json"
+    proc = _script("degradation_robustness.py", "--seeds", "0", "--depths", "8", "14",
+                   "--epochs", "1", "--json", str(out), cwd=tmp_path)  # fmt: skip
+    rows = json.loads(out.read_text())
+    assert len(rows) == 1 and "python benchmarks/degradation_robustness.py" in proc.stdout
+
+
+@pytest.mark.slow
+def test_variants_robustness_smoke(tmp_path):
+    out = tmp_path / "rows.json"
+    proc = _script("variants_robustness.py", "--seeds", "0", "--units", "2", "--epochs", "1",
+                   "--json", str(out), cwd=tmp_path)  # fmt: skip
+    rows = json.loads(out.read_text())
+    assert len(rows) == 1 and "python benchmarks/variants_robustness.py" in proc.stdout
+
+
+@pytest.mark.slow
+def test_grading_speed_smoke(tmp_path):
+    """On the one-notebook toy course of the hostile tests, one student: nbgrader autograde and
+    course grade both run, and the table has the lesson's row."""
+    from hostile import fixtures as fx
+
+    course = fx.make_toy_course(tmp_path / "toy", ROOT)
+    out = tmp_path / "speed.json"
+    proc = _script("grading_speed.py", "--from", str(course), "--students", "1", "--lessons",
+                   fx.LESSON, "--json", str(out), cwd=tmp_path)  # fmt: skip
+    result = json.loads(out.read_text())
+    (row,) = result["rows"]
+    assert row["lesson"] == fx.LESSON and row["ratio"] > 0
+    assert "| lesson |" in proc.stdout

@@ -147,6 +147,10 @@ def test_no_norm():
         "    x_norm = (x - mu) / torch.sqrt(var + eps)\n"
         "    return gamma[:, None] * x_norm + beta[:, None], (x_norm, var)"
     ).clean  # a variable named x_norm is no routine
-    assert forward("    return F.batch_norm(x.T, None, None, gamma, beta, True, 0.0, eps).T").forbidden
+    assert forward(
+        "    return F.batch_norm(x.T, None, None, gamma, beta, True, 0.0, eps).T"
+    ).forbidden
     assert forward("    return bn(x.T).T", "bn = nn.BatchNorm1d(3)\n").forbidden
-    assert forward("    return f(x)", "def f(x):\n    return F.layer_norm(x, x.shape[1:])\n").forbidden
+    assert forward(
+        "    return f(x)", "def f(x):\n    return F.layer_norm(x, x.shape[1:])\n"
+    ).forbidden

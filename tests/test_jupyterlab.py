@@ -1,39 +1,46 @@
 """The student experience in a real JupyterLab, driven through headless Chromium.
 
 One JupyterLab (started the documented way, ``course lab``, on 127.0.0.1 with a token) and one
-browser page serve every test here, in file order; screenshots go to ``artifacts/browser/``
+browser page serve the tests here, in file order, on one test worker; screenshots go to ``artifacts/browser/``
 (``$COURSE_BROWSER_ARTIFACTS``). The checks: a released notebook opens unmodified and runs, an
 unanswered exercise and a wrong answer read as one-line messages, the Validate dialog lists
 the failing tests under a summary, the progress table, the Nbgrader menu without the
 exchange-based parts, a widget slider that recomputes, tqdm's widget bar during a fit,
 ``course`` from a notebook and from JupyterLab's terminal, no console errors, and (slow) Run All
-of every solution notebook without an error cell.
+of every solution without an error cell, its result shown without a console error (in the
+kernel JupyterLab starts, once per session on the lesson's own worker; see that test).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pytest
-from conftest import all_lessons
+from conftest import ROOT, SCRATCH_IGNORE, all_lessons, run_all
 from jupyterlab import ARTIFACTS, JupyterLab, Page, chromium_missing, course_copy
 
 from course import __version__
 from course.tools import authoring, notebooks
 
-pytestmark = [
-    pytest.mark.xdist_group("jupyterlab"),  # one worker, one JupyterLab for the whole module
-    pytest.mark.skipif(chromium_missing() is not None, reason=chromium_missing() or ""),
-]
+# one worker, one JupyterLab and one browser for these tests (each lesson's Run All test runs on
+# its lesson's worker, which starts its own JupyterLab once: the fixtures are per session)
+pytestmark = pytest.mark.xdist_group("jupyterlab")
 
 RELEASE_01 = "notebooks/01_residual_block/01_residual_block.ipynb"
 SOLUTION_03 = "solutions/03_one_by_one_convolutions/03_one_by_one_convolutions.ipynb"
 TIMINGS: dict[str, float] = {}
+WIDGET = "application/vnd.jupyter.widget-view+json"
+JS_CELL_TEXT = "([p, i]) => window.__course[p].content.widgets[i].outputArea.node.innerText"
+# the kernel's Run All of a lesson runs on the worker that grades that lesson
+LESSON_GROUPS = [pytest.param(le, marks=pytest.mark.xdist_group(le)) for le in all_lessons()]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lab(tmp_path_factory):
+    if chromium_missing():
+        pytest.skip(chromium_missing())
     scratch = tmp_path_factory.mktemp("jupyterlab")
     course_dir = course_copy(scratch / "course")
     server = JupyterLab(course_dir, scratch)
@@ -43,7 +50,7 @@ def lab(tmp_path_factory):
     (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui(lab):
     from playwright.sync_api import sync_playwright
 
@@ -179,6 +186,8 @@ def test_widget_slider_recomputes(ui):
     """Lesson 03's cost explorer (the solution): moving a slider changes the numbers."""
     ui.open(SOLUTION_03)
     TIMINGS["Run All solution 03"] = ui.run_all(SOLUTION_03, timeout=180)
+    bad = [(c["grade_id"], c["errors"]) for c in ui.cells(SOLUTION_03) if c["errors"]]
+    assert not bad, f"Run All of solution 03 in the browser: error cells {bad[:3]}"
     explorer = ui.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-vbox").filter(
         has=ui.page.locator(".widget-slider")
     )
@@ -288,18 +297,62 @@ def test_no_console_errors(ui):
     assert not ui.unexpected_console_errors(), (ui.console_errors, ui.failed_requests)
 
 
+def _failures(nb) -> tuple[list, list]:
+    """(cells with an error output, code cells that never ran) of an executed notebook."""
+    bad = [(i, notebooks.grade_id(c), notebooks.error_of(c)) for i, c in enumerate(nb.cells)
+           if c.cell_type == "code" and notebooks.error_of(c)]  # fmt: skip
+    not_run = [
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None
+    ]
+    return bad, not_run
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson", all_lessons())
-def test_run_all_solution_ends_without_an_error_cell(ui, lesson):
-    path = f"solutions/{lesson}/{lesson}.ipynb"
-    ui.open(path)
-    TIMINGS[f"Run All solution {lesson}"] = ui.run_all(path, timeout=600)
-    cells = ui.cells(path)
-    not_run = [i for i, c in enumerate(cells) if c["type"] == "code" and c["count"] is None]
-    bad = [(i, c["grade_id"], c["errors"]) for i, c in enumerate(cells) if c["errors"]]
-    ui.scroll_to(path, bad[0][0] if bad else len(cells) - 1)
-    ui.screenshot(f"12-run-all-{lesson}")
-    ui.close(path)
+@pytest.mark.parametrize("lesson", LESSON_GROUPS)
+def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, request):
+    """Run All of every solution ends without an error cell, and JupyterLab shows its result.
+
+    The run: the kernel JupyterLab starts for a student (ipykernel; not grading; the inline
+    figure backend; the lesson's folder, no trained checkpoint), driven by nbclient
+    (conftest.run_all, once per session, on the worker that grades the lesson). The browser then
+    opens the notebook as that run left it (signed as trusted, like a notebook its user ran and
+    saved) and shows every output (figures, tables, widgets from their saved state) without a
+    console error. Run All from JupyterLab's own menu is checked above, on lesson 01's release
+    and lesson 03's solution: a kernel's execution does not depend on who asks for it."""
+    from nbformat.sign import NotebookNotary
+
+    nb = run_all(lesson, tmp_path_factory)
+    bad = [(i, notebooks.grade_id(c), notebooks.error_of(c)) for i, c in enumerate(nb.cells)
+           if c.cell_type == "code" and notebooks.error_of(c)]  # fmt: skip
+    not_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]  # fmt: skip
     assert not bad, f"error cells: {bad[:3]}"
     assert not not_run, f"cells that never ran: {not_run[:10]}"
+
+    # a widget the run closed (tqdm's bar when a fit ends) has no saved state: JupyterLab had
+    # removed it from the page during the run, so it is not shown from the saved run either
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models = set(state.get("state", {}))
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})
+                            or o["data"][WIDGET].get("model_id") in models]  # fmt: skip
+    ui, lab = request.getfixturevalue("ui"), request.getfixturevalue("lab")
+    folder = lab.course_dir / "ran" / lesson
+    shutil.copytree(ROOT / "solutions" / lesson, folder, ignore=SCRATCH_IGNORE)
+    NotebookNotary().sign(nb)
+    notebooks.write(nb, folder / f"{lesson}.ipynb")
+    path = f"ran/{lesson}/{lesson}.ipynb"
+    t0 = time.monotonic()
+    ui.open(path)
+    shown = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.outputs]
+    widgets = {i for i in shown if any(WIDGET in o.get("data", {}) for o in nb.cells[i].outputs)}
+    for i in shown:
+        ui.scroll_to(path, i, settle_ms=1000 if i in widgets else 150)
+        if i in widgets:
+            text = ui.page.evaluate(JS_CELL_TEXT, [path, i])
+            assert "widget" not in text.lower() and text.strip(), f"cell {i}'s widget: {text!r}"
+    TIMINGS[f"show Run All of solution {lesson}"] = time.monotonic() - t0
+    ui.screenshot(f"12-run-all-{lesson}")
+    assert not ui.dirty(path), "opening the saved run marked it modified"
+    ui.close(path)
     assert not ui.unexpected_console_errors(), (ui.console_errors, ui.failed_requests)

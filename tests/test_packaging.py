@@ -29,7 +29,9 @@ def _conda_deps() -> dict[str, str]:
 
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    assert extras["dev"] == ["resnet-course[test]"], "dev is the test extra (one list)"
+    wanted = [*project["dependencies"], *extras["test"]]
     conda = _conda_deps()
     assert conda.get("python") == "=3.11", "environment.yml pins python 3.11"
     for req in wanted:
@@ -63,3 +65,22 @@ def test_ci_runs_the_readme_test_command():
 def test_readme_names_install_and_main_job():
     assert "pip install" in _readme_command("install-command")
     assert _readme_command("main-command") == "course demo"
+
+
+def test_the_installed_package_carries_no_course_content():
+    """What students install (pip, Colab's set-up cell) is ``course/`` and its package data:
+    never a solution, a hidden test or a wrong-answer catalogue (an entry is a solution with one
+    change). Those stay in the checkout: solutions/, tests/wrong_answers/."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["course*"]
+    markers = ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS", "WRONG_ANSWERS")
+    offending = []
+    for path in sorted((ROOT / "course").rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".ipynb", ".json", ".txt", ".md"}:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            # the tools name the markers they look for; a cell that *uses* them starts a line
+            lines = [line.strip() for line in text.splitlines()]
+            offending += [f"{path.relative_to(ROOT)}: {m}" for m in markers
+                          if any(line.startswith(m) for line in lines)]  # fmt: skip
+        assert path.suffix != ".ipynb", f"a notebook inside the package: {path}"
+    assert not offending, offending

@@ -89,8 +89,6 @@ def artifacts() -> Path:
     warnings.warn(f"course site: {len(shots)} screenshots saved in {folder}", stacklevel=1)
 
 
-
-
 def page_url(built: Built, rel: str) -> str:
     return (built.out / rel).as_uri()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from conftest import ROOT
@@ -41,8 +42,14 @@ def toy(tmp_path_factory):
     return root
 
 
-def test_release_is_deterministic_and_normalises_source(toy):
-    first = notebooks.release(["00_toy"], root=toy, log=lambda *_: None)[0].read_bytes()
+@pytest.fixture(scope="module")
+def released(toy) -> bytes:
+    """The toy released once (nbgrader's generate_assignment: seconds) for the tests below."""
+    return notebooks.release(["00_toy"], root=toy, log=lambda *_: None)[0].read_bytes()
+
+
+def test_release_is_deterministic_and_normalises_source(toy, released):
+    first = released
     src = (toy / "solutions" / "00_toy" / "00_toy.ipynb").read_text()
     assert '"id": "double"' in src and '"id": "markdown-1"' in src
     second = notebooks.release(["00"], root=toy, log=lambda *_: None)[0].read_bytes()
@@ -55,9 +62,8 @@ def test_release_is_deterministic_and_normalises_source(toy):
     )
 
 
-def test_check_tables(toy, capsys, monkeypatch):
+def test_check_tables(toy, released, capsys, monkeypatch):
     monkeypatch.chdir(toy)
-    notebooks.release(["00_toy"], root=toy, log=lambda *_: None)
     code_blank = cli.main(["check", str(toy / "notebooks" / "00_toy" / "00_toy.ipynb")])
     out = capsys.readouterr().out
     assert code_blank == 1
@@ -68,16 +74,9 @@ def test_check_tables(toy, capsys, monkeypatch):
     assert code_sol == 0 and "2/2" in out and "passed" in out
 
 
-def test_fill_release_and_truncate(toy):
+def test_fill_release_and_truncate(toy, released):
     src = notebooks.read(toy / "solutions" / "00_toy" / "00_toy.ipynb")
-    rel = (
-        notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
-        if (toy / "notebooks" / "00_toy" / "00_toy.ipynb").exists()
-        else None
-    )
-    if rel is None:
-        notebooks.release(["00_toy"], root=toy, log=lambda *_: None)
-        rel = notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
+    rel = notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
     full = notebooks.fill_release(rel, src)
     answer = next(c for c in full.cells if notebooks.grade_id(c) == "double")
     assert "return 2 * x" in answer.source and "BEGIN SOLUTION" not in answer.source
@@ -122,8 +121,18 @@ def test_cell_predicates_agree_with_nbgrader():
                 assert notebooks.is_manual(cell) == (grade and bool(nu.is_solution(cell)))
 
 
-RUNTIME = ["checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "variants",
-           "runtime"]  # fmt: skip
+def runtime_modules() -> list[str]:
+    """Every module of the student-facing runtime: ``course/*.py`` but the command's entry."""
+    import course
+
+    folder = Path(course.__file__).parent
+    return sorted(p.stem for p in folder.glob("*.py") if p.stem not in {"__init__", "__main__"})
+
+
+def test_runtime_list_is_complete():
+    assert {"checks", "cells", "colab", "comparison", "errors", "progress"} <= set(
+        runtime_modules()
+    )
 
 
 def test_runtime_imports_neither_tools_nor_grading():
@@ -134,7 +143,7 @@ def test_runtime_imports_neither_tools_nor_grading():
 
     code = (
         "import sys, importlib\n"
-        f"for m in {RUNTIME!r}:\n"
+        f"for m in {runtime_modules()!r}:\n"
         "    importlib.import_module('course.' + m)\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('course.tools', 'course.grading', "
         "'course.cli')))\n"
@@ -158,3 +167,35 @@ def test_course_help_is_fast_and_imports_no_torch():
     probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert probe.stdout.strip() == "[]", probe.stdout
     assert seconds < 3, f"course --help took {seconds:.2f} s"
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a markdown heading."""
+    import re
+
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_links_between_the_docs_resolve():
+    """Every relative link in README, CONTRIBUTING and docs/ names a file that exists, and its
+    ``#anchor`` a heading of that file (docs/JUPYTERHUB.md once linked to one that did not)."""
+    import re
+
+    pages = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = re.sub(r"`[^`\n]*`", "", text)  # code spans show examples, not links
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+:", target):
+                continue  # https:, mailto:
+            name, _, anchor = target.partition("#")
+            linked = (page.parent / name).resolve() if name else page
+            if not linked.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md":
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(encoding="utf-8"), re.M)
+                if anchor not in {_slug(h) for h in headings}:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken

@@ -323,20 +323,14 @@ class Cluster:
     ``local:N`` (N single-threaded worker processes on this machine, for trying it out)."""
 
     def __init__(self, address: str):
+        from course.grading import cluster
+
+        self.client, self.local = cluster.connect(address)  # fails fast: InstructorError-like
         try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise InstructorError(
-                "--scheduler needs Dask: pip install 'resnet-course[cluster]'"
-            ) from None
-        self.local = None
-        if address.startswith("local:"):
-            n = int(address.split(":", 1)[1])
-            self.local = LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
-            )
-            address = self.local.scheduler_address
-        self.client = Client(address)
+            cluster.check_workers(cluster.worker_versions(self.client))
+        except nbs.CourseError:
+            self.close()
+            raise
         self.threads = sum(self.client.nthreads().values())
 
     def run(self, spec: JobSpec, limit_s: float) -> JobResult:
@@ -429,7 +423,7 @@ class Store:
 
 def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> None:
     """The instructor's autograded copy and (``--feedback``) the student's page."""
-    if st.student == REFERENCE or job.status != "graded":
+    if st.student == REFERENCE or job.status != "graded" or st.nb is None:
         return
     safe = report.path_name(st.student)
     graded = fb.autograded_notebook(st.nb, job)
@@ -614,15 +608,15 @@ def grade_class(
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="course-grade-", dir=work_dir) as tmp:
-        check_memory(limits or Limits(), jobs, Path(tmp), log, remote=bool(scheduler))
-        log(f"preparing {len(lessons)} lesson(s) ...")
-        course = prepare(
-            root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
-            timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
-        )  # fmt: skip
-        book = Book(gradebook, root, course) if gradebook is not None else None
-        cluster = Cluster(scheduler) if scheduler else None
+        cluster = Cluster(scheduler) if scheduler else None  # first: an unreachable one fails fast
         try:
+            check_memory(limits or Limits(), jobs, Path(tmp), log, remote=bool(scheduler))
+            log(f"preparing {len(lessons)} lesson(s) ...")
+            course = prepare(
+                root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
+                timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
+            )  # fmt: skip
+            book = Book(gradebook, root, course) if gradebook is not None else None
             if cluster is not None:
                 course.jobs = max(jobs, cluster.threads)
                 log(

@@ -41,12 +41,12 @@ def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
     if size > limit:
         raise ArchiveError(f"the file is {size / 2**20:,.0f} MB (the limit is {max_mb} MB)")
     with open(path, "rb") as fh:
-        end = zipfile._EndRecData(fh)  # the end record only: 22 bytes + the comment
+        end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the end record only: 22 bytes + the comment
         if not end:
             raise ArchiveError(
                 "it is not a torch.save zip archive; save it with course.scoring.save_model"
             )
-        records = end[zipfile._ECD_ENTRIES_TOTAL]
+        records = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
         if records > MAX_RECORDS:
             raise ArchiveError(f"it has {records:,} records (the limit is {MAX_RECORDS:,})")
         try:

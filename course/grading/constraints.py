@@ -477,7 +477,7 @@ def _scope_locals(node: ast.AST) -> set[str]:
                 names.add(arg.arg)
         body = node.body if isinstance(node.body, list) else [node.body]
     else:  # a comprehension: its targets
-        for gen in node.generators:
+        for gen in node.generators:  # type: ignore[attr-defined]
             for t in ast.walk(gen.target):
                 if isinstance(t, ast.Name):
                     names.add(t.id)
@@ -547,7 +547,7 @@ def _free_loads(top: ast.AST) -> list[tuple[str, ast.AST]]:
             if not any(node.id in s for s in scopes):
                 out.append((node.id, node))
             return
-        for child in ast.iter_child_nodes(node):
+        for child in ast.iter_child_nodes(node):  # type: ignore[assignment]
             walk(child, scopes)
 
     walk(top, [])

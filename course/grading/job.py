@@ -32,6 +32,10 @@ import traceback
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from course.grading.proxy import Session
 
 MAX_STARTS = 4  # sandbox starts per notebook (the first, then replacements)
 MESSAGE_CHARS = 600
@@ -178,7 +182,7 @@ class Job:
             self.deadline,
             unsafe=spec.unsafe,
         )
-        self.session = None
+        self.session: Session | None = None
         self.replay: list[CellSpec] = []  # student cells that ran (to replay after a restart)
         self.given_up = False
         self.ns: dict = {}
@@ -195,6 +199,12 @@ class Job:
         self.cell_deadline = time.monotonic() + self.spec.cell_timeout
 
     # ------------------------------------------------------------------ sandbox
+    @property
+    def live(self) -> Session:
+        """The session, once :meth:`_ensure_sandbox` has said True."""
+        assert self.session is not None, "no live session: call _ensure_sandbox first"
+        return self.session
+
     def _ensure_sandbox(self) -> bool:
         """A live session, replaying the student's cells after a restart; False: given up."""
         from course.grading import proxy
@@ -253,7 +263,7 @@ class Job:
             return out
         self._arm()
         try:
-            reply, _ = self.session.request({"op": "exec", "code": cell.source})
+            reply, _ = self.live.request({"op": "exec", "code": cell.source})
         except proxy.SandboxTimeout:
             out.status, out.error = (
                 "timeout",
@@ -299,8 +309,8 @@ class Job:
         if not wanted or not self._ensure_sandbox():
             return
         self._arm()
-        reply, buffers = self.session.request({"op": "names", "names": wanted})
-        found = self.session.decode(reply.get("value"), buffers)
+        reply, buffers = self.live.request({"op": "names", "names": wanted})
+        found = self.live.decode(reply.get("value"), buffers)
         for name, value in (found if isinstance(found, dict) else {}).items():
             if name in wanted:
                 self.ns[name] = value
@@ -348,8 +358,8 @@ class Job:
     def run_test(self, cell: CellSpec) -> TestOutcome:
         from course.grading import constraints, proxy
 
-        outcome = TestOutcome(cell.grade_id, cell.points, 0.0)
-        verdict, exercise = self.constraint(cell.grade_id)
+        outcome = TestOutcome(cell.grade_id, cell.points, 0.0)  # type: ignore[arg-type]
+        verdict, exercise = self.constraint(cell.grade_id)  # type: ignore[arg-type]
         if verdict is not None and not verdict.clean:
             outcome.message = clean_text(verdict.message(exercise))
             flag = verdict.flag(exercise)
@@ -358,11 +368,11 @@ class Job:
             return outcome
         guard = contextlib.nullcontext()
         if verdict is not None and verdict.rule == constraints.BY_HAND:
-            guard = self._call_options(no_autograd=f"{exercise} {constraints.RULES['by_hand']}")
+            guard = self._call_options(no_autograd=f"{exercise} {constraints.RULES['by_hand']}")  # type: ignore[assignment]
         self._arm()
         try:
             with guard:
-                self.run_trusted(cell.trusted, cell.grade_id)
+                self.run_trusted(cell.trusted, cell.grade_id)  # type: ignore[arg-type]
             outcome.earned = cell.points
         except proxy.AuthoringError as exc:
             outcome.message = clean_text(f"grader error in this test: {exc}")
@@ -459,7 +469,7 @@ class Job:
         for cell in self.spec.cells:  # tests never reached (the whole-notebook limit)
             if cell.kind == "test" and cell.grade_id not in done:
                 self.result.tests.append(
-                    TestOutcome(cell.grade_id, cell.points, 0.0, "not run: time limit")
+                    TestOutcome(cell.grade_id or "", cell.points, 0.0, "not run: time limit")
                 )
 
     # ------------------------------------------------------------------ hooks (course.checks)
@@ -468,7 +478,7 @@ class Job:
         if not self._ensure_sandbox():
             yield
             return
-        with self.session.call_options(**options):
+        with self.live.call_options(**options):
             yield
 
     def _beside_student(self, func, args, kwargs):
@@ -478,7 +488,7 @@ class Job:
             return func(*args, **kwargs)
         if not self._ensure_sandbox():
             raise proxy.SandboxError("the notebook's process is gone")
-        return self.session.call(None, args, kwargs, lib=(func.__module__, func.__name__))
+        return self.live.call(None, args, kwargs, lib=(func.__module__, func.__name__))
 
     def _score_checkpoint(self, path, **kwargs):
         """Lesson 05's bands: the handed-in file (as staged, before any code ran) loaded with
@@ -510,7 +520,8 @@ class Job:
 
 def _free_names(tree: ast.AST) -> set[str]:
     """Names a cell reads and never binds (a test's own ``x = ...`` needs no student ``x``)."""
-    loaded, bound = set(), set()
+    loaded: set[str] = set()
+    bound: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (loaded if isinstance(node.ctx, ast.Load) else bound).add(node.id)

@@ -359,6 +359,8 @@ class Sandbox:
         self.deadline = deadline
         self.unsafe = unsafe
         self.proc: subprocess.Popen | None = None
+        self._to: int | None = None  # the pipes to and from the student process
+        self._from: int | None = None
         self.report = SandboxReport()
         self._scratch: tempfile.TemporaryDirectory | None = None
         self._bridge: str | None = None  # under root: the bridge folder (see drop_command)
@@ -373,7 +375,7 @@ class Sandbox:
     def _bwrap_args(self, fd_in: int, fd_out: int, info_fd: int) -> list[str]:
         pkg = Path(course.__file__).resolve().parent
         lim = self.limits
-        self.bridged: list[tuple[str, str]] = []  # (name, host source) seen through the bridge
+        self.bridged = []  # (name, host source) seen through the bridge
         a = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
         a += ["--uid", "1000", "--gid", "1000", "--hostname", "sandbox"]
         # the private tmpfs first: binds below stay visible even where the Python environment
@@ -473,6 +475,7 @@ class Sandbox:
         self._nproc = _tasks_of_user(self.uid) + self.limits.procs
         to_child = os.pipe()
         from_child = os.pipe()
+        info: tuple[int, int] | None  # the child pid from bwrap --info-fd (None: unsafe)
         info = os.pipe()
         passwd_r, passwd_w = os.pipe()
         os.write(passwd_w, b"student:x:1000:1000:student:/home/student:/bin/false\n")
@@ -493,12 +496,12 @@ class Sandbox:
                 args[i + 1] = str(passwd_r)
                 if "--seccomp" in args:
                     seccomp_r, seccomp_w = os.pipe()
-                    os.write(seccomp_w, seccomp_filter())
+                    os.write(seccomp_w, seccomp_filter())  # type: ignore[arg-type]
                     os.close(seccomp_w)
                     args[args.index("--seccomp") + 1] = str(seccomp_r)
                 cmd = [shutil.which(BWRAP) or BWRAP, *args]
                 if uid is not None:
-                    cmd = drop_command(uid, self._bridge, self.bridged, cmd)
+                    cmd = drop_command(uid, self._bridge, self.bridged, cmd)  # type: ignore[arg-type]
                 fds = (to_child[0], from_child[1], info[1], passwd_r)
                 fds += (seccomp_r,) if seccomp_r is not None else ()
             self.proc = subprocess.Popen(
@@ -527,7 +530,7 @@ class Sandbox:
         self._stop.clear()
         self._watch = threading.Thread(target=self._watchdog, daemon=True)
         self._watch.start()
-        session = Session(self._to, self._from, self.deadline)
+        session = Session(to_child[1], from_child[0], self.deadline)
         session.ready()
         return session
 
@@ -539,7 +542,7 @@ class Sandbox:
 
             r, _, _ = select.select([fd], [], [], 0.5)
             if not r:
-                if self.proc.poll() is not None:
+                if self.proc is None or self.proc.poll() is not None:
                     break
                 continue
             chunk = os.read(fd, 4096)

@@ -193,7 +193,7 @@ def compare(
     the reference by a token or two, so a copy of the reference resembles them all)."""
     bp = boilerplate_hashes(stub) if stub else set()
     given = len(normalise(stub)) if stub else 0
-    usable, short = [], []
+    usable, short = [], []  # type: ignore[var-annotated]
     for ans in answers:
         ans.fingerprint(bp)
         enough = len(ans.fp.filtered_code) - given >= MIN_CHARS and ans.fp.hashes

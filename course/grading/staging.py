@@ -29,6 +29,10 @@ import re
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 import nbformat
 
@@ -340,7 +344,7 @@ class Staged:
     origin: Path  # submitted/<student>/<lesson>
     folder: Path  # the copy
     notebook: str | None = None  # file name of the notebook graded (in ``origin``)
-    nb: object = None  # the sanitised notebook, in memory (nothing can rewrite it)
+    nb: NotebookNode | None = None  # the sanitised notebook, in memory (nothing can rewrite it)
     digests: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     flags: list[str] = field(default_factory=list)
     reason: str = ""  # why there is nothing to grade

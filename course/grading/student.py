@@ -52,7 +52,8 @@ class Server:
         from IPython.core.interactiveshell import InteractiveShell
 
         shell = InteractiveShell.instance(colors="NoColor", xmode="Minimal")
-        shell.history_manager.enabled = False
+        if shell.history_manager is not None:
+            shell.history_manager.enabled = False
         try:
             shell.enable_matplotlib("inline")
         except Exception:  # noqa: BLE001 - figures are a nicety in feedback
@@ -205,7 +206,7 @@ class Server:
         code = header["code"]
         with capture_output(display=True) as captured:
             result = self.shell.run_cell(code, store_history=False, silent=False)
-        outputs = []
+        outputs: list[dict] = []
         if captured.stdout:
             outputs.append({"name": "stdout", "text": captured.stdout[-200_000:]})
         if captured.stderr:
@@ -218,7 +219,7 @@ class Server:
             if data:
                 outputs.append({"data": data})
         err = result.error_in_exec or result.error_before_exec
-        reply = {"outputs": outputs}
+        reply: dict[str, object] = {"outputs": outputs}
         if err is not None:
             reply["error"] = self.error(err)
         return reply, []
@@ -279,8 +280,8 @@ class Server:
             leaves = [t for _p, t, _b, _g, _r in watched if t.requires_grad]
             link = len(self.links) + 1
             self.links[link] = (outputs, leaves)
-            reply["link"] = link
-            reply["leaves"] = len(leaves)
+            reply["link"] = link  # type: ignore[assignment]
+            reply["leaves"] = len(leaves)  # type: ignore[assignment]
         value, buffers = self.encode({"result": result, "changed": changed}, tensors_by_value=True)
         return {**reply, "value": value}, buffers
 

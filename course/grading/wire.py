@@ -112,7 +112,7 @@ class Blob:
 
 
 # --------------------------------------------------------------------------- framing
-def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = (), wait=None) -> None:
+def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = (), wait=None) -> None:  # type: ignore[assignment]
     """Send one frame. With ``wait`` (``fd`` non-blocking), ``wait()`` runs whenever the pipe
     is full: it returns once ``fd`` is writable and raises past the caller's deadline (a reader
     that stops reading cannot block the writer)."""
@@ -220,7 +220,7 @@ class Encoder:
                 raw = data.view(torch.int16).numpy().tobytes()
             else:
                 raw = data.numpy().tobytes() if data.numel() else b""
-            out["buf"] = len(self.buffers)
+            out["buf"] = len(self.buffers)  # type: ignore[assignment]
             self.buffers.append(raw)
         return out
 
@@ -312,7 +312,7 @@ class Decoder:
             raise WireError(f"more than {self.caps.items} values in one frame")
 
     def tensor(self, d: dict) -> torch.Tensor:
-        dtype = DTYPES.get(d.get("dtype"))
+        dtype = DTYPES.get(d.get("dtype") or "")
         shape = d.get("shape")
         if (
             dtype is None
@@ -392,7 +392,7 @@ class Decoder:
                 out[k] = self.decode(x, depth + 1)
             return out
         if tag == "dtype":
-            dtype = DTYPES.get(v.get("v"))
+            dtype = DTYPES.get(v.get("v") or "")
             if dtype is None:
                 raise WireError("bad dtype")
             return dtype

@@ -29,7 +29,12 @@ def _meta(
     points: float | None = None,
     task: bool = False,
 ) -> dict:
-    m = {"schema_version": 3, "grade": grade, "solution": solution, "locked": locked}
+    m: dict[str, object] = {
+        "schema_version": 3,
+        "grade": grade,
+        "solution": solution,
+        "locked": locked,
+    }
     if grade_id is not None:
         m["grade_id"] = grade_id
     if points is not None:

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from course import data
+from course.errors import CourseError
 from course.tools import notebooks
 
 STUDENTS = {
@@ -36,6 +37,8 @@ def load_catalogue(lesson: str, root: Path) -> list[dict]:
     if not path.is_file():
         return []
     spec = importlib.util.spec_from_file_location(f"wrong_answers_{lesson}", path)
+    if spec is None or spec.loader is None:
+        raise CourseError(f"cannot load the catalogue {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return list(getattr(module, "WRONG_ANSWERS", []))
@@ -72,7 +75,7 @@ def artifact_cells(source_nb) -> dict[str, float]:
 def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
     from nbgrader.api import Gradebook, MissingEntry
 
-    rows = []
+    rows: list[dict] = []
     db = f"sqlite:///{course_dir / 'gradebook.db'}"
     artifacts = {
         lesson: artifact_cells(
@@ -223,7 +226,7 @@ def run(args) -> int:
     else:
         course_dir = args.out.resolve()
         if course_dir.exists() and any(course_dir.iterdir()):
-            print(f"{course_dir} is not empty; choose a new --dir", file=sys.stderr)
+            print(f"{course_dir} is not empty; choose a new --out", file=sys.stderr)
             return 2
     rows = run_demo(course_dir, lesson_ids)
     ok = all(r["score"] is not None for r in rows)

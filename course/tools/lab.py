@@ -124,5 +124,4 @@ def run(args) -> int:
         import subprocess
 
         return subprocess.call(command, env=lab_environment())
-    os.execve(sys.executable, command, lab_environment())
-    return 0  # not reached
+    os.execve(sys.executable, command, lab_environment())  # replaces this process

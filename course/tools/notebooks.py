@@ -131,8 +131,9 @@ def write(nb, path: Path | str) -> None:
 PYTHON_VERSION = "3.11.7"
 RAISES_EXCEPTION = "raises-exception"  # the cell tag that lets Run All continue after it fails
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+CODEMIRROR_MODE = {"name": "ipython", "version": 3}
 LANGUAGE_INFO = {
-    "codemirror_mode": {"name": "ipython", "version": 3},
+    "codemirror_mode": CODEMIRROR_MODE,
     "file_extension": ".py",
     "mimetype": "text/x-python",
     "name": "python",
@@ -187,7 +188,7 @@ def normalize(nb):
     meta["kernelspec"] = dict(KERNELSPEC)
     meta["language_info"] = {
         **LANGUAGE_INFO,
-        "codemirror_mode": dict(LANGUAGE_INFO["codemirror_mode"]),
+        "codemirror_mode": dict(CODEMIRROR_MODE),
     }
     for key in ("widgets", "toc", "varInspector", "celltoolbar"):
         meta.pop(key, None)

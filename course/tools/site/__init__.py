@@ -130,7 +130,7 @@ def _yaml(text: str) -> str:
 
 
 def _media(le: lesson.Lesson) -> tuple[str | None, str | None]:
-    found = []
+    found: list[str | None] = []
     for key in ("video", "slides"):
         value = le.meta.get(key)
         if not value:

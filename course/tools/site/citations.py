@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 YEAR = r"(?:19|20)\d\d"
 _NAME = r"[A-Z][\w'’-]+"
@@ -307,7 +308,7 @@ def rewrite(text: str, bib: Bibliography) -> Rewrite:
     out = Rewrite(masked)
 
     def resolve(mention: _Mention, context: str) -> Entry | None:
-        if mention.multi and not bib.knows_author(mention.family):
+        if mention.year is None or (mention.multi and not bib.knows_author(mention.family)):
             return None  # "GoogLeNet and ResNet (...)": not a citation
         return bib.resolve(mention.text, mention.family, mention.year, mention.initial, context)
 
@@ -344,6 +345,8 @@ def rewrite(text: str, bib: Bibliography) -> Rewrite:
         if res == m.group(0):
             continue
         close = _balanced_group(out.text, out.text.index("(", m.end()))
+        if close is None:
+            continue
         key, pin = res[1:-1].split("\x03")
         pieces.append(out.text[pos : m.start()])
         pieces.append(f"@{key} [{{}}, {pin}]" if pin else f"@{key}")
@@ -354,10 +357,10 @@ def rewrite(text: str, bib: Bibliography) -> Rewrite:
     # 2. parentheses made of citations: (Author year, pinpoint; prefix Author year)
     def parenthetical(g: re.Match) -> str:
         inner = g.group(1)
-        items = []
+        items: list[list[Any]] = []  # [prefix, entry, pinpoint]
         for part in inner.split(";"):
-            found = [(m, _AFTER.match(part, m.end())) for m in AUTHORS.finditer(part)]
-            found = [(m, y) for m, y in found if y]
+            pairs = [(m, _AFTER.match(part, m.end())) for m in AUTHORS.finditer(part)]
+            found = [(m, y) for m, y in pairs if y is not None]
             if not found:
                 if not items:
                     return g.group(0)
@@ -412,7 +415,7 @@ def rewrite(text: str, bib: Bibliography) -> Rewrite:
         y = _AFTER.match(out.text, m.end())
         pieces.append(out.text[pos : m.start()])
         pieces.append(res)
-        pos = y.end()
+        pos = y.end() if y else m.end()
     pieces.append(out.text[pos:])
     out.text = unmask("".join(pieces), saved)
     out.linked -= out.cited

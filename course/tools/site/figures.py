@@ -319,4 +319,4 @@ def render(name: str, lesson) -> str:
 
 
 def scripts(used: list[str]) -> list[str]:
-    return [REGISTRY[n].script for n in used if REGISTRY[n].script]
+    return [script for n in used if (script := REGISTRY[n].script)]

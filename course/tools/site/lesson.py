@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from course import cells
 from course.tools import notebooks
@@ -68,7 +69,7 @@ class Lesson:
     nocite: set[str] = field(default_factory=set)
     cells: dict[str, str] = field(default_factory=dict)  # cell label -> source (for errors)
     media: tuple[str | None, str | None] = (None, None)  # (video, slides), checked by the build
-    nb: object = field(default=None, repr=False)  # the released notebook
+    nb: Any = field(default=None, repr=False)  # the released notebook (nbformat's node)
 
     @property
     def href(self) -> str:
@@ -111,7 +112,7 @@ def _intent(source: str, grade_id: str) -> str:
 
 def _student_code(source: str) -> str:
     """An answer cell as the student meets it, with the stub shown as ``...``."""
-    out = []
+    out: list[str] = []
     for line in source.rstrip().split("\n"):
         if line.strip() in STUB_LINES:
             indent = line[: len(line) - len(line.lstrip())]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import course
@@ -27,7 +28,7 @@ def shell(
     body: str,
     lessons: list,
     current: str | None = None,
-    scripts: list[str] = (),
+    scripts: Sequence[str] = (),
     description: str = "",
 ) -> str:
     """A complete page: head (one stylesheet, no external anything), top bar, body, scripts."""
