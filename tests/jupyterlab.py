@@ -19,14 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from browser import CHROMIUM_ARGS  # tests/browser.py: one home for Chromium's flags
+
 CHROMIUM = os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("COURSE_BROWSER_ARTIFACTS", ROOT / "artifacts" / "browser"))
 
