@@ -301,7 +301,7 @@ def table_rows(nb_cells, outcome_of) -> list[ExerciseRow]:
     tests: dict[str, list[tuple[str, float, Outcome | None]]] = {}
     for cell in nb_cells:
         gid = cells.grade_id(cell)
-        if gid is None:
+        if not gid:
             continue
         if cells.is_manual(cell):
             rows[gid] = ExerciseRow(

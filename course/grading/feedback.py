@@ -158,8 +158,8 @@ def _rows(nb) -> list[_Row]:
     rows = []
     for i, cell in enumerate(nb.cells):
         gid = nbs.grade_id(cell)
-        if gid is None:
-            continue  # type: ignore[unreachable]
+        if not gid:
+            continue
         if nbs.is_manual(cell):
             rows.append(_Row(gid, f"cell-{i}", nbs.points(cell), None, "graded by your instructor"))
         elif nbs.is_test(cell):

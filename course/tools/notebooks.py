@@ -317,7 +317,7 @@ def fill_release(
     nb = nbformat.from_dict(release_nb)
     for cell in nb.cells:
         gid = grade_id(cell)
-        if not is_solution(cell) or gid is None:
+        if not is_solution(cell) or not gid:
             continue
         if gid in exercises:
             cell.source = exercises[gid]
