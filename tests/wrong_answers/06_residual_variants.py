@@ -1191,4 +1191,26 @@ WRONG_ANSWERS += [
         "caught_by": ["Shortcut__params"],
         "message": "got LPPool2d",
     },
+    # issue 20 §3: the structure cells establish structure from behaviour (the test's weights
+    # loaded by the contract's names), so a module whose counts and types are right but whose
+    # computation is not loses them too
+    {
+        "exercise": "ResidualUnit",
+        "name": "relu_after_last_bn_counts_right",
+        "why": "right layers, names and parameter count, but a ReLU after the last BN too",
+        "source": _unit(
+            forward="""        out = x
+        for conv, bn in zip(self.convs, self.bns):
+            out = self.relu(bn(conv(out)))
+        return self.relu(out + x)"""
+        ),
+        "caught_by": ["ResidualUnit__structure"],
+    },
+    {
+        "exercise": "Shortcut",
+        "name": "relu_before_projection_counts_right",
+        "why": "right parameters, but a ReLU on the input before the 1×1 projection",
+        "source": _shortcut(pre="x = F.relu(x)"),
+        "caught_by": ["Shortcut__params"],
+    },
 ]
