@@ -32,17 +32,24 @@ SCRATCH_IGNORE = shutil.ignore_patterns(
 
 
 @pytest.fixture(scope="session")
-def browser():
-    """One headless Chromium (Debian's, driven by Playwright) for every page check of a test
-    process: the site's and the instructor pages' (a second sync Playwright in one process
-    fails)."""
+def playwright():
+    """The one sync Playwright of a test process: a second one started while the first is open
+    fails ("using Playwright Sync API inside the asyncio loop"), so every browser test — the
+    site's, the feedback and instructor pages', JupyterLab's — starts its Chromium from this."""
     sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    """One headless Chromium (Debian's, driven by Playwright) for every page check of a test
+    process: the site's and the instructor pages'."""
     from browser import launch  # tests/browser.py: Debian's chromium, its flags
 
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+    b = launch(playwright)
+    yield b
+    b.close()
 
 
 def all_lessons() -> list[str]:

@@ -51,15 +51,12 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def ui(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        t0 = time.monotonic()
-        page = Page(pw, lab)
-        TIMINGS["browser + JupyterLab page"] = time.monotonic() - t0
-        yield page
-        page.quit()
+def ui(lab, playwright):
+    t0 = time.monotonic()
+    page = Page(playwright, lab)  # the process's one Playwright (conftest)
+    TIMINGS["browser + JupyterLab page"] = time.monotonic() - t0
+    yield page
+    page.quit()
 
 
 def _cell_index(cells: list[dict], grade_id: str) -> int:

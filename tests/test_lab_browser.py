@@ -45,13 +45,10 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def ui(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        page = Page(pw, lab)
-        yield page
-        page.quit()
+def ui(lab, playwright):
+    page = Page(playwright, lab)  # the process's one Playwright (conftest)
+    yield page
+    page.quit()
 
 
 def _shot(ui, name):
