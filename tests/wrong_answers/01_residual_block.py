@@ -927,6 +927,7 @@ WRONG_ANSWERS += [
         "exercise": "batchnorm_forward",
         "name": "calls_f_batch_norm",
         "why": "PyTorch's own batch norm instead of the normalisation by hand",
+        "earns_nothing": True,  # normalise by hand (constraints): none of its points
         "source": _BN_SIG["batchnorm_forward"]
         + "    return F.batch_norm(x.T, None, None, gamma[:, 0], beta[:, 0], training=True, eps=eps).T\n",
     },
@@ -1063,6 +1064,7 @@ WRONG_ANSWERS += [
         "exercise": "batchnorm_backward",
         "name": "uses_autograd",
         "why": "asks torch.autograd for the gradients instead of applying the chain rule",
+        "earns_nothing": True,  # by hand (course.grading.constraints): none of its points
         "source": _BN_SIG["batchnorm_backward"]
         + "    leaves = [t.detach().clone().requires_grad_() for t in (x, gamma, beta)]\n"
         "    xr, g, b = leaves\n"
