@@ -27,6 +27,7 @@ installs it). Skipped, with the reason, without root.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import pwd
@@ -230,7 +231,11 @@ class Server:
         status, kernel = self.call("POST", "/api/kernels", {"name": "python3"})
         assert status == 201, kernel
         try:
-            return asyncio.run(self._execute(kernel["id"], code, timeout))
+            # in a thread of its own: a sync Playwright open in this test process (conftest's
+            # `playwright`) keeps an event loop running here, where asyncio.run() refuses
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                run = pool.submit(asyncio.run, self._execute(kernel["id"], code, timeout))
+                return run.result()
         finally:
             self.call("DELETE", f"/api/kernels/{kernel['id']}")
 

@@ -16,12 +16,16 @@ def _split(req: str) -> tuple[str, str]:
 
 
 def _conda_deps() -> dict[str, str]:
+    """Every package environment.yml installs: conda's, and those of its ``pip:`` section (for
+    packages conda-forge does not carry), name -> version spec."""
     deps, in_deps = {}, False
     for line in (ROOT / "environment.yml").read_text().splitlines():
         if line.startswith("dependencies:"):
             in_deps = True
             continue
-        m = re.match(r"^  - ([A-Za-z0-9_.-]+)(.*)$", line)
+        m = re.match(r"^  - ([A-Za-z0-9_.-]+)(.*)$", line) or re.match(
+            r"^      - ([A-Za-z][A-Za-z0-9_.-]*)(.*)$", line
+        )
         if in_deps and m:
             deps[m.group(1).lower()] = m.group(2).replace(" ", "")
     return deps
