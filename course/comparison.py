@@ -345,20 +345,23 @@ def summarize(rows: Sequence[Mapping]) -> dict[str, dict]:
     return out
 
 
+# the columns every comparison table starts with (the report's and lesson 07's)
+_COLUMNS = (
+    "network",
+    "parameters",
+    "multiply-adds / image",
+    "activation memory / image",
+    "time / step",
+)
+
+
 def format_table(rows: Sequence[Mapping], markdown: bool = False) -> str:
     """The comparison as a table: one line per network, the first one's figures as the unit of
     the ratios in brackets. ``markdown=True`` for a Markdown table (benchmarks/)."""
     summary = summarize(rows)
     base = next(iter(summary.values()))
     n = len(base["errors"])
-    head = [
-        "network",
-        "parameters",
-        "multiply-adds / image",
-        "activation memory / image",
-        "time / step",
-        f"training error ({n} seed{'s' if n > 1 else ''})",
-    ]
+    head = [*_COLUMNS, f"training error ({n} seed{'s' if n > 1 else ''})"]
     lines = []
     for name, s in summary.items():
         err = f"{100 * s['error_mean']:.1f} %" + (f" ± {100 * s['error_sd']:.1f}" if n > 1 else "")
@@ -441,15 +444,7 @@ def lesson_table(measured: Mapping[str, Mapping]) -> str:
     with the per-seed training errors in a last column."""
     first = next(iter(measured.values()))
     n = len(first["seed_errors"])
-    head = [
-        "network",
-        "parameters",
-        "multiply-adds / image",
-        "activation memory / image",
-        "time / step",
-        f"training error ({n} seeds, mean ± sd)",
-        "per seed (%)",
-    ]
+    head = [*_COLUMNS, f"training error ({n} seeds, mean ± sd)", "per seed (%)"]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in measured.values():
         per_seed = ", ".join(f"{e:.1f}" for e in entry["seed_errors"])
