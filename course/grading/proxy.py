@@ -107,7 +107,7 @@ class Session:
             raise SandboxError("the student's process is gone (an earlier timeout or crash)")
         self.calls += 1
         try:
-            wire.write_frame(self.fd_out, header, buffers, wait=self._wait_write)  # type: ignore[arg-type]
+            wire.write_frame(self.fd_out, header, buffers, wait=self._wait_write)
             while True:
                 reply, out = wire.read_frame(self.fd_in, wait=self._wait)
                 if "callback" not in reply:
@@ -140,11 +140,11 @@ class Session:
                 raise wire.WireError("bad callback arguments")
             value, out = self.encode(func(*args, **kwargs))
             reply = {"callback_reply": True, "ok": True, "value": value}
-            wire.write_frame(self.fd_out, reply, out, wait=self._wait_write)  # type: ignore[arg-type]
+            wire.write_frame(self.fd_out, reply, out, wait=self._wait_write)
         except (SandboxError, wire.WireError):
             raise
         except Exception as exc:  # noqa: BLE001 - the test's function failed: tell the caller
-            reply: dict[str, object] = {"callback_reply": True, "ok": False}  # type: ignore[no-redef]
+            reply = {"callback_reply": True, "ok": False}
             reply["error"] = {"type": type(exc).__name__, "message": str(exc)[:500]}
             wire.write_frame(self.fd_out, reply, [], wait=self._wait_write)
 
@@ -360,18 +360,18 @@ def _argument_name(name, path) -> str:
 
 def _mirror(target: torch.Tensor, entry: dict) -> None:
     """Copy a declared in-place change back into the test's tensor ``target``."""
-    what = entry.get("what") if isinstance(entry.get("what"), list) else []
+    what: list = entry["what"] if isinstance(entry.get("what"), list) else []
     new = entry.get("value")
-    if "values" in what and isinstance(new, torch.Tensor) and new.dtype == target.dtype:  # type: ignore[operator]
+    if "values" in what and isinstance(new, torch.Tensor) and new.dtype == target.dtype:
         with torch.no_grad():
             if new.shape == target.shape:
                 target.copy_(new)
             else:
                 target.set_(new.clone())  # type: ignore[call-overload]
-    if "requires_grad" in what and target.is_leaf and type(entry.get("requires_grad")) is bool:  # type: ignore[operator]
+    if "requires_grad" in what and target.is_leaf and type(entry.get("requires_grad")) is bool:
         target.requires_grad_(entry["requires_grad"])
     grad = entry.get("grad")
-    if "grad" in what and target.is_leaf:  # type: ignore[operator]
+    if "grad" in what and target.is_leaf:
         if grad is None:
             target.grad = None
         elif isinstance(grad, torch.Tensor) and grad.shape == target.shape:

@@ -24,6 +24,7 @@ import math
 import os
 import struct
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,7 +113,9 @@ class Blob:
 
 
 # --------------------------------------------------------------------------- framing
-def write_frame(fd: int, header: dict, buffers: list[bytes | memoryview] = (), wait=None) -> None:  # type: ignore[assignment]
+def write_frame(
+    fd: int, header: dict, buffers: Sequence[bytes | memoryview] = (), wait=None
+) -> None:
     """Send one frame. With ``wait`` (``fd`` non-blocking), ``wait()`` runs whenever the pipe
     is full: it returns once ``fd`` is writable and raises past the caller's deadline (a reader
     that stops reading cannot block the writer)."""
