@@ -14,6 +14,7 @@ kernel JupyterLab starts, once per session on the lesson's own worker; see that 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -304,6 +305,38 @@ def _failures(nb) -> tuple[list, list]:
     return bad, not_run
 
 
+def _every_widget_saved_whole(nb, widgets: set[int]) -> None:
+    """Every widget output left in a saved run names a model in the notebook's saved widget
+    state, and every model that state refers to (``IPY_MODEL_<id>``: children, layout, style)
+    is there too: what JupyterLab needs to draw the widget without a kernel."""
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    wanted = {o["data"][WIDGET]["model_id"] for i in widgets for o in nb.cells[i].outputs
+              if WIDGET in o.get("data", {})}  # fmt: skip
+    missing, seen = set(), set()
+    while wanted:
+        model = wanted.pop()
+        seen.add(model)
+        if model not in state:
+            missing.add(model)
+            continue
+        refs = re.findall(r"IPY_MODEL_([0-9a-f]+)", json.dumps(state[model]["state"]))
+        wanted |= set(refs) - seen
+    assert not missing, f"saved widget state lacks models {sorted(missing)[:5]}"
+
+
+def _show(ui, path: str, shown: list[int], widgets: set[int]) -> dict[int, str]:
+    """Scroll through a notebook's outputs as a reader would; the widget cells that did not
+    draw (their text, by cell index)."""
+    bad = {}
+    for i in shown:
+        ui.scroll_to(path, i, settle_ms=1000 if i in widgets else 150)
+        if i in widgets:
+            text = ui.page.evaluate(JS_CELL_TEXT, [path, i])
+            if "widget" in text.lower() or not text.strip():
+                bad[i] = text
+    return bad
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lesson", LESSON_GROUPS)
 def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, request):
@@ -339,15 +372,23 @@ def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, r
     NotebookNotary().sign(nb)
     notebooks.write(nb, folder / f"{lesson}.ipynb")
     path = f"ran/{lesson}/{lesson}.ipynb"
-    t0 = time.monotonic()
-    ui.open(path)
     shown = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.outputs]
     widgets = {i for i in shown if any(WIDGET in o.get("data", {}) for o in nb.cells[i].outputs)}
-    for i in shown:
-        ui.scroll_to(path, i, settle_ms=1000 if i in widgets else 150)
-        if i in widgets:
-            text = ui.page.evaluate(JS_CELL_TEXT, [path, i])
-            assert "widget" not in text.lower() and text.strip(), f"cell {i}'s widget: {text!r}"
+    _every_widget_saved_whole(nb, widgets)
+    t0 = time.monotonic()
+    errors_before = len(ui.console_errors)
+    ui.open(path)
+    bad = _show(ui, path, shown, widgets)
+    if bad and all("model not found" in text for text in bad.values()):
+        # jupyterlab-manager 5.0's restore race (jupyter-widgets/ipywidgets#3231): when the
+        # kernel's websocket connects while the notebook opens, a kernel-only restore can finish
+        # before the saved state is loaded, and the views already drawn say "model not found"
+        # for good. Seen only on a loaded machine; reopening, as a student would, shows them.
+        ui.close(path)
+        del ui.console_errors[errors_before:]
+        ui.open(path)
+        bad = _show(ui, path, shown, widgets)
+    assert not bad, f"widgets not shown: {bad}"
     TIMINGS[f"show Run All of solution {lesson}"] = time.monotonic() - t0
     ui.screenshot(f"12-run-all-{lesson}")
     assert not ui.dirty(path), "opening the saved run marked it modified"
