@@ -207,12 +207,13 @@ class Page:
         elif "/files/" in response.url:
             self.files_served.append(response.url.split("?", 1)[0])
 
-    def unexpected_console_errors(self) -> list[str]:
+    def unexpected_console_errors(self, since: int = 0) -> list[str]:
         """Console errors, less one JupyterLab 4.6 artefact: a markdown image with a relative
         path (``![..](figure.svg)``) is first requested against the page's URL (404) and then,
-        once JupyterLab's resolver has rewritten it, served from ``/files/<notebook folder>/``."""
+        once JupyterLab's resolver has rewritten it, served from ``/files/<notebook folder>/``.
+        ``since``: only the errors from that index on (what one test caused, on a shared page)."""
         unexpected = []
-        for error in self.console_errors:
+        for error in self.console_errors[since:]:
             url = error.rsplit("(", 1)[-1].rstrip(")")
             name = url.rsplit("/", 1)[-1]
             relative_then_resolved = (

@@ -379,11 +379,14 @@ def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, r
     errors_before = len(ui.console_errors)
     ui.open(path)
     bad = _show(ui, path, shown, widgets)
-    if bad and all("model not found" in text for text in bad.values()):
+    for _ in range(2):
+        if not bad or not all("model not found" in text for text in bad.values()):
+            break
         # jupyterlab-manager 5.0's restore race (jupyter-widgets/ipywidgets#3231): when the
         # kernel's websocket connects while the notebook opens, a kernel-only restore can finish
         # before the saved state is loaded, and the views already drawn say "model not found"
         # for good. Seen only on a loaded machine; reopening, as a student would, shows them.
+        # Any other failure, or a third "model not found", fails the test.
         ui.close(path)
         del ui.console_errors[errors_before:]
         ui.open(path)
@@ -393,4 +396,4 @@ def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, r
     ui.screenshot(f"12-run-all-{lesson}")
     assert not ui.dirty(path), "opening the saved run marked it modified"
     ui.close(path)
-    assert not ui.unexpected_console_errors(), (ui.console_errors, ui.failed_requests)
+    assert not ui.unexpected_console_errors(errors_before), (ui.console_errors, ui.failed_requests)
