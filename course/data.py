@@ -571,6 +571,8 @@ class CifarLoader:
         Crop and flip are one gather: output pixel (i, j) of sample b reads padded pixel
         (dy[b] + i, dx[b] + j), or (dy[b] + i, dx[b] + W - 1 - j) when b is flipped.
         """
+        if not self.aug:  # an evaluation loader, or aug={} / aug=False: the batch as it is
+            return X
         if callable(self.aug):
             return self.aug(X)
         B, C, H, W = X.shape

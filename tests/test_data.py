@@ -365,3 +365,16 @@ def test_custom_augmentation_callable():
     plain = data.CifarLoader(images, labels, 8, train=True, seed=0, aug=False)
     X, y = next(iter(plain))
     torch.testing.assert_close(X, plain.X[y])
+
+
+def test_augment_without_augmentation_returns_the_batch():
+    """``augment`` of a loader that has none (an evaluation loader, ``aug=False`` or ``{}``) hands
+    the batch back unchanged instead of failing on the missing settings."""
+    images, labels = _images(4), torch.arange(4)
+    g = torch.Generator().manual_seed(0)
+    for loader in (
+        data.CifarLoader(images, labels, 4, train=False),
+        data.CifarLoader(images, labels, 4, train=True, seed=0, aug=False),
+        data.CifarLoader(images, labels, 4, train=True, seed=0, aug={}),
+    ):
+        assert loader.augment(loader.X, g) is loader.X
