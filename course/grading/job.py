@@ -207,7 +207,7 @@ class Job:
 
     def _ensure_sandbox(self) -> bool:
         """A live session, replaying the student's cells after a restart; False: given up."""
-        from course.grading import proxy
+        from course.grading import proxy, wire
 
         if self.session is not None and self.session.alive and not self.sandbox.dead():
             return True
@@ -229,7 +229,7 @@ class Job:
             for cell in list(self.replay):
                 self._arm()
                 try:
-                    self.session.request({"op": "exec", "code": cell.source})
+                    self.session.request(wire.Exec(cell.source))
                 except (proxy.SandboxError, proxy.StudentError):
                     self.replay.remove(cell)  # it breaks the process: leave it out
                     ok = False
@@ -255,7 +255,7 @@ class Job:
 
     # ------------------------------------------------------------------ cells
     def run_student_cell(self, cell: CellSpec) -> CellOutcome:
-        from course.grading import proxy
+        from course.grading import proxy, wire
 
         out = CellOutcome(cell.index, "ok")
         if not self._ensure_sandbox():
@@ -263,7 +263,7 @@ class Job:
             return out
         self._arm()
         try:
-            reply, _ = self.live.request({"op": "exec", "code": cell.source})
+            reply, _ = self.live.request(wire.Exec(cell.source))
         except proxy.SandboxTimeout:
             out.status, out.error = (
                 "timeout",
@@ -294,6 +294,8 @@ class Job:
 
     def _inject(self, code: str) -> None:
         """Give the test the student's objects for the names it uses and does not define."""
+        from course.grading import wire
+
         for name in self.injected:
             self.ns.pop(name, None)
         self.injected = set()
@@ -309,7 +311,7 @@ class Job:
         if not wanted or not self._ensure_sandbox():
             return
         self._arm()
-        reply, buffers = self.live.request({"op": "names", "names": wanted})
+        reply, buffers = self.live.request(wire.Names(wanted))
         found = self.live.decode(reply.get("value"), buffers)
         for name, value in (found if isinstance(found, dict) else {}).items():
             if name in wanted:
