@@ -477,6 +477,25 @@ def test_summary_csv_plot(tmp_path):
     assert report.path_name("ann") == "ann" and report.path_name("a\nb").startswith("student-")
 
 
+def test_statuses_and_the_legend_are_one_table(tmp_path):
+    """Every status has its mark, and every mark is in the summary's legend; a grading worker
+    stopped at its time limit is reported as timed out (T), not as a grader crash."""
+    from course.grading import batch
+    from course.grading.job import JobResult, JobSpec
+    from course.grading.report import MARKS, Status, legend
+    from course.grading.sandbox import Limits
+
+    assert set(MARKS) == set(Status)
+    assert all(f"{mark} {words}" in legend() for mark, words in MARKS.values() if mark)
+    text = summary([Result("ann", "toy", 0, 6, status=Status.TIMEOUT, reason="r")], ["toy"])
+    assert "0/6T!" in text and legend() in text and "ann / toy: timeout: r" in text
+    setup = "import time\ntime.sleep(60)"  # the course's setup cell runs in the worker
+    spec = JobSpec("ann", "toy", [], setup, {}, None, 10, 60, Limits(), str(tmp_path / "x.ipynb"))
+    job = batch.run_in_worker(spec, tmp_path / "work", 1.0)
+    assert job.status is Status.TIMEOUT and "did not finish within 1 s" in job.notes[0]
+    assert JobResult.from_json(job.to_json()).status is Status.TIMEOUT
+
+
 def test_gradebook_changed_during_grading_is_not_written(tmp_path):
     from course.grading import gradebook
 
@@ -1127,6 +1146,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     from course import checks, data, scoring
     from course.grading import checkpoints
     from course.grading.job import Job, JobSpec
+    from course.grading.sandbox import Limits
 
     lesson = "05_resnet34_cifar10"
     source = nbs.source_path(lesson, ROOT)
@@ -1143,7 +1163,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
 
     def bands(path):
         spec = JobSpec("s", lesson, [], "", {str(scoring.CHECKPOINT_PATH): str(path)},
-                       str(data.data_root()), 60, 600, {}, str(source))  # fmt: skip
+                       str(data.data_root()), 60, 600, Limits(), str(source))  # fmt: skip
         job = Job(spec, tmp_path / "job")
         checks.grading_hooks = {"score_checkpoint": job._score_checkpoint}
         try:
