@@ -5,7 +5,10 @@ A frame is a JSON header plus raw byte buffers (tensors travel as their bytes, n
     [4 bytes: header length, big-endian][header: UTF-8 JSON][buffer 0][buffer 1]...
 
 The header says how long each buffer is. Values are encoded as JSON with tagged objects for
-what JSON lacks (tuples, tensors, dtypes, references to objects that stay in the sandbox).
+what JSON lacks (tuples, tensors, dtypes, references to objects that stay in the sandbox): each
+kind of value is one :class:`ValueKind` of the table :data:`KINDS` (its types, its tag, how it is
+written and read). What the grader asks of the sandbox is one typed record per kind of request
+(:class:`Exec`, :class:`Call`, :class:`GetAttr`, ...: the table :data:`REQUESTS`).
 
 :func:`decode` is the trust boundary: it turns what the sandbox sent into fresh Python values
 (``dict``, ``list``, ``int``, a new ``torch.Tensor`` built from bytes) or :class:`Ref` markers,
