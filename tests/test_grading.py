@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -230,6 +231,35 @@ def test_wire_round_trip_and_caps():
         wire.Encoder().encode(lambda: 1)
 
 
+def test_wire_kinds_and_requests_are_tables():
+    """Each value kind and each request kind is defined once: every type the encoder writes has
+    one tag the decoder reads back, and every request the grader can send has one answer in the
+    sandbox's server; a request of no kind, or one missing a field, is refused as data."""
+    from collections import OrderedDict
+
+    import numpy as np
+
+    from course.grading import student
+
+    tags = [kind.tag for kind in wire.KINDS if kind.tag]
+    assert len(tags) == len(set(tags)) and set(wire.DECODE) == set(tags)
+    for value in [np.arange(3.0), OrderedDict(a=1), float("-inf"), (1, [2, {3: "x"}])]:
+        data, buffers = wire.encode(value)
+        back = wire.decode(json.loads(json.dumps(data)), [bytearray(b) for b in buffers])
+        assert type(back) is (dict if type(value) is OrderedDict else type(value))
+    assert set(student.HANDLERS) == set(wire.REQUESTS.values())
+    for kind in wire.REQUESTS.values():
+        fields = {f.name: 1 for f in dataclasses.fields(kind)}
+        req = kind(**fields)
+        assert wire.parse_request(json.loads(json.dumps(req.header()))) == req
+    with pytest.raises(wire.WireError, match="unknown request"):
+        wire.parse_request({"op": "pickle"})
+    with pytest.raises(wire.WireError, match="malformed 'getattr'"):
+        wire.parse_request({"op": "getattr", "ref": 1})
+    with pytest.raises(wire.WireError, match="untagged"):
+        wire.decode({"$": ["tensor"]}, [])
+
+
 def _fake_sandbox(seconds: float):
     """A session whose "sandbox" is the test: (session, fd the sandbox reads, fd it writes)."""
     to_sandbox, from_sandbox = os.pipe(), os.pipe()
@@ -262,12 +292,12 @@ def test_wire_reads_and_writes_honour_the_cell_timeout():
     os.write(student_out, _frame(b'{"ok": true, "value": 1')[:-5])  # a partial frame
     start = time.monotonic()
     with pytest.raises(proxy.SandboxTimeout):
-        session.request({"op": "exec", "code": "1"})
+        session.request(wire.Exec("1"))
     assert time.monotonic() - start < 3
     session, _, _ = _fake_sandbox(1.0)  # nobody reads: the pipe fills up
     start = time.monotonic()
     with pytest.raises(proxy.SandboxTimeout):
-        session.request({"op": "lib"}, [bytes(8 * 2**20)])
+        session.request(wire.Exec("1"), [bytes(8 * 2**20)])
     assert time.monotonic() - start < 3
 
 
@@ -285,12 +315,12 @@ def test_wire_refuses_oversized_frames_from_the_header_before_allocating():
         session, _, student_out = _fake_sandbox(5.0)
         _send(student_out, _frame(header))
         with pytest.raises(proxy.SandboxError, match=wire.PROTOCOL) as exc:
-            session.request({"op": "names", "names": ["x"]})
+            session.request(wire.Names(["x"]))
         assert why in str(exc.value) and not session.alive
     session, _, student_out = _fake_sandbox(5.0)
     os.write(student_out, (2**31).to_bytes(4, "big"))  # a 2 GB header
     with pytest.raises(proxy.SandboxError, match="header of 2,147,483,648 bytes"):
-        session.request({"op": "names", "names": ["x"]})
+        session.request(wire.Names(["x"]))
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss < 200 * 1024  # KB
 
     # a 10-million-character string and a too-large tensor: the test fails, the session lives
@@ -300,7 +330,7 @@ def test_wire_refuses_oversized_frames_from_the_header_before_allocating():
         _send(
             student_out, _frame(json.dumps({"ok": True, "value": value, "buffers": [0]}).encode())
         )
-        reply, buffers = session.request({"op": "names", "names": ["x"]})
+        reply, buffers = session.request(wire.Names(["x"]))
         with pytest.raises(wire.TooLarge, match=why) as exc:
             session.decode(reply["value"], buffers)
         assert session.alive
@@ -447,6 +477,25 @@ def test_summary_csv_plot(tmp_path):
     assert report.path_name("ann") == "ann" and report.path_name("a\nb").startswith("student-")
 
 
+def test_statuses_and_the_legend_are_one_table(tmp_path):
+    """Every status has its mark, and every mark is in the summary's legend; a grading worker
+    stopped at its time limit is reported as timed out (T), not as a grader crash."""
+    from course.grading import batch
+    from course.grading.job import JobResult, JobSpec
+    from course.grading.report import MARKS, Status, legend
+    from course.grading.sandbox import Limits
+
+    assert set(MARKS) == set(Status)
+    assert all(f"{mark} {words}" in legend() for mark, words in MARKS.values() if mark)
+    text = summary([Result("ann", "toy", 0, 6, status=Status.TIMEOUT, reason="r")], ["toy"])
+    assert "0/6T!" in text and legend() in text and "ann / toy: timeout: r" in text
+    setup = "import time\ntime.sleep(60)"  # the course's setup cell runs in the worker
+    spec = JobSpec("ann", "toy", [], setup, {}, None, 10, 60, Limits(), str(tmp_path / "x.ipynb"))
+    job = batch.run_in_worker(spec, tmp_path / "work", 1.0)
+    assert job.status is Status.TIMEOUT and "did not finish within 1 s" in job.notes[0]
+    assert JobResult.from_json(job.to_json()).status is Status.TIMEOUT
+
+
 def test_gradebook_changed_during_grading_is_not_written(tmp_path):
     from course.grading import gradebook
 
@@ -586,12 +635,12 @@ def sandbox_session(tmp_path):
 
 
 def _run(session, code):
-    reply, _ = session.request({"op": "exec", "code": code})
+    reply, _ = session.request(wire.Exec(code))
     return "".join(o.get("text", "") for o in reply["outputs"]), reply.get("error")
 
 
 def _names(session, *names):
-    reply, buffers = session.request({"op": "names", "names": list(names)})
+    reply, buffers = session.request(wire.Names(list(names)))
     return session.decode(reply["value"], buffers)
 
 
@@ -1097,6 +1146,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     from course import checks, data, scoring
     from course.grading import checkpoints
     from course.grading.job import Job, JobSpec
+    from course.grading.sandbox import Limits
 
     lesson = "05_resnet34_cifar10"
     source = nbs.source_path(lesson, ROOT)
@@ -1113,7 +1163,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
 
     def bands(path):
         spec = JobSpec("s", lesson, [], "", {str(scoring.CHECKPOINT_PATH): str(path)},
-                       str(data.data_root()), 60, 600, {}, str(source))  # fmt: skip
+                       str(data.data_root()), 60, 600, Limits(), str(source))  # fmt: skip
         job = Job(spec, tmp_path / "job")
         checks.grading_hooks = {"score_checkpoint": job._score_checkpoint}
         try:

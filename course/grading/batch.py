@@ -42,13 +42,14 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from course.grading import feedback as fb
 from course.grading import report, wire
 from course.grading.job import CellSpec, JobResult, JobSpec
-from course.grading.report import Result
+from course.grading.report import Result, Status
 from course.grading.sandbox import (
     UID_BASE,
     UID_SLOTS,
@@ -79,14 +80,18 @@ class InstructorError(nbs.CourseError):
 
 
 # --------------------------------------------------------------------------- the course
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+
 @dataclass
 class Plan:
     """One lesson as the grader sees it (built from the course source, kept in this process)."""
 
     lesson: str
     source_path: Path
-    source: object  # the nbgrader source notebook (hidden tests)
-    release: object
+    source: NotebookNode  # the nbgrader source notebook (hidden tests)
+    release: NotebookNode  # the students' version (nbgrader generate_assignment)
     setup: str  # the source's first code cell
     tests: dict[str, float]  # test grade id -> points
     test_sources: dict[str, str]
@@ -225,7 +230,7 @@ def spec_for(
         data=str(data) if data else None,
         cell_timeout=cell_timeout,
         timeout=timeout,
-        limits=dict(limits.__dict__),
+        limits=replace(limits),  # a copy: the grader sets each job's uid in it
         source=str(plan.source_path),
         unsafe=unsafe,
     )
@@ -274,13 +279,13 @@ def run_in_worker(spec: JobSpec, work: Path, limit_s: float) -> JobResult:
     if proc.is_alive():
         proc.kill()
         proc.join(10)
-        result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+        result = JobResult(spec.student, spec.lesson, status=Status.TIMEOUT, unsafe=spec.unsafe)
         result.notes.append(f"the grading worker did not finish within {limit_s:g} s")
         return result
     try:
         return JobResult.from_json(result_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as exc:
-        result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+        result = JobResult(spec.student, spec.lesson, status=Status.CRASHED, unsafe=spec.unsafe)
         result.notes.append(f"the grading worker died (exit {proc.exitcode}): {exc}")
         return result
 
@@ -313,7 +318,9 @@ def cluster_task(spec_json: str, files: dict[str, bytes], source: str, limit_s: 
             )  # fmt: skip
             return (job / "result.json").read_text(encoding="utf-8")
         except (subprocess.TimeoutExpired, OSError) as exc:
-            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            late = isinstance(exc, subprocess.TimeoutExpired)
+            status = Status.TIMEOUT if late else Status.CRASHED
+            result = JobResult(spec.student, spec.lesson, status=status, unsafe=spec.unsafe)
             result.notes.append(f"the grading worker failed: {type(exc).__name__}")
             return result.to_json()
 
@@ -342,7 +349,8 @@ class Cluster:
         try:
             return JobResult.from_json(future.result(timeout=limit_s + GRACE_S))
         except Exception as exc:  # noqa: BLE001 - a lost worker: this notebook, not the class
-            result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+            status = Status.TIMEOUT if isinstance(exc, TimeoutError) else Status.CRASHED
+            result = JobResult(spec.student, spec.lesson, status=status, unsafe=spec.unsafe)
             result.notes.append(f"the cluster did not return a result: {type(exc).__name__}")
             return result
 
@@ -361,9 +369,9 @@ def to_result(course: Course, st: Staged, job: JobResult | None) -> Result:
     if st.nb is None or job is None:
         res.status, res.reason = st.status, st.reason
         return res
-    res.status = "graded" if job.status == "graded" else "crashed"
+    res.status = job.status if job.status in (Status.GRADED, Status.TIMEOUT) else Status.CRASHED
     res.tests = {t.grade_id: t.earned for t in job.tests}
-    res.score = sum(res.tests.values()) if res.status == "graded" else 0.0
+    res.score = sum(res.tests.values()) if res.status == Status.GRADED else 0.0
     res.seconds = job.seconds
     for note in job.notes:
         res.note(note)
@@ -423,7 +431,7 @@ class Store:
 
 def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> None:
     """The instructor's autograded copy and (``--feedback``) the student's page."""
-    if st.student == REFERENCE or job.status != "graded" or st.nb is None:
+    if st.student == REFERENCE or job.status != Status.GRADED or st.nb is None:
         return
     safe = report.path_name(st.student)
     graded = fb.autograded_notebook(st.nb, job)
@@ -570,7 +578,7 @@ def check_reference(course: Course, st: Staged, job: JobResult) -> None:
     05's trained model: no reference checkpoint exists), which must fail cleanly."""
     plan = course.plans[st.lesson]
     lost = [t for t in job.tests if not t.passed and t.grade_id not in plan.artifacts]
-    if st.nb is None or job.status != "graded" or lost or job.authoring:
+    if st.nb is None or job.status != Status.GRADED or lost or job.authoring:
         why = (
             st.reason
             or "; ".join(job.authoring[:2])
@@ -681,7 +689,7 @@ class Grader:
         uid = self.uids.get()
         try:
             if os.geteuid() == 0:
-                spec.limits["uid"] = uid
+                spec.limits.uid = uid
             if self.cluster is not None:
                 job = self.cluster.run(spec, limit)
             else:
@@ -746,7 +754,7 @@ def _grade(course: Course, submissions: Path, names: list[str], grade: Grader, l
                     keep_outputs(course, st, job, res)
             except Exception as exc:  # noqa: BLE001 - a bug of ours must not stop the class
                 res = to_result(course, st, None)
-                res.status, res.reason = "crashed", f"grader error: {exc!r}"
+                res.status, res.reason = Status.CRASHED, f"grader error: {exc!r}"
             results[(st.student, st.lesson)] = res
             report.write_csv(list(results.values()), course.out / "grades.csv")
             peak = getattr(grade, "peaks", {}).get((st.student, st.lesson))

@@ -32,22 +32,31 @@ import traceback
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+from course.grading.report import Status
 
 if TYPE_CHECKING:
     from course.grading.proxy import Session
+    from course.grading.sandbox import Limits
 
 MAX_STARTS = 4  # sandbox starts per notebook (the first, then replacements)
 MESSAGE_CHARS = 600
 
 
 # --------------------------------------------------------------------------- contracts
+CellKind = Literal["markdown", "student", "helper", "test"]
+# how a student's or helper cell ended: ran, raised, timed out, its process died or ran out of
+# memory, or never ran (the sandbox was given up)
+CellStatus = Literal["ok", "error", "timeout", "died", "memory", "not run"]
+
+
 @dataclass
 class CellSpec:
     """One cell of the staged notebook, as the job runs it."""
 
     index: int
-    kind: str  # "markdown" | "student" | "helper" | "test"
+    kind: CellKind
     source: str  # what runs in the sandbox (student and helper cells) or is shown
     grade_id: str | None = None
     points: float = 0.0
@@ -66,7 +75,7 @@ class JobSpec:
     data: str | None  # the CIFAR-10 folder (read-only in the sandbox)
     cell_timeout: float
     timeout: float
-    limits: dict  # course.grading.sandbox.Limits fields
+    limits: Limits  # of the notebook's sandbox
     source: str  # the course source notebook (for lesson 05's reference model)
     unsafe: bool = False
 
@@ -75,8 +84,11 @@ class JobSpec:
 
     @classmethod
     def from_json(cls, text: str) -> JobSpec:
+        from course.grading.sandbox import Limits
+
         d = json.loads(text)
         d["cells"] = [CellSpec(**c) for c in d["cells"]]
+        d["limits"] = Limits(**d["limits"])
         return cls(**d)
 
 
@@ -95,7 +107,7 @@ class TestOutcome:
 @dataclass
 class CellOutcome:
     index: int
-    status: str  # "ok" | "error" | "timeout" | "died" | "memory" | "not run"
+    status: CellStatus
     error: str = ""  # "ValueError: ..." (the student's own cell)
     outputs: list = field(default_factory=list)  # nbformat outputs (text and PNG only)
 
@@ -104,7 +116,7 @@ class CellOutcome:
 class JobResult:
     student: str
     lesson: str
-    status: str = "graded"  # "graded" | "crashed" (the grader itself failed)
+    status: Status = Status.GRADED  # CRASHED: the grader failed; TIMEOUT: its worker overran
     tests: list[TestOutcome] = field(default_factory=list)
     cells: list[CellOutcome] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # points lost to limits, restarts
@@ -128,6 +140,7 @@ class JobResult:
             raise ValueError("not a job result")
         d["tests"] = [TestOutcome(**t) for t in d.get("tests", [])]
         d["cells"] = [CellOutcome(**c) for c in d.get("cells", [])]
+        d["status"] = Status(d.get("status", Status.GRADED))
         return cls(**d)
 
 
@@ -167,7 +180,7 @@ def failure_message(exc: BaseException, timeout: float) -> str:
 # --------------------------------------------------------------------------- the job
 class Job:
     def __init__(self, spec: JobSpec, workdir: Path):
-        from course.grading.sandbox import Limits, Sandbox
+        from course.grading.sandbox import Sandbox
 
         self.spec = spec
         self.result = JobResult(spec.student, spec.lesson, unsafe=spec.unsafe)
@@ -177,7 +190,7 @@ class Job:
             spec.lesson,
             {rel: Path(p) for rel, p in spec.files.items()},
             Path(spec.data) if spec.data else None,
-            Limits(**spec.limits),
+            spec.limits,
             workdir / "sandbox.log",
             self.deadline,
             unsafe=spec.unsafe,
@@ -207,7 +220,7 @@ class Job:
 
     def _ensure_sandbox(self) -> bool:
         """A live session, replaying the student's cells after a restart; False: given up."""
-        from course.grading import proxy
+        from course.grading import proxy, wire
 
         if self.session is not None and self.session.alive and not self.sandbox.dead():
             return True
@@ -229,7 +242,7 @@ class Job:
             for cell in list(self.replay):
                 self._arm()
                 try:
-                    self.session.request({"op": "exec", "code": cell.source})
+                    self.session.request(wire.Exec(cell.source))
                 except (proxy.SandboxError, proxy.StudentError):
                     self.replay.remove(cell)  # it breaks the process: leave it out
                     ok = False
@@ -255,7 +268,7 @@ class Job:
 
     # ------------------------------------------------------------------ cells
     def run_student_cell(self, cell: CellSpec) -> CellOutcome:
-        from course.grading import proxy
+        from course.grading import proxy, wire
 
         out = CellOutcome(cell.index, "ok")
         if not self._ensure_sandbox():
@@ -263,7 +276,7 @@ class Job:
             return out
         self._arm()
         try:
-            reply, _ = self.live.request({"op": "exec", "code": cell.source})
+            reply, _ = self.live.request(wire.Exec(cell.source))
         except proxy.SandboxTimeout:
             out.status, out.error = (
                 "timeout",
@@ -294,6 +307,8 @@ class Job:
 
     def _inject(self, code: str) -> None:
         """Give the test the student's objects for the names it uses and does not define."""
+        from course.grading import wire
+
         for name in self.injected:
             self.ns.pop(name, None)
         self.injected = set()
@@ -309,7 +324,7 @@ class Job:
         if not wanted or not self._ensure_sandbox():
             return
         self._arm()
-        reply, buffers = self.live.request({"op": "names", "names": wanted})
+        reply, buffers = self.live.request(wire.Names(wanted))
         found = self.live.decode(reply.get("value"), buffers)
         for name, value in (found if isinstance(found, dict) else {}).items():
             if name in wanted:
@@ -592,14 +607,14 @@ def run_job(spec_json: str, workdir: str) -> str:
     spec = JobSpec.from_json(spec_json)
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    os.environ["OMP_NUM_THREADS"] = str(spec.limits.get("threads", 1))
+    os.environ["OMP_NUM_THREADS"] = str(spec.limits.threads)
     try:
         import torch
 
-        torch.set_num_threads(int(spec.limits.get("threads", 1)))
+        torch.set_num_threads(spec.limits.threads)
         result = Job(spec, work).run()
     except Exception as exc:  # noqa: BLE001 - a bug of ours: this notebook, not the class
-        result = JobResult(spec.student, spec.lesson, status="crashed", unsafe=spec.unsafe)
+        result = JobResult(spec.student, spec.lesson, status=Status.CRASHED, unsafe=spec.unsafe)
         result.notes.append(f"grader error: {type(exc).__name__}: {exc}")
         result.authoring.append(traceback.format_exc()[-2000:])
     return result.to_json()

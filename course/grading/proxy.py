@@ -31,7 +31,6 @@ import operator
 import os
 import select
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,12 +62,12 @@ _BUILTIN_ERRORS = {
 }
 
 
-def student_error(info: dict) -> StudentError:
+def student_error(info: dict) -> StudentError | wire.TooLarge:
     """The exception to raise for the student's error ``info`` (type name, message)."""
     name = str(info.get("type", "Exception"))[:100]
     message = str(info.get("message", ""))[:2000]
     if name == "TooLarge":  # the sandbox refused to send an oversized value (wire.Encoder)
-        return wire.TooLarge(message[:300])  # type: ignore[return-value]
+        return wire.TooLarge(message[:300])
     base = _BUILTIN_ERRORS.get(name, Exception)
     cls = _ERRORS.get(name)
     if cls is None:
@@ -102,17 +101,21 @@ class Session:
         self.strict = 0  # > 0 inside checks.call_keeping_inputs: no in-place change tolerated
 
     # ------------------------------------------------------------------ raw requests
-    def request(self, header: dict, buffers: Sequence[bytes] = ()) -> tuple[dict, list[bytes]]:
+    def request(
+        self, req: wire.Request, buffers: Sequence[bytes] = ()
+    ) -> tuple[dict, list[bytearray]]:
+        """Send ``req`` and return the sandbox's reply (header, buffers); a reply that reports
+        the student's error raises it (:func:`student_error`)."""
         if not self.alive:
             raise SandboxError("the student's process is gone (an earlier timeout or crash)")
         self.calls += 1
         try:
-            wire.write_frame(self.fd_out, header, buffers, wait=self._wait_write)
+            wire.write_frame(self.fd_out, req.header(), buffers, wait=self._wait_write)
             while True:
                 reply, out = wire.read_frame(self.fd_in, wait=self._wait)
                 if "callback" not in reply:
                     break
-                self._callback(reply, out)  # type: ignore[arg-type]  # the student's code called a test's function
+                self._callback(reply, out)  # the student's code called a test's function
         except SandboxTimeout:
             self.alive = False
             raise
@@ -125,9 +128,9 @@ class Session:
         if not reply.get("ok"):
             err = reply.get("error")
             raise student_error(err if isinstance(err, dict) else {})
-        return reply, out  # type: ignore[return-value]
+        return reply, out
 
-    def _callback(self, frame: dict, buffers: list[bytes]) -> None:
+    def _callback(self, frame: dict, buffers: Sequence[wire.Buffer]) -> None:
         """Run a test's function (a forward hook, say) that the student's code called, with
         the arguments it chose (the student's word), and send back what it returned."""
         func = self.callbacks.get(frame.get("callback", 0))
@@ -177,7 +180,7 @@ class Session:
     def _wait_write(self) -> None:
         self._wait(write=True)
 
-    def decode(self, value: Any, buffers: list[bytes]) -> Any:
+    def decode(self, value: Any, buffers: Sequence[wire.Buffer]) -> Any:
         """Plain values from a reply; a value over a cap raises :class:`wire.TooLarge` (the
         test fails, the sandbox goes on); a malformed one breaks the session."""
         try:
@@ -202,44 +205,20 @@ class Session:
 
     # ------------------------------------------------------------------ encoding arguments
     def encode(self, value: Any) -> tuple[Any, list[bytes]]:
-        enc = wire.Encoder(module=_module_blob)
-
-        def walk(v, depth=0):
-            if isinstance(v, StudentObject):
-                if object.__getattribute__(v, "_session") is not self:
-                    raise SandboxError("an object of an earlier (replaced) sandbox")
-                return {"$": "ref", "id": object.__getattribute__(v, "_ref").id}
-            if type(v) is tuple:
-                return {"$": "tuple", "v": [walk(x, depth + 1) for x in v]}
-            if type(v) is list:
-                return [walk(x, depth + 1) for x in v]
-            if isinstance(v, dict) and type(v) in (dict, OrderedDict):
-                v = dict(v)
-            if type(v) is dict and all(type(k) in (str, int) for k in v):
-                return {"$": "dict", "k": list(v), "v": [walk(x, depth + 1) for x in v.values()]}
-            if isinstance(v, type):
-                return _class_ref(v)
-            if callable(v) and not isinstance(v, torch.nn.Module):
-                key = len(self.callbacks) + 1
-                self.callbacks[key] = v
-                return {"$": "callback", "id": key}
-            try:
-                return enc.encode(v, depth)
-            except TypeError as exc:
-                raise AuthoringError(str(exc)) from None
-
-        return walk(value), enc.buffers
+        """A test's value for the student's code (:class:`_TestEncoder`); what cannot be sent
+        is the test's fault (:class:`AuthoringError`)."""
+        enc = _TestEncoder(self)
+        try:
+            return enc.encode(value), enc.buffers
+        except TypeError as exc:
+            raise AuthoringError(str(exc)) from None
 
     # ------------------------------------------------------------------ calls
     def call(self, target, args: tuple, kwargs: dict, *, lib: tuple[str, str] | None = None):
         data, buffers = self.encode([list(args), kwargs])
-        header = {"op": "lib" if lib else "call", "args": data[0], "kwargs": data[1]}
-        header["opts"] = self._options()
-        if lib:
-            header["module"], header["name"] = lib
-        else:
-            header["target"] = target
-        reply, out = self.request(header, buffers)
+        run = {"args": data[0], "kwargs": data[1], "opts": self._options()}
+        req = wire.Lib(*lib, **run) if lib else wire.Call(target, **run)
+        reply, out = self.request(req, buffers)
         value = self.decode(reply.get("value"), out)
         if not isinstance(value, dict) or "result" not in value:
             raise SandboxError("malformed reply to a call")
@@ -340,9 +319,32 @@ class Session:
 
     def backward(self, link: int, grads) -> list:
         data, buffers = self.encode(list(grads))
-        reply, out = self.request({"op": "backward", "link": link, "grads": data}, buffers)
+        reply, out = self.request(wire.Backward(link, data), buffers)
         value = self.decode(reply.get("value"), out)
         return value if isinstance(value, list) else []
+
+
+class _TestEncoder(wire.Encoder):
+    """A test's values for the student's code: proxies go back as references to their objects
+    in the sandbox, classes by name (:func:`_class_ref`), the test's functions as callbacks
+    (the student's code calls them back), modules built from torch.nn as blobs."""
+
+    def __init__(self, session: Session):
+        super().__init__(module=_module_blob)
+        self.session = session
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, StudentObject):
+            if object.__getattribute__(value, "_session") is not self.session:
+                raise SandboxError("an object of an earlier (replaced) sandbox")
+            return {"$": "ref", "id": object.__getattribute__(value, "_ref").id}
+        if isinstance(value, type):
+            return _class_ref(value)
+        if callable(value) and not isinstance(value, torch.nn.Module):
+            key = len(self.session.callbacks) + 1
+            self.session.callbacks[key] = value
+            return {"$": "callback", "id": key}
+        return super().encode(value, depth)
 
 
 class InPlaceChange(AssertionError):
@@ -510,14 +512,12 @@ class StudentObject:
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_ref", ref)
 
-    def _request(self, op: str, **fields):
+    def _ask(self, kind: type[wire.OnObject], *fields, buffers: Sequence[bytes] = ()):
+        """Send a request of ``kind`` about this object; the value of the reply."""
         session = object.__getattribute__(self, "_session")
         ref = object.__getattribute__(self, "_ref")
-        return session.request({"op": op, "ref": ref.id, **fields})
-
-    def _value(self, reply):
-        session = object.__getattribute__(self, "_session")
-        return session.decode(reply[0].get("value"), reply[1])
+        reply, out = session.request(kind(ref.id, *fields), buffers)
+        return session.decode(reply.get("value"), out)
 
     @property  # type: ignore[misc]  # the proxy answers isinstance() as its object would
     def __class__(self):
@@ -533,17 +533,12 @@ class StudentObject:
     def __getattr__(self, name: str):
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._value(self._request("getattr", name=name))
+        return self._ask(wire.GetAttr, name)
 
     def __setattr__(self, name: str, value) -> None:
         session = object.__getattribute__(self, "_session")
         data, buffers = session.encode(value)
-        ref = object.__getattribute__(self, "_ref")
-        session.request(
-            {"op": "setattr", "ref": ref.id, "name": name, "value": data,
-             "no_grad": not torch.is_grad_enabled()},
-            buffers,
-        )  # fmt: skip
+        self._ask(wire.SetAttr, name, data, not torch.is_grad_enabled(), buffers=buffers)
 
     def __call__(self, *args, **kwargs):
         session = object.__getattribute__(self, "_session")
@@ -553,26 +548,19 @@ class StudentObject:
     def __getitem__(self, key):
         session = object.__getattribute__(self, "_session")
         data, buffers = session.encode(key)
-        ref = object.__getattribute__(self, "_ref")
-        reply = session.request({"op": "getitem", "ref": ref.id, "key": data}, buffers)
-        return session.decode(reply[0].get("value"), reply[1])
+        return self._ask(wire.GetItem, data, buffers=buffers)
 
     def __setitem__(self, key, value) -> None:
         session = object.__getattribute__(self, "_session")
-        data, buffers = session.encode([key, value])
-        ref = object.__getattribute__(self, "_ref")
-        session.request(
-            {"op": "setitem", "ref": ref.id, "key": data[0], "value": data[1],
-             "grad": torch.is_grad_enabled()},
-            buffers,
-        )  # fmt: skip
+        (key, value), buffers = session.encode([key, value])
+        self._ask(wire.SetItem, key, value, torch.is_grad_enabled(), buffers=buffers)
 
     def __iter__(self):
-        items = self._value(self._request("iter"))
+        items = self._ask(wire.Iter)
         return iter(items if isinstance(items, list) else [])
 
     def __len__(self) -> int:
-        n = self._value(self._request("len"))
+        n = self._ask(wire.Len)
         if type(n) is not int or n < 0:
             raise TypeError("len() of the student's object is not a count")
         return n
@@ -582,7 +570,7 @@ class StudentObject:
 
     def __repr__(self) -> str:
         try:
-            text = self._value(self._request("repr"))
+            text = self._ask(wire.Repr)
         except (SandboxError, StudentError):
             text = "?"
         ref = object.__getattribute__(self, "_ref")
@@ -593,8 +581,7 @@ class StudentObject:
         """``isinstance(x, StudentClass)``: asked of the sandbox (both must be its objects)."""
         if not isinstance(instance, StudentObject):
             return False
-        reply = self._request("isinstance", obj=object.__getattribute__(instance, "_ref").id)
-        return self._value(reply) is True
+        return self._ask(wire.IsInstance, object.__getattribute__(instance, "_ref").id) is True
 
     def __reduce__(self):
         raise TypeError("the student's objects cannot be pickled")
@@ -611,7 +598,7 @@ class StudentTensor(StudentObject):
         return _torch_class(ref.types) or torch.Tensor
 
     def value(self) -> torch.Tensor:
-        got = self._value(self._request("value"))
+        got = self._ask(wire.Value)
         if not isinstance(got, torch.Tensor):
             raise SandboxError("the student's tensor came back as something else")
         return got

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 UNSAFE = (
@@ -32,9 +33,35 @@ def path_name(student: str) -> str:
     return "student-" + hashlib.sha256(student.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-# graded: the notebook ran (its points may still be partial: see ``reason``);
-# the others score 0: missing / unreadable notebook, whole-notebook timeout, grader crash.
-MARKS = {"graded": "", "missing": "-", "unreadable": "U", "timeout": "T", "crashed": "X"}
+class Status(StrEnum):
+    """How the grading of one (student, lesson) ended (``grades.csv``'s ``status``).
+
+    ``graded``: the notebook ran (its points may still be partial: see ``reason``); the others
+    score 0: no notebook, an unreadable one, a grading worker stopped at its time limit (the
+    notebook's limit and :data:`course.grading.batch.GRACE_S`), or the grader failed."""
+
+    GRADED = "graded"
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+    TIMEOUT = "timeout"
+    CRASHED = "crashed"
+
+
+# each status's mark after a score in the summary table, and its words in the table's legend
+MARKS: dict[Status, tuple[str, str]] = {
+    Status.GRADED: ("", "graded"),
+    Status.MISSING: ("-", "missing"),
+    Status.UNREADABLE: ("U", "unreadable"),
+    Status.TIMEOUT: ("T", "timed out"),
+    Status.CRASHED: ("X", "grader crash"),
+}
+REVIEW_MARK = ("!", "flagged for review")
+
+
+def legend() -> str:
+    """The summary table's legend, from :data:`MARKS`: ``(- missing, U unreadable, ...)``."""
+    marks = [*MARKS.values(), REVIEW_MARK]
+    return "(" + ", ".join(f"{mark} {words}" for mark, words in marks if mark) + ")"
 
 
 @dataclass
@@ -43,7 +70,7 @@ class Result:
     lesson: str
     score: float = 0.0
     max_score: float = 0.0
-    status: str = "graded"
+    status: Status = Status.GRADED
     reason: str = ""  # why points were lost to the grader's limits (timeouts, memory, crash)
     flags: list[str] = field(default_factory=list)  # what a human should look at
     manual_max: float = 0.0  # points of written answers, left to the instructor
@@ -54,7 +81,7 @@ class Result:
     @property
     def review(self) -> bool:
         """Needs a human: flagged, or not graded for a reason other than a missing notebook."""
-        return bool(self.flags) or self.status not in ("graded", "missing")
+        return bool(self.flags) or self.status not in (Status.GRADED, Status.MISSING)
 
     def note(self, text: str) -> None:
         self.reason = f"{self.reason}; {text}" if self.reason else text
@@ -142,16 +169,16 @@ def summary(results: list[Result], lessons: list[str]) -> str:
         cells, total, top = [], 0.0, 0.0
         for lesson, c in zip(lessons, cols, strict=True):
             r = by[(s, lesson)]
-            mark = MARKS[r.status] + ("!" if r.review else "")
+            mark = MARKS[r.status][0] + (REVIEW_MARK[0] if r.review else "")
             cells.append(f"{f'{r.score:g}/{r.max_score:g}{mark}':>{c}}")
             total, top = total + r.score, top + r.max_score
         lines.append("  ".join([f"{display(s):<{w}}", *cells, f"{f'{total:g}/{top:g}':>9}"]))
-    lines.append("(- missing, U unreadable, T timed out, X grader crash, ! flagged for review)")
+    lines.append(legend())
     sections = [
-        ("Not graded (0 points):", [r for r in results if r.status != "graded"]),
+        ("Not graded (0 points):", [r for r in results if r.status != Status.GRADED]),
         (
             "Graded, with points lost to a limit or a dead kernel:",
-            [r for r in results if r.status == "graded" and r.reason],
+            [r for r in results if r.status == Status.GRADED and r.reason],
         ),
     ]
     for title, rows in sections:

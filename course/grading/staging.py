@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from course.grading.report import Status
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -348,7 +350,7 @@ class Staged:
     digests: dict[str, str] = field(default_factory=dict)  # relative path -> sha256
     flags: list[str] = field(default_factory=list)
     reason: str = ""  # why there is nothing to grade
-    status: str = "graded"
+    status: Status = Status.GRADED  # or MISSING, UNREADABLE
 
 
 # --------------------------------------------------------------------------- taking it in
@@ -387,12 +389,12 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
     path, flags, why = find_notebook(origin, lesson)
     st.flags += flags
     if path is None:
-        st.status, st.reason = "missing", why
+        st.status, st.reason = Status.MISSING, why
         return st
     st.notebook = path.name
     data = path.read_bytes() if path.stat().st_size <= MAX_NOTEBOOK_MB * 1e6 else None
     if data is None:
-        st.status, st.reason = "unreadable", f"notebook over {MAX_NOTEBOOK_MB} MB"
+        st.status, st.reason = Status.UNREADABLE, f"notebook over {MAX_NOTEBOOK_MB} MB"
         return st
     st.digests[path.name] = hashlib.sha256(data).hexdigest()
     try:
@@ -401,25 +403,25 @@ def stage(submissions: Path, student: str, lesson: str, dest: Path, source, rele
         if not isinstance(cells, list):
             raise ValueError("no list of cells")
         if len(cells) > MAX_CELLS:
-            st.status = "unreadable"
+            st.status = Status.UNREADABLE
             st.reason = f"{len(cells):,} cells (the limit is {MAX_CELLS:,}): not graded"
             return st
         for cell in cells:
             src = cell.get("source", "") if isinstance(cell, dict) else ""
             size = len(src) if isinstance(src, str) else sum(len(str(x)) for x in src)
             if size > MAX_CELL_CHARS:
-                st.status = "unreadable"
+                st.status = Status.UNREADABLE
                 st.reason = f"a cell of {size:,} characters (limit {MAX_CELL_CHARS:,}): not graded"
                 return st
         sub = nbformat.reads(data.decode("utf-8"), as_version=nbs.NB_VERSION)
     except Exception as exc:  # noqa: BLE001 - JSON, encoding, schema errors alike
-        st.status = "unreadable"
+        st.status = Status.UNREADABLE
         st.reason = f"unreadable notebook ({type(exc).__name__}: {str(exc)[:120]})"
         return st
     try:
         st.nb, flags = sanitize(sub, source, release)
     except Exception as exc:  # noqa: BLE001 - a structure sanitize did not foresee
-        st.status, st.reason = "unreadable", f"notebook structure not understood ({exc!r})"
+        st.status, st.reason = Status.UNREADABLE, f"notebook structure not understood ({exc!r})"
         return st
     st.flags += flags + scan(st.nb, release)
     staged = 0  # bytes of handed-in files copied so far
@@ -486,7 +488,7 @@ def _staged_from_dict(d: dict) -> Staged:
     st.notebook = d["notebook"]
     st.nb = nbformat.reads(d["nb"], as_version=nbs.NB_VERSION) if d["nb"] else None
     st.digests, st.flags = dict(d["digests"]), list(d["flags"])
-    st.reason, st.status = d["reason"], d["status"]
+    st.reason, st.status = d["reason"], Status(d["status"])
     return st
 
 
@@ -535,7 +537,7 @@ def stage_student(
     out = []
     for lesson in lessons:
         st = Staged(student, lesson, submissions / student / lesson, dest / lesson)
-        st.status, st.reason = "unreadable", why
+        st.status, st.reason = Status.UNREADABLE, why
         out.append(st)
     return out
 

@@ -5,7 +5,8 @@
 Started by :mod:`course.grading.sandbox` in a bubblewrap sandbox that holds the Python
 environment (read-only), the student's handed-in files and nothing else: no course checkout,
 no tests, no expected values. The trusted grader (:mod:`course.grading.job`) sends requests over
-a pipe; this process answers each with plain data (:mod:`course.grading.wire`):
+a pipe, each one of the typed requests of :mod:`course.grading.wire` (answered by the method
+:data:`HANDLERS` names for its kind); this process answers each with plain data:
 
 * ``exec``: run one of the student's cells in an IPython shell (outputs captured);
 * ``names``: the student's objects of the given names;
@@ -14,7 +15,7 @@ a pipe; this process answers each with plain data (:mod:`course.grading.wire`):
   options (grad mode, :func:`course.checks.no_autograd`, :func:`course.checks.count_torch_calls`);
   in-place changes to tensor arguments are reported so the grader can mirror them;
 * ``getattr`` / ``setattr`` / ``getitem`` / ``setitem`` / ``iter`` / ``len`` / ``repr`` /
-  ``value``: work on objects kept here, which the grader knows only by number;
+  ``value`` / ``isinstance``: work on objects kept here, which the grader knows only by number;
 * ``backward``: carry a gradient from the grader back through a call's outputs.
 
 Nothing here is trusted: the student's code runs in this very process and may change any of
@@ -27,17 +28,18 @@ import importlib
 import os
 import sys
 import traceback
-from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from course.grading import wire
 
 STRIP_FRAMES = 2  # traceback frames of this module above the student's code
 
 
 class Server:
     def __init__(self, fd_in: int, fd_out: int):
-        import torch
-
-        from course.grading import wire
-
         self.torch = torch
         self.wire = wire
         self.fd_in, self.fd_out = fd_in, fd_out
@@ -87,31 +89,9 @@ class Server:
         types = [[str(c.__module__), str(c.__qualname__)] for c in mro][:40]
         return {"id": oid, "kind": kind, "types": types, "info": info}
 
-    def encode(self, value, tensors_by_value: bool):
-        torch = self.torch
-
-        def ref(obj):
-            return self.describe(obj)
-
-        enc = self.wire.Encoder(ref=ref)
-        plain_tensor = enc.encode
-
-        def encode(v, depth=0):
-            if isinstance(v, torch.Tensor) and not tensors_by_value:
-                return {"$": "ref", **self.describe(v)}
-            if isinstance(v, torch.Tensor) and type(v) not in (torch.Tensor, torch.nn.Parameter):
-                v = torch.Tensor._make_subclass(torch.Tensor, v.detach(), v.requires_grad)
-            if isinstance(v, OrderedDict) or (isinstance(v, dict) and type(v) is not dict):
-                v = dict(v)
-            if type(v) is dict and all(type(k) in (str, int) for k in v):
-                return {"$": "dict", "k": list(v), "v": [encode(x, depth + 1) for x in v.values()]}
-            if type(v) is list:
-                return [encode(x, depth + 1) for x in v]
-            if type(v) is tuple:
-                return {"$": "tuple", "v": [encode(x, depth + 1) for x in v]}
-            return plain_tensor(v, depth)
-
-        return encode(value), enc.buffers
+    def encode(self, value, tensors_by_value: bool) -> tuple[Any, list[bytes]]:
+        enc = _ReplyEncoder(self.describe, tensors_by_value)
+        return enc.encode(value), enc.buffers
 
     def decode(self, header_value, buffers):
         torch = self.torch
@@ -166,9 +146,9 @@ class Server:
 
     def handle(self, header: dict, buffers: list) -> None:
         """Answer one request of the grader."""
-        op = header.get("op")
         try:
-            reply, out_buffers = getattr(self, f"op_{op}")(header, buffers)
+            req = self.wire.parse_request(header)
+            reply, out_buffers = HANDLERS[type(req)](self, req, buffers)
             reply = {"ok": True, **reply}
             self.wire.check_frame(reply, out_buffers)  # oversized: an error, not a broken wire
         except BaseException as exc:  # noqa: BLE001 - the student's errors go back as data
@@ -200,10 +180,10 @@ class Server:
             "traceback": "".join(tb)[-4000:],
         }
 
-    def op_exec(self, header, _buffers):
+    def op_exec(self, req: wire.Exec, _buffers):
         from IPython.utils.capture import capture_output
 
-        code = header["code"]
+        code = req.code
         with capture_output(display=True) as captured:
             result = self.shell.run_cell(code, store_history=False, silent=False)
         outputs: list[dict] = []
@@ -224,15 +204,13 @@ class Server:
             reply["error"] = self.error(err)
         return reply, []
 
-    def op_names(self, header, _buffers):
-        found = {name: self.ns[name] for name in header["names"] if name in self.ns}
+    def op_names(self, req: wire.Names, _buffers):
+        found = {name: self.ns[name] for name in req.names if name in self.ns}
         value, buffers = self.encode(found, tensors_by_value=True)
         return {"value": value}, buffers
 
-    def _arguments(self, header, buffers):
-        args = self.decode(header.get("args", []), buffers)
-        kwargs = self.decode(header.get("kwargs", {"$": "dict", "k": [], "v": []}), buffers)
-        return args, kwargs
+    def _arguments(self, req: wire.Call | wire.Lib, buffers):
+        return self.decode(req.args, buffers), self.decode(req.kwargs, buffers)
 
     def _tensors(self, value, path, found):
         torch = self.torch
@@ -247,13 +225,13 @@ class Server:
                 self._tensors(v, [*path, k], found)
         return found
 
-    def _run(self, header, func, args, kwargs):
+    def _run(self, req: wire.Call | wire.Lib, func, args, kwargs):
         import contextlib
 
         from course import checks
 
         torch = self.torch
-        opts = header.get("opts") or {}
+        opts = req.opts or {}
         watched = self._tensors([list(args), kwargs], [], [])
         counter = None
         seed = opts.get("seed")
@@ -268,7 +246,7 @@ class Server:
             if opts.get("count_calls"):
                 counter = stack.enter_context(checks.count_torch_calls())
             result = func(*args, **kwargs)
-        reply = {}
+        reply: dict[str, Any] = {}
         changed = self._changed(func, watched, result)
         if counter is not None:
             reply["calls"] = {
@@ -280,8 +258,8 @@ class Server:
             leaves = [t for _p, t, _b, _g, _r in watched if t.requires_grad]
             link = len(self.links) + 1
             self.links[link] = (outputs, leaves)
-            reply["link"] = link  # type: ignore[assignment]
-            reply["leaves"] = len(leaves)  # type: ignore[assignment]
+            reply["link"] = link
+            reply["leaves"] = len(leaves)
         value, buffers = self.encode({"result": result, "changed": changed}, tensors_by_value=True)
         return {**reply, "value": value}, buffers
 
@@ -339,91 +317,85 @@ class Server:
         walk(result)
         return found
 
-    def _target(self, header):
-        target = header["target"]
+    def _target(self, req: wire.Call):
+        target = req.target
         if isinstance(target, str):
             if target not in self.ns:
                 raise NameError(f"name {target!r} is not defined")
             return self.ns[target]
-        oid = int(target)
-        if oid not in self.objects:
-            raise self.wire.WireError(f"no object {oid}")
-        return self.objects[oid]
+        return self._object(int(target))
 
-    def op_call(self, header, buffers):
-        func = self._target(header)
-        args, kwargs = self._arguments(header, buffers)
-        return self._run(header, func, args, kwargs)
+    def op_call(self, req: wire.Call, buffers):
+        func = self._target(req)
+        args, kwargs = self._arguments(req, buffers)
+        return self._run(req, func, args, kwargs)
 
-    def op_lib(self, header, buffers):
-        module = header["module"]
+    def op_lib(self, req: wire.Lib, buffers):
+        module = req.module
         if not module.startswith("course."):
             raise PermissionError(f"not a course module: {module}")
-        func = getattr(importlib.import_module(module), header["name"])
+        func = getattr(importlib.import_module(module), req.name)
         if not getattr(func, "__course_beside_student__", False):
-            raise PermissionError(f"{module}.{header['name']} is not marked runs_beside_student")
-        args, kwargs = self._arguments(header, buffers)
-        return self._run(header, func.__wrapped__, args, kwargs)
+            raise PermissionError(f"{module}.{req.name} is not marked runs_beside_student")
+        args, kwargs = self._arguments(req, buffers)
+        return self._run(req, func.__wrapped__, args, kwargs)
 
-    def _obj(self, header):
-        oid = header["ref"]
+    def _object(self, oid):
         if oid not in self.objects:
             raise self.wire.WireError(f"no object {oid}")
         return self.objects[oid]
 
-    def op_getattr(self, header, _buffers):
-        value, buffers = self.encode(
-            getattr(self._obj(header), header["name"]), tensors_by_value=False
-        )
+    def _obj(self, req: wire.OnObject):
+        return self._object(req.ref)
+
+    def op_getattr(self, req: wire.GetAttr, _buffers):
+        value, buffers = self.encode(getattr(self._obj(req), req.name), tensors_by_value=False)
         return {"value": value}, buffers
 
-    def op_setattr(self, header, buffers):
-        value = self.decode(header["value"], buffers)
-        with self.torch.no_grad() if header.get("no_grad") else _nothing():
-            setattr(self._obj(header), header["name"], value)
+    def op_setattr(self, req: wire.SetAttr, buffers):
+        value = self.decode(req.value, buffers)
+        with self.torch.no_grad() if req.no_grad else _nothing():
+            setattr(self._obj(req), req.name, value)
         return {}, []
 
-    def op_getitem(self, header, buffers):
-        key = self.decode(header["key"], buffers)
-        value, out = self.encode(self._obj(header)[key], tensors_by_value=False)
+    def op_getitem(self, req: wire.GetItem, buffers):
+        key = self.decode(req.key, buffers)
+        value, out = self.encode(self._obj(req)[key], tensors_by_value=False)
         return {"value": value}, out
 
-    def op_setitem(self, header, buffers):
-        key = self.decode(header["key"], buffers)
-        value = self.decode(header["value"], buffers)
-        with self.torch.set_grad_enabled(bool(header.get("grad", True))):
-            self._obj(header)[key] = value
+    def op_setitem(self, req: wire.SetItem, buffers):
+        key = self.decode(req.key, buffers)
+        value = self.decode(req.value, buffers)
+        with self.torch.set_grad_enabled(bool(req.grad)):
+            self._obj(req)[key] = value
         return {}, []
 
-    def op_iter(self, header, _buffers):
+    def op_iter(self, req: wire.Iter, _buffers):
         items = []
-        for item in self._obj(header):
+        for item in self._obj(req):
             items.append(item)
             if len(items) > 100_000:
                 raise OverflowError("more than 100,000 items")
         value, buffers = self.encode(items, tensors_by_value=False)
         return {"value": value}, buffers
 
-    def op_len(self, header, _buffers):
-        return {"value": int(len(self._obj(header)))}, []
+    def op_len(self, req: wire.Len, _buffers):
+        return {"value": int(len(self._obj(req)))}, []
 
-    def op_isinstance(self, header, _buffers):
-        oid = header["obj"]
-        if oid not in self.objects:
-            raise self.wire.WireError(f"no object {oid}")
-        return {"value": bool(isinstance(self.objects[oid], self._obj(header)))}, []
+    def op_isinstance(self, req: wire.IsInstance, _buffers):
+        return {"value": bool(isinstance(self._object(req.obj), self._obj(req)))}, []
 
-    def op_repr(self, header, _buffers):
-        return {"value": repr(self._obj(header))[:2000]}, []
+    def op_repr(self, req: wire.Repr, _buffers):
+        return {"value": repr(self._obj(req))[:2000]}, []
 
-    def op_value(self, header, _buffers):
-        value, buffers = self.encode(self._obj(header), tensors_by_value=True)
+    def op_value(self, req: wire.Value, _buffers):
+        value, buffers = self.encode(self._obj(req), tensors_by_value=True)
         return {"value": value}, buffers
 
-    def op_backward(self, header, buffers):
+    def op_backward(self, req: wire.Backward, buffers):
         torch = self.torch
-        outputs, leaves = self.links[int(header["link"])]
-        grads = self.decode(header["grads"], buffers)
+        outputs, leaves = self.links[int(req.link)]
+        grads = self.decode(req.grads, buffers)
         pairs = [(o, g) for o, g in zip(outputs, grads, strict=True) if g is not None]
         pairs = [(o, g) for o, g in pairs if o.requires_grad]
         for leaf in leaves:
@@ -437,6 +409,48 @@ class Server:
             leaf.grad = None
         value, out_buffers = self.encode(out, tensors_by_value=True)
         return {"value": value}, out_buffers
+
+
+# what answers each kind of request (course.grading.wire.REQUESTS)
+HANDLERS: dict[type[wire.Request], Callable[[Server, Any, list], tuple[dict, list]]] = {
+    wire.Exec: Server.op_exec,
+    wire.Names: Server.op_names,
+    wire.Call: Server.op_call,
+    wire.Lib: Server.op_lib,
+    wire.GetAttr: Server.op_getattr,
+    wire.SetAttr: Server.op_setattr,
+    wire.GetItem: Server.op_getitem,
+    wire.SetItem: Server.op_setitem,
+    wire.Iter: Server.op_iter,
+    wire.Len: Server.op_len,
+    wire.Repr: Server.op_repr,
+    wire.Value: Server.op_value,
+    wire.IsInstance: Server.op_isinstance,
+    wire.Backward: Server.op_backward,
+}
+
+
+class _ReplyEncoder(wire.Encoder):
+    """The student's values for the grader: tensors by value (a subclass as a plain copy) or,
+    ``tensors_by_value=False``, as references; dict subclasses as dicts; any other object
+    that is not plain data as a reference (``describe``)."""
+
+    def __init__(self, describe: Callable[[object], dict], tensors_by_value: bool):
+        super().__init__(ref=describe)
+        self.describe = describe
+        self.by_value = tensors_by_value
+
+    def encode(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, torch.Tensor):
+            if not self.by_value:
+                return {"$": "ref", **self.describe(value)}
+            if type(value) not in (torch.Tensor, torch.nn.Parameter):
+                value = torch.Tensor._make_subclass(
+                    torch.Tensor, value.detach(), value.requires_grad
+                )
+        elif isinstance(value, dict) and type(value) is not dict:
+            value = dict(value)
+        return super().encode(value, depth)
 
 
 def _param_name(func, path) -> str:

@@ -282,14 +282,16 @@ def square(x):
     return Everything(0)
 """
 
-# the live server runs as __main__ (``import course.grading.student`` would be another copy)
+# the live server runs as __main__ (``import course.grading.student`` would be another copy):
+# found among live objects, its table of request handlers (student.HANDLERS) rewritten
 FORGE_REPLIES = """import gc
 live = next(o for o in gc.get_objects() if type(o).__name__ == 'Server' and hasattr(o, 'fd_out'))
-server = type(live)
-def forged(self, header, buffers):
+handlers = type(live).handle.__globals__['HANDLERS']
+kinds = {kind.__name__: kind for kind in handlers}
+def forged(self, req, buffers):
     return {"value": {"$": "dict", "k": ["result", "changed"], "v": [True, []]}}, []
-server.op_call = forged
-server.op_names = lambda self, h, b: ({"value": "ok"}, [])
+handlers[kinds['Call']] = forged
+handlers[kinds['Names']] = lambda self, req, b: ({"value": "ok"}, [])
 """
 
 KILL_EVERYTHING = """import os, signal

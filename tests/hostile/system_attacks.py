@@ -120,12 +120,13 @@ LONG_STRING = """def square(x):
 """
 
 # The student's own server forged (it runs in the student's process, as ``__main__``: found
-# among live objects): its replies to calls written by hand.
+# among live objects): its replies to calls written by hand (its handler table rewritten).
 _FORGE = """import gc, os, time
 server = next(o for o in gc.get_objects() if type(o).__name__ == 'Server' and hasattr(o, 'fd_out'))
-def forged(self, header, buffers):
+handlers = type(server).handle.__globals__['HANDLERS']
+def forged(self, req, buffers):
 {body}
-type(server).op_call = forged
+handlers[next(kind for kind in handlers if kind.__name__ == 'Call')] = forged
 """
 
 # 6, variant of the long string: sent past the sandbox's own check, refused by the grader
