@@ -1173,6 +1173,7 @@ WRONG_ANSWERS += [
         return self.mix(h * t + x * (1 - t))
 """,
         "caught_by": ["HighwayLayer__structure"],
+        "message": "computed with its own initial state_dict",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "ConvHighwayUnit",
@@ -1190,6 +1191,7 @@ WRONG_ANSWERS += [
             "self.hidden_gate(x)",
         ),
         "caught_by": ["ConvHighwayUnit__structure"],
+        "message": "computed with its own initial state_dict",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "DenseLayer",
@@ -1202,6 +1204,7 @@ WRONG_ANSWERS += [
         return torch.cat([x, new], dim=1)"""
         ),
         "caught_by": ["DenseLayer__structure"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "DenseBlock",
@@ -1220,6 +1223,7 @@ WRONG_ANSWERS += [
         return super().__getattr__(name)
 """,
         "caught_by": ["DenseBlock__structure"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "Transition",
@@ -1232,6 +1236,7 @@ WRONG_ANSWERS += [
             )
         ),
         "caught_by": ["Transition__shape_structure"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "DenseNet",
@@ -1243,6 +1248,7 @@ WRONG_ANSWERS += [
         "                x = module(x)\n        return x\n\n\n"
         + _swap(_net(), "self.features = nn.Sequential()", "self.features = _Features()"),
         "caught_by": ["DenseNet__shapes"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "DenseNet",
@@ -1261,6 +1267,7 @@ class DenseNet(_Honest):
         return self.shadow.parameters(recurse)
 """,
         "caught_by": ["DenseNet__param_count"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
     },
     {
         "exercise": "DenseNet121",
@@ -1274,5 +1281,6 @@ class DenseNet(_Honest):
     return model
 """,
         "caught_by": ["DenseNet121__param_count"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
     },
 ]
