@@ -1227,9 +1227,25 @@ WRONG_ANSWERS += [
     },
     {
         "exercise": "Transition",
-        "name": "max_pool_reports_avg_pool",
-        "why": "(issue 20 §3) the pooling is a max-pooling whose __class__ says nn.AvgPool2d",
+        "name": "class_property_reports_avg_pool",
+        "why": "(issue 20 §3) the pooling is a max-pooling whose __class__ says nn.AvgPool2d: the grader asks "
+        "the real class (the lie passes isinstance only in a kernel), and its message names it",
         "source": "class _Pool(nn.MaxPool2d):\n    @property\n    def __class__(self):\n        return nn.AvgPool2d\n\n\n"
+        + _transition(
+            layers=_TRANSITION_OK["layers"].replace(
+                "nn.AvgPool2d(kernel_size=2, stride=2)", "_Pool(kernel_size=2, stride=2)"
+            )
+        ),
+        "caught_by": ["Transition__shape_structure"],
+        "message": "got _Pool",
+    },
+    {
+        "exercise": "Transition",
+        "name": "avg_pool_subclass_max_pools",
+        "why": "(issue 20 §3) the pooling is a subclass of nn.AvgPool2d (isinstance is true everywhere) whose "
+        "forward max-pools",
+        "source": "class _Pool(nn.AvgPool2d):\n    def forward(self, x):\n"
+        "        return F.max_pool2d(x, self.kernel_size, self.stride)\n\n\n"
         + _transition(
             layers=_TRANSITION_OK["layers"].replace(
                 "nn.AvgPool2d(kernel_size=2, stride=2)", "_Pool(kernel_size=2, stride=2)"
