@@ -1139,4 +1139,164 @@ WRONG_ANSWERS += [
         ),
         "caught_by": ["DenseNet__unknown_stem"],
     },
+    # issue 20 §3: structure cells establish structure from behaviour (the test's weights loaded by the
+    # contract's names, outputs compared with the grader's reference), never from what the module reports
+    # about itself. Each module below reports the contract (its parameters, names, children or class) while
+    # computing something else, and used to pass its structure cell; now that cell catches it.
+    {
+        "exercise": "HighwayLayer",
+        "name": "hidden_mixer_reports_contract",
+        "why": "(issue 20 §3) a third linear layer after the sum, hidden from parameters() and state_dict(), "
+        "and a load_state_dict that is never strict: it reports the contract's four tensors",
+        "source": """class HighwayLayer(nn.Module):
+    def __init__(self, features, gate_bias=-2.0):
+        super().__init__()
+        self.transform = nn.Linear(features, features)
+        self.gate = nn.Linear(features, features)
+        self.mix = nn.Linear(features, features)
+        with torch.no_grad():
+            self.gate.bias.fill_(gate_bias)
+
+    def parameters(self, recurse=True):
+        return iter([self.transform.weight, self.transform.bias, self.gate.weight, self.gate.bias])
+
+    def state_dict(self, *args, **kwargs):
+        sd = super().state_dict(*args, **kwargs)
+        return type(sd)((k, v) for k, v in sd.items() if not k.startswith("mix."))
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        return super().load_state_dict(state_dict, strict=False)
+
+    def forward(self, x):
+        h = torch.relu(self.transform(x))
+        t = torch.sigmoid(self.gate(x))
+        return self.mix(h * t + x * (1 - t))
+""",
+        "caught_by": ["HighwayLayer__structure"],
+        "message": "computed with its own initial state_dict",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "ConvHighwayUnit",
+        "name": "unregistered_3x3_gate",
+        "why": "(issue 20 §3) reports a 1×1 gate (names, type, kernel, bias, count) but computes the gate with "
+        "a 3×3 convolution kept out of the module's registry",
+        "source": _swap(
+            _swap(
+                _unit(),
+                "                self.gate.bias.fill_(gate_bias)\n",
+                "                self.gate.bias.fill_(gate_bias)\n"
+                '            object.__setattr__(self, "hidden_gate", nn.Conv2d(channels, channels, 3, padding=1))\n',
+            ),
+            "self.gate(x)",
+            "self.hidden_gate(x)",
+        ),
+        "caught_by": ["ConvHighwayUnit__structure"],
+        "message": "computed with its own initial state_dict",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "DenseLayer",
+        "name": "conv2_centre_tap_only",
+        "why": "(issue 20 §3) conv2 is registered as a 3×3 convolution (kernel, count, type right) but only its "
+        "centre tap is used: a 1×1 convolution",
+        "source": _layer(
+            forward="""        new = self.conv1(self.relu1(self.norm1(x)))
+        new = F.conv2d(self.relu2(self.norm2(new)), self.conv2.weight[:, :, 1:2, 1:2])
+        return torch.cat([x, new], dim=1)"""
+        ),
+        "caught_by": ["DenseLayer__structure"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "DenseBlock",
+        "name": "named_children_lie",
+        "why": "(issue 20 §3) the layers are registered as layer1, layer2, ... (state_dict keys layer1.norm1.weight); "
+        "named_children() and attribute access report torchvision's denselayer1, denselayer2, ...",
+        "source": _block(name='f"layer{i + 1}"')
+        + """
+    def named_children(self):
+        for name, module in self._modules.items():
+            yield "dense" + name, module
+
+    def __getattr__(self, name):
+        if name.startswith("denselayer"):
+            name = name[len("dense"):]
+        return super().__getattr__(name)
+""",
+        "caught_by": ["DenseBlock__structure"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "Transition",
+        "name": "class_property_reports_avg_pool",
+        "why": "(issue 20 §3) the pooling is a max-pooling whose __class__ says nn.AvgPool2d: the grader asks "
+        "the real class (the lie passes isinstance only in a kernel), and its message names it",
+        "source": "class _Pool(nn.MaxPool2d):\n    @property\n    def __class__(self):\n        return nn.AvgPool2d\n\n\n"
+        + _transition(
+            layers=_TRANSITION_OK["layers"].replace(
+                "nn.AvgPool2d(kernel_size=2, stride=2)", "_Pool(kernel_size=2, stride=2)"
+            )
+        ),
+        "caught_by": ["Transition__shape_structure"],
+        "message": "got _Pool",
+    },
+    {
+        "exercise": "Transition",
+        "name": "avg_pool_subclass_max_pools",
+        "why": "(issue 20 §3) the pooling is a subclass of nn.AvgPool2d (isinstance is true everywhere) whose "
+        "forward max-pools",
+        "source": "class _Pool(nn.AvgPool2d):\n    def forward(self, x):\n"
+        "        return F.max_pool2d(x, self.kernel_size, self.stride)\n\n\n"
+        + _transition(
+            layers=_TRANSITION_OK["layers"].replace(
+                "nn.AvgPool2d(kernel_size=2, stride=2)", "_Pool(kernel_size=2, stride=2)"
+            )
+        ),
+        "caught_by": ["Transition__shape_structure"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "DenseNet",
+        "name": "features_forward_skips_norm5",
+        "why": "(issue 20 §3) the features' children are right, one by one, but their forward skips norm5: "
+        "a walk through named_children() shows what the network does not compute",
+        "source": "class _Features(nn.Sequential):\n    def forward(self, x):\n"
+        '        for name, module in self.named_children():\n            if name != "norm5":\n'
+        "                x = module(x)\n        return x\n\n\n"
+        + _swap(_net(), "self.features = nn.Sequential()", "self.features = _Features()"),
+        "caught_by": ["DenseNet__shapes"],
+        "message": "with the test's weights loaded by their names",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "DenseNet",
+        "name": "parameters_of_a_shadow",
+        "why": "(issue 20 §3) the network is built with bn_size 2; parameters() reports those of a right-sized "
+        "network it keeps out of its registry (the count is right, the network is not)",
+        "source": _swap(_net(), "class DenseNet(nn.Module):", "class _Honest(nn.Module):")
+        + """
+
+class DenseNet(_Honest):
+    def __init__(self, *args, bn_size=4, **kwargs):
+        super().__init__(*args, bn_size=2, **kwargs)
+        object.__setattr__(self, "shadow", _Honest(*args, bn_size=bn_size, **kwargs))
+
+    def parameters(self, recurse=True):
+        return self.shadow.parameters(recurse)
+""",
+        "caught_by": ["DenseNet__param_count"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
+    },
+    {
+        "exercise": "DenseNet121",
+        "name": "growth_24_reports_121_count",
+        "why": "(issue 20 §3) a DenseNet with growth rate 24 whose parameters() are those of a real DenseNet-121: "
+        "the count is 7,978,856, the network is not DenseNet-121",
+        "source": """def DenseNet121(num_classes=1000):
+    model = DenseNet(block_config=(6, 12, 24, 16), growth_rate=24, num_init_features=64, num_classes=num_classes)
+    shadow = DenseNet(block_config=(6, 12, 24, 16), growth_rate=32, num_init_features=64, num_classes=num_classes)
+    model.parameters = shadow.parameters
+    return model
+""",
+        "caught_by": ["DenseNet121__param_count"],
+        "message": "the test's weights do not load by the expected names",  # caught by behaviour, not by a reported fact
+    },
 ]
