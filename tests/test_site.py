@@ -726,6 +726,8 @@ def test_every_lesson_has_its_video_with_captions(site):
         assert data[4:8] == b"ftyp", f"{lesson}: not an MP4"
         assert 5_000 < len(data) < 400_000, f"{lesson}: video of {len(data):,} bytes"
         assert f'<source src="{mp4.name}" type="video/mp4">' in text
+        poster = site.out / lesson / f"{lesson}-video.png"
+        assert poster.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f'poster="{poster.name}"' in text
         captions = vtt.read_text()
         assert _track(text) == captions, f"{lesson}: the page's captions differ from {vtt.name}"
         assert captions.startswith("WEBVTT\n")
@@ -798,6 +800,9 @@ def test_videos_play_offline_with_captions(site, browser, artifacts):
         with Visit(browser, page_url(site, f"{lesson}/index.html"), 390) as v:
             if not v.page.locator("video.lesson-video").count():
                 continue
+            assert not v.errors, f"{lesson}: {v.errors}"  # preload="none": nothing loaded yet
+            failures: list[tuple[str, str]] = []
+            v.page.on("requestfailed", lambda r, f=failures: f.append((r.url, r.failure or "")))
             state = v.page.evaluate(
                 """async () => { const v = document.querySelector('video.lesson-video');
                 v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 2600));
@@ -809,7 +814,10 @@ def test_videos_play_offline_with_captions(site, browser, artifacts):
             assert state["time"] > 1 and state["width"] == 640, f"{lesson}: {state}"
             assert state["mode"] == "showing" and state["cues"] >= 4 and state["cue"], state
             assert state["boxWidth"] <= 390, f"{lesson}: the video is wider than a phone"
-            assert not v.errors, f"{lesson}: {v.errors}"
+            # a media element may abort a range request of its own file and issue the next one
+            aborted = {u for u, why in failures if u.endswith(".mp4") and "ERR_ABORTED" in why}
+            errors = [e for e in v.errors if e.removeprefix("failed: ") not in aborted]
+            assert not errors, f"{lesson}: {errors}"
             outside = [u for u in v.requests if not u.startswith(site_prefix)]
             assert not outside, f"{lesson}: the video made requests outside the site: {outside}"
             v.page.locator(".lesson-media").screenshot(
@@ -906,9 +914,10 @@ def _variants_tables() -> list[dict[str, dict[str, str]]]:
     body = text.split("<!-- measured:quick:begin -->")[1].split("<!-- measured:quick:end -->")[0]
     tables = []
     for block in re.split(r"\n\s*\n", body):
-        lines = [ln for ln in block.strip().split("\n") if ln.startswith("| ")]
+        lines = [ln for ln in block.strip().split("\n") if ln.startswith("|")]
         if not lines or not lines[0].startswith("| seed |"):
             continue
+        assert re.fullmatch(r"\|(-+\|)+", lines[1]), lines[1]
         cols = [c.strip() for c in lines[0].strip("|").split("|")]
         table: dict[str, dict[str, str]] = {c: {} for c in cols[1:]}
         for ln in lines[2:]:
@@ -947,8 +956,9 @@ def test_variant_figure_shows_the_measured_report(site, browser):
                     if seed == "mean":
                         vals = [_cell(c, metric) for s, c in cells.items() if s.isdigit()]
                         want = sum(vals) / len(vals)
-                        if metric == "error":  # the report's own mean row
-                            assert f"{want:.1f}" == cells["mean ± sd"].split(" ")[0], kind
+                        if metric == "error":  # the report's mean row (of unrounded values)
+                            reported = float(cells["mean ± sd"].split(" ")[0])
+                            assert want == pytest.approx(reported, abs=0.1), kind
                     else:
                         want = _cell(cells[seed], metric)
                     got = _value(p, f'{fig} tr[data-kind="{kind}"] [data-out="value"]')

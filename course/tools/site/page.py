@@ -135,7 +135,8 @@ def _generated_video(lesson, made) -> str:
     tid = f"video-transcript-{esc(lesson.number)}"
     return (
         '<figure class="lesson-video-figure">\n'
-        f'<video class="lesson-video" controls preload="metadata" width="640" height="360" '
+        f'<video class="lesson-video" controls preload="none" width="640" height="360" '
+        f'poster="{esc(made.png)}" '
         f'aria-label="Lesson video: {esc(v.title)}" aria-describedby="{tid}">'
         f'<source src="{esc(made.mp4)}" type="video/mp4">'
         f'<track kind="captions" src="{_data_url(made.vtt_text)}" srclang="en" label="English" '

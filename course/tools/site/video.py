@@ -375,8 +375,7 @@ def _draw(fig, scene: Scene) -> None:
             ax.spines[side].set_visible(False)
 
 
-def _frame(scene: Scene) -> bytes:
-    """One RGB frame (WIDTH × HEIGHT × 3 bytes) of ``scene``."""
+def _figure(scene: Scene):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -384,14 +383,26 @@ def _frame(scene: Scene) -> bytes:
     FigureCanvasAgg(fig)
     with _matplotlib_defaults():
         _draw(fig, scene)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="rgba", dpi=DPI)
+    return fig
+
+
+def _frame(scene: Scene) -> bytes:
+    """One RGB frame (WIDTH × HEIGHT × 3 bytes) of ``scene``."""
+    import numpy as np
+
+    buf = io.BytesIO()
+    with _matplotlib_defaults():
+        _figure(scene).savefig(buf, format="rgba", dpi=DPI)
     rgba = buf.getvalue()
     if len(rgba) != WIDTH * HEIGHT * 4:
         raise SiteError(f"video frame of {len(rgba)} bytes, expected {WIDTH}×{HEIGHT}×4")
-    import numpy as np
-
     return np.frombuffer(rgba, dtype=np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+def poster(scene: Scene, target: Path) -> None:
+    """The still shown before the video plays (the first scene), a PNG without metadata."""
+    with _matplotlib_defaults():
+        _figure(scene).savefig(target, format="png", dpi=DPI, metadata={"Software": None})
 
 
 def _matplotlib_defaults():
@@ -476,6 +487,7 @@ def encode(video: Video, target: Path) -> None:
 class Made:
     mp4: str  # file names in the lesson's folder of the site
     vtt: str
+    png: str  # the poster
     vtt_text: str
     video: Video
     encoded: bool  # False when it came from the cache
@@ -491,16 +503,19 @@ def make(lesson_number: str, lesson_id: str, course_dir: Path, folder: Path) -> 
     except (OSError, ValueError, KeyError) as exc:
         raise SiteError(f"lesson {lesson_id}: cannot make its video: {exc}") from None
     key = cache_key(video)
-    cached = cache_dir() / f"{key}.mp4"
+    cached, still = cache_dir() / f"{key}.mp4", cache_dir() / f"{key}.png"
     encoded = False
-    if not cached.is_file():
+    if not (cached.is_file() and still.is_file()):
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_name(f"{key}.{os.getpid()}.partial.mp4")
-        encode(video, partial)
-        os.replace(partial, cached)
+        partial = cached.with_name(f"{key}.{os.getpid()}.partial")
+        encode(video, partial.with_suffix(".mp4"))
+        poster(video.scenes[0], partial.with_suffix(".png"))
+        os.replace(partial.with_suffix(".png"), still)
+        os.replace(partial.with_suffix(".mp4"), cached)
         encoded = True
-    mp4, vtt = f"{lesson_id}-video.mp4", f"{lesson_id}-video.vtt"
+    mp4, vtt, png = (f"{lesson_id}-video.{ext}" for ext in ("mp4", "vtt", "png"))
     shutil.copyfile(cached, folder / mp4)
+    shutil.copyfile(still, folder / png)
     captions = webvtt(video)
     (folder / vtt).write_text(captions, encoding="utf-8")
-    return Made(mp4, vtt, captions, video, encoded)
+    return Made(mp4, vtt, png, captions, video, encoded)
