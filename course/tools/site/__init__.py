@@ -7,8 +7,9 @@
 One article per lesson (title block, table of contents, the notebook's sections, exercises as
 the student meets them, figures, margin notes, references) and an index. Math is MathML
 (pandoc ``--mathml``), citations come from ``docs/references.bib`` through citeproc, the CSS and
-the interactive figures' scripts ship in ``course/tools/site/assets/``. No CDN, no network: the
-site works offline. Same input, same bytes. Only ``notebooks/`` (the releases) is read, never
+the interactive figures' scripts ship in ``course/tools/site/assets/``, and each lesson opens
+with a short video made from its own numbers (``video.py``: matplotlib frames, imageio-ffmpeg,
+WebVTT captions, cached by a hash of its inputs). No CDN, no network: the site works offline. Same input, same bytes. Only ``notebooks/`` (the releases) is read, never
 ``solutions/``. How to add a video, a figure or a citation: docs/SITE.md.
 """
 
