@@ -296,7 +296,7 @@ def _lesson07(course_dir: Path) -> Video:
         series["residual"] = [1.0] * (depth + 1)
         scenes.append(
             Scene(
-                f"What {depth} highway layer{'s' if depth > 1 else ''} carry straight through",
+                f"What {depth} highway layer{'s carry' if depth > 1 else ' carries'} straight through",
                 {
                     "kind": "lines",
                     "log": True,
@@ -304,6 +304,10 @@ def _lesson07(course_dir: Path) -> Video:
                     "xlabel": "depth L (layers)",
                     "ylabel": "carried fraction (1 − σ(b_T))^L",
                     "series": series,
+                    "colours": {f"b_T = {biases[0]:g}": "b2", f"b_T = {biases[1]:g}": "b3"},
+                    "dashed": ["residual"],
+                    "xlim": [0, 200],
+                    "ylim": [1e-12, 2],
                 },  # fmt: skip
                 f"L = {depth}: b_T = {biases[0]:g} carries {carry(biases[0]) ** depth:.3g} of the "
                 f"input, b_T = {biases[1]:g} carries {carry(biases[1]) ** depth:.3g}, a residual "
@@ -346,12 +350,25 @@ def _draw(fig, scene: Scene) -> None:
         ax = fig.add_axes((0.11, 0.14, 0.62, 0.7))
         x0 = chart.get("x0", 1)
         for i, (name, ys) in enumerate(chart["series"].items()):
-            colour = COLOURS.get(name, COLOURS[f"b{i + 1}"])
-            ax.plot(range(x0, x0 + len(ys)), ys, color=colour, lw=2, label=name)
+            key = chart.get("colours", {}).get(name) or (name if name in COLOURS else f"b{i + 1}")
+            colour = COLOURS[key]
+            dashed = name in chart.get("dashed", ())
+            ax.plot(
+                range(x0, x0 + len(ys)),
+                ys,
+                color=colour,
+                lw=2,
+                label=name,
+                ls="--" if dashed else "-",
+            )
         if chart.get("log"):
             ax.set_yscale("log")
             lo = min(v for ys in chart["series"].values() for v in ys if v > 0)
             ax.set_ylim(max(lo / 3, 1e-8), None)
+        if "xlim" in chart:
+            ax.set_xlim(*chart["xlim"])
+        if "ylim" in chart:
+            ax.set_ylim(*chart["ylim"])
         ax.set_xlabel(chart["xlabel"], fontsize=9)
         ax.set_ylabel(chart["ylabel"], fontsize=9)
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=9, frameon=False)
