@@ -202,6 +202,9 @@ def test_links_resolve(site):
         for target in _targets(page):
             target = html.unescape(target)
             parsed = urlparse(target)
+            if parsed.scheme == "data":  # the captions ride inside the page (file:// origin rule)
+                assert target.startswith("data:text/vtt;base64,"), f"{page}: data URL {target[:40]}"
+                continue
             if parsed.scheme in ("http", "https", "mailto"):
                 assert parsed.scheme == "https" and parsed.netloc, f"{page}: bad link {target}"
                 external.add(target)
@@ -563,9 +566,12 @@ def site_lessons_without_media() -> list[str]:
     ]
 
 
-def test_no_media_slot_when_a_lesson_names_none(site):
-    for lesson in site_lessons_without_media():
-        assert "lesson-media" not in (site.out / lesson / "index.html").read_text(), lesson
+def test_no_media_slot_when_a_lesson_has_no_video_or_slides(tmp_path):
+    """A lesson without metadata video/slides and without a video of its own (90_demo) has no
+    media slot; the course's lessons all get their generated video (the next test)."""
+    course = _course(tmp_path, [_md(DEMO_TEXT)])
+    built = _build(tmp_path / "site", course_dir=course)
+    assert "lesson-media" not in (built.out / "90_demo" / "index.html").read_text()
 
 
 # --------------------------------------------------------------------------- clear errors
@@ -692,3 +698,405 @@ def test_wide_blocks_narrow_screens_and_accessibility(site, browser, artifacts):
         fig.locator('input[data-control="plain"]').focus()
         v.page.keyboard.press("Space")  # keyboard: the checkbox toggles, the curve comes back
         assert fig.locator(".empty-note").count() == 0
+
+
+# --------------------------------------------------------------------------- issue 23: videos
+def _track(page_html: str) -> str:
+    m = re.search(r'<track kind="captions" src="data:text/vtt;base64,([^"]+)"', page_html)
+    assert m, "no captions track"
+    import base64
+
+    return base64.b64decode(m.group(1)).decode("utf-8")
+
+
+def test_every_lesson_has_its_video_with_captions(site):
+    """On top of each article: a small MP4 made by the build from the lesson's numbers, its
+    WebVTT captions (one cue per scene) inside the page and as a file, and a transcript."""
+    from course.tools.site import video
+
+    for lesson in site.lessons:
+        text = (site.out / lesson / "index.html").read_text()
+        if lesson.split("_")[0] not in video.LESSONS or lesson in site_lessons_with_own_video():
+            continue
+        head = text[: text.index('class="toc"')]
+        assert '<video class="lesson-video"' in head, f"{lesson}: no video above the contents"
+        mp4 = site.out / lesson / f"{lesson}-video.mp4"
+        vtt = site.out / lesson / f"{lesson}-video.vtt"
+        data = mp4.read_bytes()
+        assert data[4:8] == b"ftyp", f"{lesson}: not an MP4"
+        assert 5_000 < len(data) < 400_000, f"{lesson}: video of {len(data):,} bytes"
+        assert f'<source src="{mp4.name}" type="video/mp4">' in text
+        poster = site.out / lesson / f"{lesson}-video.png"
+        assert poster.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f'poster="{poster.name}"' in text
+        captions = vtt.read_text()
+        assert _track(text) == captions, f"{lesson}: the page's captions differ from {vtt.name}"
+        assert captions.startswith("WEBVTT\n")
+        cues = re.findall(r"^\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}$", captions, re.M)
+        scenes = video.LESSONS[lesson.split("_")[0]](ROOT).scenes
+        assert len(cues) == len(scenes) >= 4, f"{lesson}: {len(cues)} cues"
+        for scene in scenes:
+            assert html.escape(scene.caption) in text, f"{lesson}: transcript lacks {scene.caption}"
+        assert 'aria-label="Lesson video:' in text
+
+
+def site_lessons_with_own_video() -> set[str]:
+    return {
+        lesson
+        for lesson in released_lessons()
+        if notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb")
+        .metadata.get("course", {})
+        .get("video")
+    }
+
+
+def test_video_numbers_are_the_lessons(site):
+    """What the videos say is what the lessons compute or measured (spot checks per lesson)."""
+    from course.tools.site import video
+
+    v02 = video.LESSONS["02"](ROOT)
+    nets = figures.gradient_summary(figures.load_gradient_norms(ROOT))
+    p110 = nets["plain-110"]["median"]
+    assert (
+        f"{p110[0] / p110[-1]:.3g} times the last one's in the plain net" in v02.scenes[-1].caption
+    )
+    v05 = video.LESSONS["05"](ROOT)
+    assert "so far 21,282,122 parameters" in v05.scenes[-1].caption  # the lesson's own number
+    v07 = video.LESSONS["07"](ROOT)
+    sig = torch.sigmoid(torch.tensor(-2.0, dtype=torch.float64))
+    assert f"carries {float((1 - sig) ** 50):.3g} of the input" in v07.scenes[3].caption
+    v04 = video.LESSONS["04"](ROOT)
+    assert "163,328 weights with 1×1 reductions" in v04.scenes[-1].caption  # Table 1's "159K"
+
+
+def test_video_is_cached_and_deterministic(tmp_path, monkeypatch):
+    """Encoded once per set of inputs: a second build copies the cached file (no encoder run);
+    two encodes in two empty caches give the same bytes; other inputs, another key."""
+    from course.tools.site import video
+
+    made = []
+    for k in (1, 2):
+        monkeypatch.setenv("COURSE_SITE_CACHE", str(tmp_path / f"cache{k}"))
+        (tmp_path / f"out{k}").mkdir()
+        made.append(video.make("07", "07_demo", ROOT, tmp_path / f"out{k}"))
+        assert made[-1].encoded
+    a, b = ((tmp_path / f"out{k}" / "07_demo-video.mp4").read_bytes() for k in (1, 2))
+    assert a == b, "two encodes of the same scenes differ"
+
+    def refuse(*_args):
+        raise AssertionError("the cached video was encoded again")
+
+    monkeypatch.setattr(video, "encode", refuse)
+    (tmp_path / "out3").mkdir()
+    again = video.make("07", "07_demo", ROOT, tmp_path / "out3")
+    assert not again.encoded and (tmp_path / "out3" / "07_demo-video.mp4").read_bytes() == a
+    changed = video.Video("07", "x", [*made[0].video.scenes[:-1]], "y")
+    assert video.cache_key(changed) != video.cache_key(made[0].video)
+
+
+@pytest.mark.slow
+def test_videos_play_offline_with_captions(site, browser, artifacts):
+    site_prefix = site.out.resolve().as_uri() + "/"
+    for lesson in site.lessons:
+        with Visit(browser, page_url(site, f"{lesson}/index.html"), 390) as v:
+            if not v.page.locator("video.lesson-video").count():
+                continue
+            assert not v.errors, f"{lesson}: {v.errors}"  # preload="none": nothing loaded yet
+            failures: list[tuple[str, str]] = []
+            v.page.on("requestfailed", lambda r, f=failures: f.append((r.url, r.failure or "")))
+            state = v.page.evaluate(
+                """async () => { const v = document.querySelector('video.lesson-video');
+                v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 2600));
+                const t = v.textTracks[0]; const cue = t.activeCues && t.activeCues[0];
+                v.pause(); return {time: v.currentTime, width: v.videoWidth, mode: t.mode,
+                  cues: t.cues ? t.cues.length : 0, cue: cue ? cue.text : null,
+                  boxWidth: v.getBoundingClientRect().width}; }"""
+            )
+            assert state["time"] > 1 and state["width"] == 640, f"{lesson}: {state}"
+            assert state["mode"] == "showing" and state["cues"] >= 4 and state["cue"], state
+            assert state["boxWidth"] <= 390, f"{lesson}: the video is wider than a phone"
+            # a media element may abort a range request of its own file and issue the next one
+            aborted = {u for u, why in failures if u.endswith(".mp4") and "ERR_ABORTED" in why}
+            errors = [e for e in v.errors if e.removeprefix("failed: ") not in aborted]
+            assert not errors, f"{lesson}: {errors}"
+            outside = [u for u in v.requests if not u.startswith(site_prefix)]
+            assert not outside, f"{lesson}: the video made requests outside the site: {outside}"
+            v.page.locator(".lesson-media").screenshot(
+                path=str(artifacts / f"{lesson}-video-390.png")
+            )
+
+
+# --------------------------------------------------------------------------- issue 23: 05-07's figures
+@pytest.mark.slow
+def test_resnet34_figure_equals_the_lessons_model(site, browser):
+    ns = answers("05_resnet34_cifar10", "BasicBlock", "ResNet34")
+    lesson = _lesson_with(site, "resnet34-stages")
+    fig = "#fig-resnet34-stages"
+
+    def measured(stem: str, size: int, classes: int) -> dict[str, tuple[int, int, list[int]]]:
+        """Per stage of the reference ResNet34 (meta device): parameters, multiply-adds, shape."""
+        with torch.device("meta"):
+            model = ns["ResNet34"](num_classes=classes, stem=stem).eval()
+        stage_of = {"conv1": "stem", "bn1": "stem", "fc": "avgpool + fc"}
+        macs: dict[str, int] = {}
+        shapes: dict[str, list[int]] = {}
+
+        def hook(module, _inputs, output):
+            if isinstance(module, torch.nn.Conv2d):
+                kh, kw = module.kernel_size
+                return output[0].numel() * module.in_channels // module.groups * kh * kw
+            if isinstance(module, torch.nn.Linear):
+                return output[0].numel() * module.in_features
+            return 0
+
+        handles = []
+        for name, child in model.named_children():
+            stage = stage_of.get(name, name if name.startswith("layer") else None)
+            for m in child.modules():
+                handles.append(
+                    m.register_forward_hook(
+                        lambda mod, i, o, s=stage: (
+                            macs.__setitem__(s, macs.get(s, 0) + hook(mod, i, o)) if s else None
+                        )
+                    )
+                )
+            if name.startswith("layer") or name in ("maxpool", "fc"):
+                key = {"maxpool": "stem", "fc": "avgpool + fc"}.get(name, name)
+                child.register_forward_hook(
+                    lambda m, i, o, k=key: shapes.__setitem__(k, list(o.shape[1:]))
+                )
+        if stem == "cifar":
+            model.relu.register_forward_hook(
+                lambda m, i, o: shapes.__setitem__("stem", list(o.shape[1:]))
+            )
+        with torch.no_grad():
+            model(torch.empty(1, 3, size, size, device="meta"))
+        params: dict[str, int] = {}
+        for name, child in model.named_children():
+            stage = stage_of.get(name, name if name.startswith("layer") else None)
+            if stage:
+                params[stage] = params.get(stage, 0) + sum(p.numel() for p in child.parameters())
+        return {k: (params[k], macs[k], shapes[k]) for k in params}
+
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        assert _text(p, f'{fig} tr[data-stage="total"] [data-out="params"]') == "21,282,122"
+        for stem, size, classes in [
+            ("cifar", 32, 10),
+            ("imagenet", 224, 1000),
+            ("imagenet", 64, 10),
+            ("cifar", 64, 1000),
+        ]:
+            p.locator(f'{fig} input[data-control="stem"][value="{stem}"]').check()
+            p.locator(f'{fig} select[data-control="size"]').select_option(str(size))
+            p.locator(f'{fig} select[data-control="classes"]').select_option(str(classes))
+            want = measured(stem, size, classes)
+            for stage, (params, macs, shape) in want.items():
+                row = f'{fig} tr[data-stage="{stage}"]'
+                assert _value(p, f'{row} [data-out="params"]') == params, (
+                    stem,
+                    size,
+                    classes,
+                    stage,
+                )
+                assert _value(p, f'{row} [data-out="macs"]') == macs, (stem, size, classes, stage)
+                got = p.locator(f'{row} [data-out="shape"]').get_attribute("data-value")
+                assert got == "x".join(map(str, shape)), (stem, size, classes, stage, got, shape)
+            total = sum(w[0] for w in want.values())
+            assert _value(p, f'{fig} tr[data-stage="total"] [data-out="params"]') == total
+        # torchvision's resnet34 (ImageNet stem, 1000 classes): 21,797,672 parameters
+        assert _text(p, f'{fig} tr[data-stage="total"] [data-out="params"]') != "21,282,122"
+
+
+def _variants_tables() -> list[dict[str, dict[str, str]]]:
+    """The measured block `quick` of benchmarks/VARIANTS.md, read here independently of the site:
+    for each seed table, column -> seed -> cell."""
+    text = (ROOT / "benchmarks" / "VARIANTS.md").read_text()
+    body = text.split("<!-- measured:quick:begin -->")[1].split("<!-- measured:quick:end -->")[0]
+    tables = []
+    for block in re.split(r"\n\s*\n", body):
+        lines = [ln for ln in block.strip().split("\n") if ln.startswith("|")]
+        if not lines or not lines[0].startswith("| seed |"):
+            continue
+        assert re.fullmatch(r"\|(-+\|)+", lines[1]), lines[1]
+        cols = [c.strip() for c in lines[0].strip("|").split("|")]
+        table: dict[str, dict[str, str]] = {c: {} for c in cols[1:]}
+        for ln in lines[2:]:
+            cells = [c.strip() for c in ln.strip("|").split("|")]
+            for c, cell in zip(cols[1:], cells[1:], strict=False):
+                table[c][cells[0]] = cell
+        tables.append(table)
+    return tables
+
+
+def _cell(cell: str, metric: str) -> float:
+    """A cell of the report: ``25.8`` (error), ``39.4 (min 0.98)`` (gradient, its minimum)."""
+    if metric == "error":
+        return float(cell)
+    m = re.fullmatch(r"([\d.]+) \(min ([\d.]+)\)", cell)
+    assert m, cell
+    return float(m.group(1 if metric == "grad" else 2))
+
+
+@pytest.mark.slow
+def test_variant_figure_shows_the_measured_report(site, browser):
+    errors, grads = _variants_tables()[:2]
+    lesson = _lesson_with(site, "variant-gradients")
+    fig = "#fig-variant-gradients"
+    kinds = figures._variants().KINDS
+    labels = figures._variants().LABELS
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        for metric in ("grad", "grad_min", "error"):
+            p.locator(f'{fig} input[data-control="metric"][value="{metric}"]').check()
+            for seed in ("0", "3", "mean"):
+                p.locator(f'{fig} select[data-control="seed"]').select_option(seed)
+                for kind in kinds:
+                    col = labels[kind]
+                    cells = errors[col] if metric == "error" else grads[col]
+                    if seed == "mean":
+                        vals = [_cell(c, metric) for s, c in cells.items() if s.isdigit()]
+                        want = sum(vals) / len(vals)
+                        if metric == "error":  # the report's mean row (of unrounded values)
+                            reported = float(cells["mean ± sd"].split(" ")[0])
+                            assert want == pytest.approx(reported, abs=0.1), kind
+                    else:
+                        want = _cell(cells[seed], metric)
+                    got = _value(p, f'{fig} tr[data-kind="{kind}"] [data-out="value"]')
+                    assert got == pytest.approx(want, rel=1e-12), (metric, seed, kind, got, want)
+
+
+@pytest.mark.slow
+def test_highway_figure_equals_a_stack_of_the_lessons_layers(site, browser):
+    ns = answers("07_highway_densenet", "HighwayLayer")
+    lesson = _lesson_with(site, "highway-carry")
+    fig = "#fig-highway-carry"
+
+    def carried(bias: float, depth: int) -> float:
+        """x through ``depth`` reference HighwayLayers with zero transform and gate weights."""
+        torch.manual_seed(0)
+        layers = [ns["HighwayLayer"](4, gate_bias=bias).double() for _ in range(depth)]
+        x = torch.rand(3, 4, dtype=torch.float64) + 0.5
+        h = x
+        with torch.no_grad():
+            for layer in layers:
+                for lin in (layer.transform, layer.gate):
+                    lin.weight.zero_()
+                layer.transform.bias.zero_()
+                h = layer(h)
+        ratio = h / x
+        assert torch.allclose(ratio, ratio[0, 0].expand_as(ratio))
+        return float(ratio[0, 0])
+
+    with Visit(browser, page_url(site, f"{lesson}/index.html"), 1280) as v:
+        p = v.page
+        assert _value(p, f'{fig} tr[data-series="lesson0"] [data-out="product"]') == pytest.approx(
+            carried(-2.0, 50), rel=1e-9
+        )
+        for bias, depth in [(-2, 50), (-6, 50), (-4.5, 100), (0, 7), (1.5, 3)]:
+            _set(p, "highway-carry", "bias", bias)
+            _set(p, "highway-carry", "depth", depth)
+            got = _value(p, f'{fig} tr[data-series="mine"] [data-out="product"]')
+            assert got == pytest.approx(carried(bias, depth), rel=1e-9), (bias, depth)
+            assert _value(p, f'{fig} tr[data-series="residual"] [data-out="product"]') == 1
+
+
+# --------------------------------------------------------------------------- issue 23: the keyboard
+_FOCUSABLE = (
+    "a[href], button, input, select, textarea, video[controls], details > summary, "
+    "[tabindex]:not([tabindex='-1'])"
+)
+
+
+@pytest.mark.slow
+def test_every_figure_control_works_from_the_keyboard(site, browser, artifacts):
+    """For every interactive figure of every lesson: Tab, from the element before the figure,
+    reaches each of its controls in turn (a radio group counts once: arrows move inside it), and
+    a key operates each one (arrows on sliders, numbers, radios and selects, Space on checkboxes,
+    Enter on buttons), changing what the figure shows. Unticking every series by keyboard shows
+    a message instead of an empty chart (390 px, screenshot)."""
+    checked_figures = []
+    for lesson in site.lessons:
+        text = (site.out / lesson / "index.html").read_text()
+        names = re.findall(r'<figure class="interactive[^"]*" id="fig-([\w-]+)"', text)
+        if not names:
+            continue
+        with Visit(browser, page_url(site, f"{lesson}/index.html"), 390) as v:
+            p = v.page
+            for name in names:
+                fig = f"#fig-{name}"
+                controls = p.evaluate(
+                    f"""() => {{ const fig = document.querySelector('{fig}'); const seen = new Set();
+                    return [...fig.querySelectorAll('input, select, button')].filter(e => {{
+                      if (e.type === 'radio') {{ if (seen.has(e.name)) return false; seen.add(e.name); }}
+                      return true; }}).map(e => e.type === 'radio' ? 'radio:' + e.name :
+                        (e.dataset.control || e.dataset.action || e.getAttribute('aria-label')) + ':' + e.type); }}"""
+                )
+                assert controls, f"{lesson}: {name} has no controls"
+                # focus the last focusable element before the figure, then Tab through it
+                p.evaluate(
+                    f"""() => {{ const fig = document.querySelector('{fig}');
+                    const all = [...document.querySelectorAll("{_FOCUSABLE}")];
+                    const before = all.filter(e => fig.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_PRECEDING
+                      && !fig.contains(e) && e.offsetParent !== null);
+                    before[before.length - 1].focus(); }}"""
+                )
+                reached = []
+                for _ in range(len(controls) + 5):
+                    p.keyboard.press("Tab")
+                    here = p.evaluate(
+                        f"""() => {{ const e = document.activeElement;
+                        if (!document.querySelector('{fig}').contains(e)) return null;
+                        return e.type === 'radio' ? 'radio:' + e.name :
+                          (e.dataset.control || e.dataset.action || e.getAttribute('aria-label')) + ':' + e.type; }}"""
+                    )
+                    if here is None and reached:
+                        break
+                    if here is not None:
+                        reached.append(here)
+                        kind = here.rsplit(":", 1)[-1] if not here.startswith("radio:") else "radio"
+                        before = p.locator(f"{fig} .figure-body").inner_html()
+                        keys = {
+                            "range": ["ArrowRight", "ArrowLeft"],
+                            "number": ["ArrowUp", "ArrowDown"],
+                            "radio": ["ArrowRight", "ArrowLeft"],
+                            "select-one": ["ArrowDown", "ArrowUp"],
+                            "checkbox": ["Space"],
+                            "submit": ["Enter"],
+                            "button": ["Enter"],
+                        }[kind]
+                        changed = False
+                        for key in keys:
+                            p.keyboard.press(key)
+                            p.wait_for_timeout(30)
+                            if p.locator(f"{fig} .figure-body").inner_html() != before:
+                                changed = True
+                                break
+                        assert changed, f"{lesson}: {name}: {key} on {here} changed nothing"
+                        if kind == "checkbox":
+                            p.keyboard.press("Space")  # back as it was
+                        if kind in ("submit", "button"):
+                            p.wait_for_timeout(1500)  # let an animation run out
+                assert sorted(reached) == sorted(controls), (
+                    f"{lesson}: {name}: Tab reached {reached}, the figure has {controls}"
+                )
+                # every series unticked (by keyboard): a message, not an empty box
+                boxes = p.locator(f"{fig} input[type=checkbox]")
+                if boxes.count():
+                    for i in range(boxes.count()):
+                        boxes.nth(i).focus()
+                        p.keyboard.press("Space")
+                    note = p.locator(f"{fig} .empty-note")
+                    assert note.count() >= 1 and "No " in note.first.text_content(), name
+                    box = note.first.bounding_box()
+                    assert box and box["width"] > 50, f"{name}: the message is not drawn"
+                    assert horizontal_overflow(p) == [], f"{lesson}: {name} wider than a phone"
+                    p.locator(fig).screenshot(
+                        path=str(artifacts / f"{name}-keyboard-empty-390.png")
+                    )
+                    for i in range(boxes.count()):
+                        boxes.nth(i).focus()
+                        p.keyboard.press("Space")
+                p.locator(fig).screenshot(path=str(artifacts / f"{name}-keyboard-390.png"))
+                checked_figures.append(name)
+    assert {"residual-vs-plain", "gradient-norms", "bottleneck-cost", "inception-costs",
+            "resnet34-stages", "variant-gradients", "highway-carry"} <= set(checked_figures)  # fmt: skip

@@ -7,8 +7,9 @@
 One article per lesson (title block, table of contents, the notebook's sections, exercises as
 the student meets them, figures, margin notes, references) and an index. Math is MathML
 (pandoc ``--mathml``), citations come from ``docs/references.bib`` through citeproc, the CSS and
-the interactive figures' scripts ship in ``course/tools/site/assets/``. No CDN, no network: the
-site works offline. Same input, same bytes. Only ``notebooks/`` (the releases) is read, never
+the interactive figures' scripts ship in ``course/tools/site/assets/``, and each lesson opens
+with a short video made from its own numbers (``video.py``: matplotlib frames, imageio-ffmpeg,
+WebVTT captions, cached by a hash of its inputs). No CDN, no network: the site works offline. Same input, same bytes. Only ``notebooks/`` (the releases) is read, never
 ``solutions/``. How to add a video, a figure or a citation: docs/SITE.md.
 """
 
@@ -23,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course.tools.site import citations, figures, lesson, page, pandoc
+from course.tools.site import citations, figures, lesson, page, pandoc, video
 from course.tools.site.errors import SiteError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -40,6 +41,7 @@ class BuildResult:
     lessons: list[str]
     pages: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    videos_encoded: int = 0  # lesson videos encoded by this build (the others came from the cache)
 
 
 def lesson_ids(course_dir: Path, names: list[str] | None = None) -> list[str]:
@@ -196,12 +198,14 @@ def build(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(le.folder / rel, target)
         notebook_href = le.notebook.name
+        made = None if le.media[0] else video.make(le.number, le.id, course_dir, folder)
+        result.videos_encoded += bool(made and made.encoded)
         content = "\n".join(
             part
             for part in [
                 '<article class="d-article">',
                 page.title_block(le, notebook_href, le.points, le.written_points),
-                page.media_block(le, *le.media),
+                page.media_block(le, *le.media, generated=made),
                 f'<nav class="toc" aria-label="Contents"><h2>Contents</h2>\n{toc}\n</nav>'
                 if toc
                 else "",
@@ -262,7 +266,8 @@ def build(
         shutil.copy2(ASSETS / "figures" / name, assets / "figures" / name)
     result.seconds = time.perf_counter() - t0
     log(
-        f"built {len(ids)} lesson(s) + index into {out} in {result.seconds:.1f} s; "
+        f"built {len(ids)} lesson(s) + index into {out} in {result.seconds:.1f} s "
+        f"({result.videos_encoded} video(s) encoded, the others from {video.cache_dir()}); "
         f"open {out / 'index.html'}"
     )
     return result

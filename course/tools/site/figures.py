@@ -22,12 +22,22 @@ degradation-seeds      02      final training error per seed of the quick degrad
                                (``benchmarks/DEGRADATION.md``, measured block ``quick``)
 bottleneck-cost        03      direct f×f convolution vs 1×1 bottleneck: multiplications, weights
 inception-costs        04      weights and multiply-adds of each Inception branch, vs naive
+resnet34-stages        05      ResNet-34's shape walk, parameters and multiply-adds per stage
+                               (closed form from He et al. 2015, Table 1, for each stem/size/classes)
+variant-gradients      06      the five units of lesson 06: gradient at a 64-unit stack's input and
+                               final training error, per seed (``benchmarks/VARIANTS.md``, ``quick``)
+highway-carry          07      the highway carry product (1 − σ(b_T))^L against gate bias and depth
 =====================  ======  ==============================================================
+
+Lessons 01–04 place their figures with a marker; lessons 05–07 have none (yet), so
+:data:`PLACEMENT` puts a figure after the markdown cell that holds a given heading when the
+lesson has no marker for it (a heading that is gone stops the build with a clear message).
 """
 
 from __future__ import annotations
 
 import html
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -38,6 +48,7 @@ from course.tools.site.errors import SiteError
 
 GRADIENT_DATA = Path("benchmarks") / "gradient_norms.json"
 DEGRADATION_REPORT = Path("benchmarks") / "DEGRADATION.md"
+VARIANTS_REPORT = Path("benchmarks") / "VARIANTS.md"
 
 # Lesson 01's example: a >= 0 is the output of a ReLU (n = 4 features, m = 3 examples), and one
 # block of width h = 4. Round numbers so that a reader can check a column by hand.
@@ -64,6 +75,12 @@ INCEPTION_DEFAULTS = {  # GoogLeNet inception (3a), Szegedy et al. 2014, Table 1
     "in_ch": 192, "ch1x1": 64, "ch3x3red": 96, "ch3x3": 128, "ch5x5red": 16, "ch5x5": 32,
     "pool_proj": 32, "size": 28,
 }  # fmt: skip
+
+
+def _variants():
+    """``course.variants`` (lesson 06's constants): the site's one import of it, made when a
+    figure needs it, so that ``course site`` does not load torch otherwise."""
+    return importlib.import_module("course.variants")
 
 
 @dataclass(frozen=True)
@@ -298,6 +315,192 @@ def _inception_costs(lesson) -> str:
     return _interactive("inception-costs", {"defaults": INCEPTION_DEFAULTS}, caption)
 
 
+# --------------------------------------------------------------------------- lesson 05
+RESNET34_STEMS, RESNET34_SIZES, RESNET34_CLASSES = ("cifar", "imagenet"), (32, 64, 224), (10, 1000)
+RESNET34_DEFAULT = {"stem": "cifar", "size": 32, "classes": 10}
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def resnet34_walk(stem: str, size: int, classes: int) -> list[dict]:
+    """ResNet-34 stage by stage (He et al. 2015, Table 1; torchvision's layout, the lesson's
+    ``ResNet34``): output shape, parameters (convolutions, batch norms, fc) and multiply-adds of
+    the convolutions and the fc layer, for a ``size``×``size`` image. Closed form: a k×k
+    convolution has k²·C_in·C_out weights and costs H_out·W_out·k²·C_in·C_out multiply-adds (lesson
+    03); a batch norm has 2·C parameters; option-B projection shortcuts (1×1 conv + BN)."""
+    rows = []
+    if stem == "cifar":
+        side = size
+        params, macs = 3 * 3 * 3 * 64 + 2 * 64, side * side * 3 * 3 * 3 * 64
+        what = "3×3 conv, stride 1"
+    elif stem == "imagenet":
+        side = _conv_out(size, 7, 2, 3)
+        params, macs = 7 * 7 * 3 * 64 + 2 * 64, side * side * 7 * 7 * 3 * 64
+        side = _conv_out(side, 3, 2, 1)  # 3x3 max-pool, stride 2
+        what = "7×7 conv, stride 2, 3×3 max-pool"
+    else:
+        raise ValueError(f"unknown stem {stem!r}")
+    rows.append(
+        dict(name="stem", what=what, blocks=0, shape=[64, side, side], params=params, macs=macs)
+    )
+    c_in = 64
+    for i, (blocks, c) in enumerate(_variants().RESNET34_STAGES):
+        params = macs = 0
+        for b in range(blocks):
+            stride = 2 if (i > 0 and b == 0) else 1
+            side = _conv_out(side, 3, stride, 1)
+            params += 9 * c_in * c + 2 * c + 9 * c * c + 2 * c
+            macs += side * side * (9 * c_in * c + 9 * c * c)
+            if stride != 1 or c_in != c:  # option B: a 1x1 conv + BN on the shortcut
+                params += c_in * c + 2 * c
+                macs += side * side * c_in * c
+            c_in = c
+        rows.append(
+            dict(name=f"layer{i + 1}", what=f"{blocks} basic blocks", blocks=blocks,
+                 shape=[c, side, side], params=params, macs=macs)
+        )  # fmt: skip
+    rows.append(
+        dict(name="avgpool + fc", what=f"global average pool, {c_in} → {classes}", blocks=0,
+             shape=[classes], params=c_in * classes + classes, macs=c_in * classes)
+    )  # fmt: skip
+    return rows
+
+
+def _resnet34_stages(lesson) -> str:
+    walks = {
+        f"{stem}-{size}-{classes}": resnet34_walk(stem, size, classes)
+        for stem in RESNET34_STEMS
+        for size in RESNET34_SIZES
+        for classes in RESNET34_CLASSES
+    }
+    default = walks["cifar-32-10"]
+    total = sum(r["params"] for r in default)
+    caption = (
+        "<strong>ResNet-34, stage by stage: shape, parameters, multiply-adds.</strong> The stem, the "
+        "four stages of basic blocks (3, 4, 6, 3 blocks of 64, 128, 256, 512 channels; He et al. "
+        "2015, Table 1, as <code>course.variants.RESNET34_STAGES</code>) and the head, for the stem, "
+        "image size and number of classes you choose. The numbers are computed when the site is "
+        "built, in closed form from the layer shapes (k²·C<sub>in</sub>·C<sub>out</sub> weights per "
+        "convolution, H<sub>out</sub>·W<sub>out</sub> times as many multiply-adds, 2·C per batch "
+        "norm, option-B projections); tests/test_site.py checks every row against the lesson's "
+        f"reference <code>ResNet34</code>. Default: the lesson's CIFAR stem, {total:,} parameters "
+        "(the lesson's 21,282,122). Multiply-adds count convolutions and the fc layer, as the "
+        "lesson's <code>conv_macs</code>; <code>FlopCounterMode</code> reports twice as many FLOPs."
+    )
+    settings = {"stem": RESNET34_STEMS, "size": RESNET34_SIZES, "classes": RESNET34_CLASSES}
+    data = {"walks": walks, "settings": settings, "default": RESNET34_DEFAULT}
+    return _interactive("resnet34-stages", data, caption)
+
+
+# --------------------------------------------------------------------------- lesson 06
+def _measured_block(path: Path, block: str) -> str:
+    text = path.read_text(encoding="utf-8")
+    b = re.escape(block)
+    m = re.search(rf"<!-- measured:{b}:begin -->(.*?)<!-- measured:{b}:end -->", text, re.S)
+    if not m:
+        raise ValueError(f"{path} has no measured block {block!r}")
+    return m.group(1)
+
+
+def _seed_tables(body: str) -> list[tuple[list[str], dict[str, list[str]]]]:
+    """Every markdown table of ``body`` whose first column is ``seed``: (columns, seed -> cells)."""
+    tables = []
+    for chunk in re.findall(r"(?:^\|.*\|[ \t]*\n?)+", body, re.M):
+        lines = [ln.strip() for ln in chunk.strip().split("\n")]
+        head = [c.strip() for c in lines[0].strip("|").split("|")]
+        if head[0] != "seed":
+            continue
+        rows = {}
+        for ln in lines[2:]:
+            cells = [c.strip() for c in ln.strip("|").split("|")]
+            if cells[0].isdigit():
+                rows[cells[0]] = cells[1:]
+        tables.append((head[1:], rows))
+    return tables
+
+
+def variant_measurements(course_dir: Path, block: str = "quick") -> dict:
+    """Lesson 06's measured block of ``benchmarks/VARIANTS.md`` as numbers: per unit kind and seed,
+    the final training error (%), the gradient at a 64-unit stack's input relative to its top,
+    and the smallest such ratio along the stack."""
+    body = _measured_block(course_dir / VARIANTS_REPORT, block)
+    tables = _seed_tables(body)
+    if len(tables) < 2:
+        raise ValueError(
+            f"{VARIANTS_REPORT}: the block {block!r} lacks its error and gradient tables"
+        )
+    kinds, labels = _variants().KINDS, _variants().LABELS
+    by_label = {label: kind for kind, label in labels.items()}
+    out: dict[str, dict[str, dict[str, float]]] = {"error": {}, "grad": {}, "grad_min": {}}
+    (err_cols, err_rows), (grad_cols, grad_rows) = tables[0], tables[1]
+    for seed, cells in err_rows.items():
+        for col, cell in zip(err_cols, cells, strict=False):
+            if col in by_label:
+                out["error"].setdefault(by_label[col], {})[seed] = float(cell)
+    for seed, cells in grad_rows.items():
+        for col, cell in zip(grad_cols, cells, strict=False):
+            m = re.fullmatch(r"([\d.]+) \(min ([\d.]+)\)", cell)
+            if col in by_label and m:
+                out["grad"].setdefault(by_label[col], {})[seed] = float(m.group(1))
+                out["grad_min"].setdefault(by_label[col], {})[seed] = float(m.group(2))
+    first = body.strip().split("\n", 1)[0].strip()
+    data = re.search(r"^Data: (.+)$", body, re.M)
+    command = re.search(r"Command: `([^`]+)`", body)
+    return {
+        "kinds": [k for k in kinds if k in out["error"]],
+        "labels": {k: labels[k] for k in kinds},
+        "metrics": out,
+        "seeds": sorted(err_rows, key=int),
+        "measured": first.removeprefix("Measured ").rstrip("."),
+        "data": data.group(1).strip() if data else "",
+        "command": command.group(1) if command else "",
+    }
+
+
+def _variant_gradients(lesson) -> str:
+    try:
+        measured = variant_measurements(_course_dir(lesson))
+    except (OSError, ValueError) as exc:
+        raise SiteError(f"the figure variant-gradients needs measured data: {exc}") from None
+    caption = (
+        "<strong>The five units of He et al. (2016, Fig. 4), measured.</strong> For each unit: "
+        "the gradient that reaches the input of a fresh 64-unit stack (16 channels, 8×8, batch 32, "
+        "training mode), relative to the gradient sent into its top "
+        "(<code>course.variants.gradient_profiles</code>), the smallest such ratio along the "
+        "stack, and the final training error of the quick memorisation probe (random labels, 56 "
+        f"weighted layers). Per seed, or the mean of the {len(measured['seeds'])} seeds' values "
+        "as the report rounds them. All numbers "
+        "are read from the measured block <code>quick</code> of <code>benchmarks/VARIANTS.md</code> "
+        f"when the site is built: measured {html.escape(measured['measured'])}, with "
+        f"<code>{html.escape(measured['command'])}</code>; {html.escape(measured['data'])}"
+    )
+    return _interactive("variant-gradients", measured, caption)
+
+
+# --------------------------------------------------------------------------- lesson 07
+HIGHWAY_LESSON_BIASES = (-2.0, -6.0)  # the gate biases lesson 07 measures
+HIGHWAY_DEFAULTS = {
+    "bias": -4.0, "depth": 50, "max_depth": 200, "lesson_biases": list(HIGHWAY_LESSON_BIASES),
+}  # fmt: skip
+
+
+def _highway_carry(lesson) -> str:
+    caption = (
+        "<strong>What a stack of highway layers carries straight through.</strong> With "
+        "T = σ(b<sub>T</sub>) at the start (gate weights small), each layer carries "
+        "1 − σ(b<sub>T</sub>) of its input, and L layers carry the product "
+        "(1 − σ(b<sub>T</sub>))<sup>L</sup> (Srivastava et al. 2015, Eq. 3; the lesson's "
+        "“What the gate bias does to a deep stack”). Choose a gate bias and a depth; the lesson's "
+        "b<sub>T</sub> = −2 and −6 and the residual unit (carry exactly 1 at any depth) are drawn "
+        "for comparison. Computed in your browser from this formula; tests/test_site.py checks it "
+        "against a stack of the lesson's reference <code>HighwayLayer</code> whose transform and "
+        "gate weights are zero."
+    )
+    return _interactive("highway-carry", {"defaults": HIGHWAY_DEFAULTS}, caption)
+
+
 REGISTRY: dict[str, Figure] = {
     f.name: f
     for f in [
@@ -306,8 +509,27 @@ REGISTRY: dict[str, Figure] = {
         Figure("degradation-seeds", None, _degradation_seeds),
         Figure("bottleneck-cost", "bottleneck-cost.js", _bottleneck_cost),
         Figure("inception-costs", "inception-costs.js", _inception_costs),
+        Figure("resnet34-stages", "resnet34-stages.js", _resnet34_stages),
+        Figure("variant-gradients", "variant-gradients.js", _variant_gradients),
+        Figure("highway-carry", "highway-carry.js", _highway_carry),
     ]
 }
+
+# figure -> (lesson number, heading of the markdown cell it follows) when the lesson has no marker
+PLACEMENT: dict[str, tuple[str, str]] = {
+    "resnet34-stages": ("05", "## 2. ResNet-34"),
+    "variant-gradients": ("06", "## 5. The five units side by side, measured"),
+    "highway-carry": ("07", "### What the gate bias does to a deep stack"),
+}
+
+
+def placed_after(number: str, text: str) -> list[str]:
+    """Figures of lesson ``number`` that follow a markdown cell with ``text`` (by PLACEMENT)."""
+    return [
+        name
+        for name, (lesson, heading) in PLACEMENT.items()
+        if lesson == number and re.search(rf"^{re.escape(heading)}", text, re.M)
+    ]
 
 
 def names() -> list[str]:

@@ -171,6 +171,12 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
             tests.setdefault(notebooks.exercise_of(gid), []).append(
                 (gid, _intent(cell.source, gid), notebooks.points(cell))
             )
+    marked = {
+        name
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for name in FIGURE_MARKER.findall(cell.source)
+    }
     blocks: list[str] = []
     title_done = False
     for index, cell in enumerate(nb.cells):
@@ -186,6 +192,10 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
                 text, n = TITLE.subn("", text, count=1)
                 title_done = bool(n)
             blocks.append(_markdown(lesson, text, label, bib))
+            for name in figures.placed_after(lesson.number, text):
+                if name not in marked and name not in lesson.figures:
+                    lesson.figures.append(name)
+                    blocks.append(_figure_block(figures.render(name, lesson)))
         elif cell.cell_type == "code" and notebooks.is_solution(cell):
             ex = Exercise(gid or f"exercise-{index}", label, _student_code(cell.source))
             ex.tests = tests.get(ex.name, [])
@@ -203,6 +213,13 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
                 )
             else:
                 blocks.append(_fence(code))
+    for name, (number, heading) in figures.PLACEMENT.items():
+        if number == lesson.number and name not in marked and name not in lesson.figures:
+            raise SiteError(
+                f"lesson {lesson.id}: the figure {name} goes after the heading {heading!r}, which "
+                f"the lesson no longer has; place <!-- site-figure: {name} --> in a markdown cell "
+                "or update PLACEMENT in course/tools/site/figures.py"
+            )
     lesson.nocite -= lesson.cited
     lesson.markdown = "\n\n".join(b.strip("\n") for b in blocks if b.strip()) + "\n"
 
@@ -241,9 +258,13 @@ def _markdown(lesson: Lesson, text: str, label: str, bib: citations.Bibliography
             ) from None
         if name not in lesson.figures:
             lesson.figures.append(name)
-        return f"\n```{{=html}}\n{html}\n```\n"
+        return _figure_block(html)
 
     return FIGURE_MARKER.sub(figure, text)
+
+
+def _figure_block(html: str) -> str:
+    return f"\n```{{=html}}\n{html}\n```\n"
 
 
 def _check_asset(lesson: Lesson, src: str, where: str) -> None:

@@ -6,6 +6,7 @@ same input gives the same bytes.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Sequence
@@ -96,12 +97,16 @@ def title_block(lesson, notebook_href: str, points_auto: float, points_written: 
     )
 
 
-def media_block(lesson, video: str | None, slides: str | None) -> str:
-    """The optional video/slides slot (nothing at all when the lesson names neither)."""
-    if not video and not slides:
+def media_block(lesson, video: str | None, slides: str | None, generated=None) -> str:
+    """The video/slides slot: the lesson's own video (``course.video`` metadata) or the one the
+    build made from the lesson's numbers (``generated``, a :class:`video.Made`), with captions
+    and a transcript; nothing at all when there is neither and no slides."""
+    if not video and not slides and not generated:
         return ""
     parts = ['<section class="lesson-media" aria-label="Video and slides">']
-    if video:
+    if generated:
+        parts.append(_generated_video(lesson, generated))
+    elif video:
         if video.startswith("https://"):
             parts.append(
                 f'<p class="media-link"><a href="{esc(video)}" rel="noopener">▶ Watch the lesson '
@@ -122,6 +127,33 @@ def media_block(lesson, video: str | None, slides: str | None) -> str:
         parts.append(f'<p class="media-link"><a href="{esc(slides)}">Slides</a>{where}</p>')
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _generated_video(lesson, made) -> str:
+    v = made.video
+    cues = "".join(f"<li>{esc(s.caption)}</li>" for s in v.scenes)
+    tid = f"video-transcript-{esc(lesson.number)}"
+    return (
+        '<figure class="lesson-video-figure">\n'
+        f'<video class="lesson-video" controls preload="none" width="640" height="360" '
+        f'poster="{esc(made.png)}" '
+        f'aria-label="Lesson video: {esc(v.title)}" aria-describedby="{tid}">'
+        f'<source src="{esc(made.mp4)}" type="video/mp4">'
+        f'<track kind="captions" src="{_data_url(made.vtt_text)}" srclang="en" label="English" '
+        "default>"
+        f'<a href="{esc(made.mp4)}">Download the lesson video</a></video>\n'
+        f"<figcaption><strong>{esc(v.title)}.</strong> A {len(v.scenes)}-scene animation made "
+        f"by <code>course site</code> from the lesson's own numbers: {esc(v.source)} Captions "
+        f'are on (CC; also as <a href="{esc(made.vtt)}">WebVTT</a>).\n'
+        f'<details id="{tid}"><summary>Transcript</summary><ol>{cues}</ol></details>'
+        "</figcaption>\n</figure>"
+    )
+
+
+def _data_url(vtt: str) -> str:
+    """The captions inside the page: a browser refuses a caption file from ``file://`` (its own
+    origin rule), and the site must work opened from disk."""
+    return "data:text/vtt;base64," + base64.b64encode(vtt.encode("utf-8")).decode("ascii")
 
 
 def _host(url: str) -> str:

@@ -1,0 +1,158 @@
+/* Lesson 07, "the highway carry product" (course site figure `highway-carry`).
+ *
+ * At the start of training a highway layer's transform gate is T = sigma(b_T) (its weights are
+ * small), so each layer carries 1 - sigma(b_T) of its input straight through and L layers carry
+ * (1 - sigma(b_T))^L (Srivastava et al. 2015, Eq. 3; the lesson's "What the gate bias does to a
+ * deep stack"). A residual unit carries exactly 1. tests/test_site.py checks the numbers shown
+ * against a stack of the lesson's reference HighwayLayer. Self-contained, works from file://.
+ */
+(function () {
+  "use strict";
+  var NS = "http://www.w3.org/2000/svg";
+  var FLOOR = -8;  // the log axis stops at 1e-8
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(NS, tag);
+    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function sig(x) { return x === 0 ? "0" : x < 1e-3 ? x.toExponential(2) : Number(x.toPrecision(3)).toString(); }
+  function carry(b) { return 1 - 1 / (1 + Math.exp(-b)); }
+  function product(b, L) { return Math.pow(carry(b), L); }
+
+  function numberControl(fig, key, label, min, max, step, value, onChange) {
+    var id = fig.id + "-" + key;
+    var box = el("div", { "class": "control" });
+    box.appendChild(el("label", { "for": id }, label));
+    var range = el("input", { type: "range", min: min, max: max, step: step, value: value, "aria-label": label });
+    var num = el("input", { type: "number", id: id, min: min, max: max, step: step, value: value, "data-control": key });
+    function set(v, from) {
+      v = Number(v);
+      if (!isFinite(v)) return;
+      v = Math.max(min, Math.min(max, Math.round(v / step) * step));
+      v = Number(v.toFixed(3));
+      if (from !== range) range.value = v;
+      if (from !== num) num.value = v;
+      onChange(key, v);
+    }
+    range.addEventListener("input", function () { set(range.value, range); });
+    num.addEventListener("input", function () { if (num.value !== "") set(num.value, num); });
+    num.addEventListener("change", function () { set(num.value, null); });
+    box.appendChild(range);
+    box.appendChild(num);
+    return box;
+  }
+
+  function setup(fig) {
+    var d = JSON.parse(fig.querySelector("script.figure-data").textContent).defaults;
+    var state = { bias: d.bias, depth: d.depth, shown: { mine: true, residual: true } };
+    var series = [["mine", "your b_T", "b1"]];
+    d.lesson_biases.forEach(function (b, i) {
+      var key = "lesson" + i;
+      state.shown[key] = true;
+      series.push([key, "b_T = " + String(b).replace("-", "−"), "b" + (i + 2), b]);
+    });
+    series.push(["residual", "residual unit (carry 1)", "b4"]);
+    var body = fig.querySelector(".figure-body");
+    var grid = el("div", { "class": "fig-grid" });
+    var controls = el("div", { "class": "controls", role: "group", "aria-label": "Gate bias and depth" });
+    var out = el("div", { "class": "fig-output" });
+    grid.appendChild(controls);
+    grid.appendChild(out);
+    body.appendChild(grid);
+    function onChange(key, v) { state[key] = v; update(); }
+    controls.appendChild(numberControl(fig, "bias", "gate bias b_T", -10, 4, 0.5, state.bias, onChange));
+    controls.appendChild(numberControl(fig, "depth", "depth L (layers)", 1, d.max_depth, 1, state.depth, onChange));
+    var showBox = el("div", { "class": "choice" });
+    showBox.appendChild(el("span", { "class": "choice-title" }, "Show"));
+    series.forEach(function (s) {
+      var lab = el("label");
+      var c = el("input", { type: "checkbox", checked: "", "data-control": s[0] });
+      c.addEventListener("change", function () { state.shown[s[0]] = c.checked; update(); });
+      lab.appendChild(c);
+      lab.appendChild(el("span", { "class": "swatch " + s[2] }));
+      lab.appendChild(document.createTextNode(s[1]));
+      showBox.appendChild(lab);
+    });
+    controls.appendChild(showBox);
+
+    var table = el("table", { "class": "readout" });
+    table.innerHTML = "<thead><tr><th>stack</th><th class='num'>carry per layer</th><th class='num'>carried through L layers</th></tr></thead>";
+    var tbody = el("tbody");
+    table.appendChild(tbody);
+    out.appendChild(table);
+    var chart = svg("svg", { "class": "chart", role: "img" });
+    out.appendChild(chart);
+
+    function biasOf(s) { return s[0] === "mine" ? state.bias : s[3]; }
+
+    function draw(active) {
+      while (chart.firstChild) chart.removeChild(chart.firstChild);
+      if (!active.length) {
+        chart.setAttribute("viewBox", "0 0 300 120");
+        chart.setAttribute("aria-label", "no series selected");
+        chart.appendChild(svg("rect", { "class": "empty-box", x: 1, y: 1, width: 298, height: 118, rx: 6 }));
+        var note = svg("text", { "class": "empty-note", x: 150, y: 55, "text-anchor": "middle" });
+        note.appendChild(svg("tspan", { x: 150 }, "No series selected:"));
+        note.appendChild(svg("tspan", { x: 150, dy: 22 }, "tick one under Show."));
+        chart.appendChild(note);
+        return;
+      }
+      var W = 440, H = 260, L = 52, R = 22, T = 10, B = 36, maxL = d.max_depth;
+      chart.setAttribute("viewBox", "0 0 " + W + " " + H);
+      chart.setAttribute("aria-label", "carried fraction against depth, log scale: " + active.map(function (s) {
+        return s[1] + " " + sig(s[0] === "residual" ? 1 : product(biasOf(s), state.depth)) + " at " + state.depth + " layers";
+      }).join("; "));
+      function X(x) { return L + (W - L - R) * x / maxL; }
+      function Y(y) { var e = y > 0 ? Math.max(FLOOR, Math.log10(y)) : FLOOR; return T + (H - T - B) * (e / FLOOR); }
+      for (var e = 0; e >= FLOOR; e -= 2) {
+        var yy = Y(Math.pow(10, e)).toFixed(1);
+        chart.appendChild(svg("line", { "class": "grid", x1: L, x2: W - R, y1: yy, y2: yy }));
+        chart.appendChild(svg("text", { "class": "tick", x: L - 6, y: yy, dy: "0.32em", "text-anchor": "end" }, e === 0 ? "1" : "1e" + e));
+      }
+      [0, 50, 100, 150, 200].filter(function (t) { return t <= maxL; }).forEach(function (t) {
+        chart.appendChild(svg("text", { "class": "tick", x: X(t).toFixed(1), y: H - B + 16, "text-anchor": "middle" }, String(t)));
+      });
+      chart.appendChild(svg("text", { "class": "axis-label", x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle" }, "depth L (layers)"));
+      chart.appendChild(svg("text", { "class": "axis-label", transform: "translate(12 " + ((T + H - B) / 2) + ") rotate(-90)", "text-anchor": "middle" }, "carried fraction"));
+      var xm = X(state.depth).toFixed(1);
+      chart.appendChild(svg("line", { "class": "grid", x1: xm, x2: xm, y1: T, y2: H - B, "stroke-dasharray": "4 3" }));
+      active.forEach(function (s) {
+        var pts = [];
+        for (var l = 0; l <= maxL; l += 2) pts.push((pts.length ? "L" : "M") + X(l).toFixed(1) + " " + Y(s[0] === "residual" ? 1 : product(biasOf(s), l)).toFixed(1));
+        chart.appendChild(svg("path", { "class": "line " + s[2], d: pts.join(" ") }));
+      });
+    }
+
+    function update() {
+      fig.dataset.setting = state.bias + "/" + state.depth;
+      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      var active = [];
+      series.forEach(function (s) {
+        var c = s[0] === "residual" ? 1 : carry(biasOf(s));
+        var p = s[0] === "residual" ? 1 : product(biasOf(s), state.depth);
+        var tr = el("tr", { "data-series": s[0] });
+        var name = el("td");
+        name.appendChild(el("span", { "class": "swatch " + s[2] }));
+        name.appendChild(document.createTextNode(s[0] === "mine" ? "b_T = " + String(state.bias).replace("-", "−") : s[1]));
+        tr.appendChild(name);
+        tr.appendChild(el("td", { "class": "num", "data-out": "carry", "data-value": String(c) }, sig(c)));
+        tr.appendChild(el("td", { "class": "num", "data-out": "product", "data-value": String(p) }, sig(p)));
+        tbody.appendChild(tr);
+        if (state.shown[s[0]]) active.push(s);
+      });
+      draw(active);
+    }
+    update();
+    fig.setAttribute("data-ready", "true");
+  }
+
+  var figs = document.querySelectorAll('figure[data-figure="highway-carry"]');
+  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+})();
