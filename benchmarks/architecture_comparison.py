@@ -34,7 +34,9 @@ import torch
 from measured_block import replace_block
 
 from course import comparison
-from course.tools import notebooks
+from course.cells import grade_id
+from course.checkout import Checkout, notebooks
+from course.tools import releases
 
 LESSON = "07_highway_densenet"
 REPORT = Path(__file__).resolve().parent / "ARCHITECTURES.md"
@@ -43,8 +45,8 @@ CLASSES = ("ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNe
 
 def reference_classes() -> dict:
     """The solution's classes, by name (answer cells run with their markers removed)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
+    nb = notebooks.read(Checkout.find().source(LESSON))
+    cells = {grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
     namespace: dict = {}
     exec(
         "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
@@ -123,7 +125,7 @@ def write_lesson_table(report: Path = REPORT) -> bool:
     """Put the report's quick block, as ``comparison.lesson_table``, between the markers of lesson
     07's source (section 5); True if the lesson changed (then run ``course release``)."""
     table = comparison.lesson_table(comparison.read_measured(report.read_text(encoding="utf-8")))
-    path = notebooks.source_path(LESSON)
+    path = Checkout.find().source(LESSON)
     nb = notebooks.read(path)
     cell = next(c for c in nb.cells if LESSON_BEGIN in c.source)
     head, rest = cell.source.split(LESSON_BEGIN, 1)
@@ -131,7 +133,7 @@ def write_lesson_table(report: Path = REPORT) -> bool:
     if new == cell.source:
         return False
     cell.source = new
-    notebooks.write(notebooks.normalize(nb), path)
+    notebooks.write(releases.normalize(nb), path)
     return True
 
 

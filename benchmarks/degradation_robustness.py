@@ -36,7 +36,8 @@ import torch
 from measured_block import replace_block
 
 from course import degradation
-from course.tools import notebooks
+from course.cells import grade_id
+from course.checkout import Checkout, notebooks
 
 LESSON = "02_plain_vs_residual"
 REPORT = Path(__file__).resolve().parent / "DEGRADATION.md"
@@ -45,8 +46,8 @@ MARGIN = 0.02  # a difference of 2 points of training error or less counts as a 
 
 def reference_cifar_net():
     """The solution's ``cifar_net`` (with its ``ShortcutA`` and ``CifarBlock``)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
+    nb = notebooks.read(Checkout.find().source(LESSON))
+    cells = {grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
     namespace: dict = {}
     exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
     for name in ("ShortcutA", "cifar_net"):

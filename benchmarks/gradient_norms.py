@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from course import data, degradation, runtime
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
 
 LESSON = "02_plain_vs_residual"
 OUT = Path(__file__).resolve().parent / "gradient_norms.json"
@@ -38,7 +38,7 @@ OUT = Path(__file__).resolve().parent / "gradient_norms.json"
 
 def measure(depths, seeds, batch_size: int, root: Path, log=print) -> list[dict]:
     ns = notebooks.answer_namespace(
-        notebooks.source_path(LESSON), ["ShortcutA", "cifar_net", "layer_gradient_norms"]
+        Checkout.find().source(LESSON), ["ShortcutA", "cifar_net", "layer_gradient_norms"]
     )
     runs = []
     for seed in seeds:

@@ -23,20 +23,21 @@ import torch
 from architecture_comparison import LESSON, REPORT, _load
 from measured_block import replace_block
 
-from course.tools import notebooks
+from course.cells import grade_id
+from course.checkout import Checkout, notebooks
 
 FUNCTIONS = ("plain_layer", "deep_mlp", "memorise")
 
 
 def lesson_namespace() -> dict:
     """The lesson's HighwayLayer (solution) and its demo functions, exactly as the notebook has them."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
+    nb = notebooks.read(Checkout.find().source(LESSON))
     namespace: dict = {}
     exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        if notebooks.grade_id(cell) == "HighwayLayer":
+        if grade_id(cell) == "HighwayLayer":
             exec(notebooks.strip_markers(cell.source), namespace)
             continue
         try:

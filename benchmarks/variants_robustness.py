@@ -36,7 +36,8 @@ import torch
 from measured_block import replace_block
 
 from course import data, runtime, variants
-from course.tools import notebooks
+from course.cells import grade_id
+from course.checkout import Checkout, notebooks
 
 LESSON = "06_residual_variants"
 REPORT = Path(__file__).resolve().parent / "VARIANTS.md"
@@ -46,8 +47,8 @@ WORST = ("bn_after_add", "relu_before_add")  # the two units Table 2 ranks worst
 
 def reference_block_variant():
     """The solution's ``block_variant`` (with its ``PreActBlock``)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
+    nb = notebooks.read(Checkout.find().source(LESSON))
+    cells = {grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
     namespace: dict = {}
     exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
     for name in ("PreActBlock", "block_variant"):
