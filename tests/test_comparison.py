@@ -1,4 +1,4 @@
-"""course.comparison: the measurements, the comparison runner and its table and figure.
+"""course.experiments.comparison: the measurements, the comparison runner and its table and figure.
 
 The graded exercises of lesson 07 (ConvHighwayUnit, DenseNet, ...) are not in the library; these
 tests drive it with small stand-ins built from torch.nn.
@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from conftest import ROOT
 from torch import nn
 
-from course import comparison, degradation
 from course.checkout import Checkout, notebooks
+from course.experiments import comparison, degradation
 
 matplotlib.use("Agg")
 

@@ -547,7 +547,7 @@ def test_lesson07_hidden_key_generator_reproduces_the_list():
 
 
 def test_lesson07_matched_networks():
-    from course import comparison
+    from course.experiments import comparison
 
     ns = answers(L07, "ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNet")
     ns["math"] = math

@@ -35,10 +35,10 @@ from browser import (
 from conftest import ROOT
 from lesson_code import answers
 
-from course import widgets
 from course.cells import grade_id, is_solution
 from course.checkout import Checkout, notebooks
 from course.checkout import pandoc as site_pandoc
+from course.experiments import costs
 from course.tools import course_cells, releases
 from course.tools import site as course_site
 from course.tools.site import SiteError, figures
@@ -325,7 +325,7 @@ def test_bottleneck_cost_figure_equals_the_lesson(site, browser):
         for s in settings:
             for key, value in s.items():
                 _set(p, "bottleneck-cost", key, value)
-            want = widgets.bottleneck_costs(ref["conv_mults"], ref["conv_params"], **s)
+            want = costs.bottleneck_costs(ref["conv_mults"], ref["conv_params"], **s)
             want["reduce_weights"] = ref["conv_params"](s["c_in"], s["c_mid"], 1, bias=False)
             want["expand_weights"] = ref["conv_params"](s["c_mid"], s["c_out"], s["f"], bias=False)
             for key, value in want.items():
@@ -359,7 +359,7 @@ def test_inception_figure_equals_the_lesson(site, browser):
                 cargs = args if kind == "reduced" else (args[0], args[1], args[3], args[5])
                 with torch.device("meta"):
                     module = cls(*cargs)
-                rows = widgets.inception_branch_costs(module, in_ch=args[0], size=size)
+                rows = costs.inception_branch_costs(module, in_ch=args[0], size=size)
                 table = f'#fig-inception-costs table[data-module="{kind}"]'
                 for row in rows:
                     tr = f'{table} tr[data-branch="{row["branch"]}"]'
@@ -462,7 +462,8 @@ def test_gradient_norm_figure_shows_the_measured_data(site, browser):
 @pytest.mark.slow
 def test_gradient_norm_data_comes_from_the_lesson_functions(tmp_path):
     """Re-measure two nets of the committed data with the lesson's reference code."""
-    from course import degradation, runtime
+    from course import runtime
+    from course.experiments import degradation
 
     measured = figures.load_gradient_norms(ROOT)
     if not measured.get("synthetic_fallback"):

@@ -217,8 +217,20 @@ def runtime_modules() -> list[str]:
 
 def test_runtime_list_is_complete():
     names = set(runtime_modules())
-    assert {f"course.{m}" for m in ("checks", "cells", "colab", "comparison", "errors",
-                                    "progress", "data", "train", "runtime", "plots")} <= names  # fmt: skip
+    generic = (
+        "checks",
+        "cells",
+        "colab",
+        "errors",
+        "progress",
+        "data",
+        "train",
+        "runtime",
+        "plots",
+    )
+    experiments = ("comparison", "costs", "degradation", "panels", "results", "variants")
+    assert {f"course.{m}" for m in generic} <= names
+    assert {f"course.experiments.{m}" for m in experiments} <= names
     assert not any(m.startswith(("course.tools", "course.grading", "course.cli")) for m in names)
 
 

@@ -21,7 +21,9 @@ SOLUTION_END = "### END SOLUTION"
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 NB_VERSION = 4
-ANSWER_PRELUDE = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+ANSWER_PRELUDE = (
+    "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n"
+)
 
 
 def read(path: Path | str):
@@ -70,7 +72,7 @@ def answers(nb, names: Iterable[str] | None = None) -> dict[str, str]:
 
 def answer_namespace(path: Path | str, names: Iterable[str], module_name: str = "lesson") -> dict:
     """Run the answer cells ``names`` of the notebook at ``path`` (in this order, markers
-    removed, after importing torch, nn and F) and return their namespace: a lesson's reference
+    removed, after importing math, torch, nn and F) and return their namespace: a lesson's reference
     code as Python, for the grader's reference model, the benchmarks and the tests that check
     the lessons' figures independently. Only for the course's own (trusted) notebooks."""
     cells = answers(read(path), names)
