@@ -2,7 +2,7 @@
 
 The networks are built from the lesson's reference solution (``ConvHighwayUnit``, ``DenseLayer``,
 ``DenseBlock``, ``Transition``, ``DenseNet`` from ``solutions/07_highway_densenet``) by
-``course.comparison.matched_networks`` and measured and trained by ``course.comparison.compare``,
+``course.experiments.comparison.matched_networks`` and measured and trained by ``course.experiments.comparison.compare``,
 exactly as the notebook does, over several seeds:
 
     python benchmarks/architecture_comparison.py                   # 5 seeds, the quick budget
@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from measured_block import replace_block
+from measured_block import command_line, load_average, measured_on, replace_block
 
-from course import comparison
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
+from course.experiments import comparison
+from course.tools import releases
 
 LESSON = "07_highway_densenet"
 REPORT = Path(__file__).resolve().parent / "ARCHITECTURES.md"
@@ -43,15 +40,7 @@ CLASSES = ("ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNe
 
 def reference_classes() -> dict:
     """The solution's classes, by name (answer cells run with their markers removed)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
-    namespace: dict = {}
-    exec(
-        "import math\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F",
-        namespace,
-    )
-    for name in CLASSES:
-        exec(compile(cells[name], f"{LESSON}:{name}", "exec"), namespace)
+    namespace = notebooks.answer_namespace(Checkout.find().source(LESSON), CLASSES)
     return {name: namespace[name] for name in CLASSES}
 
 
@@ -66,15 +55,7 @@ def per_seed_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _load() -> str:
-    try:
-        return "/".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:  # not available on this platform
-        return "unknown"
-
-
 def report(rows: list[dict], config, command: str, wall: float, load_before: str = "") -> str:
-    cpu = platform.processor() or platform.machine()
     summary = comparison.summarize(rows)
     seconds = {
         n: sum(r["seconds"] for r in rows if r["name"] == n) / len(s["errors"])
@@ -82,11 +63,11 @@ def report(rows: list[dict], config, command: str, wall: float, load_before: str
     }
     return "\n".join(
         [
-            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
-            f"({cpu}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch thread(s), "
-            f"torch {torch.__version__}, {comparison.runtime.get_device()}); "
-            f"{wall / 60:.0f} min wall-clock in all; load average (1/5/15 min) {load_before} "
-            f"before, {_load()} after.",
+            measured_on(
+                str(comparison.runtime.get_device()),
+                wall,
+                f"; load average (1/5/15 min) {load_before} before, {load_average()} after",
+            ),
             "",
             f"Command: `{command}`",
             "",
@@ -123,7 +104,7 @@ def write_lesson_table(report: Path = REPORT) -> bool:
     """Put the report's quick block, as ``comparison.lesson_table``, between the markers of lesson
     07's source (section 5); True if the lesson changed (then run ``course release``)."""
     table = comparison.lesson_table(comparison.read_measured(report.read_text(encoding="utf-8")))
-    path = notebooks.source_path(LESSON)
+    path = Checkout.find().source(LESSON)
     nb = notebooks.read(path)
     cell = next(c for c in nb.cells if LESSON_BEGIN in c.source)
     head, rest = cell.source.split(LESSON_BEGIN, 1)
@@ -131,7 +112,7 @@ def write_lesson_table(report: Path = REPORT) -> bool:
     if new == cell.source:
         return False
     cell.source = new
-    notebooks.write(notebooks.normalize(nb), path)
+    notebooks.write(releases.normalize(nb), path)
     return True
 
 
@@ -168,12 +149,10 @@ def main(argv=None) -> int:
         config = replace(config, lr=args.lr)
     if args.n_images:
         config = replace(config, n_images=args.n_images)
-    command = "python benchmarks/architecture_comparison.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("architecture_comparison.py", argv)
     classes = reference_classes()
     nets = comparison.matched_networks(classes["ConvHighwayUnit"], classes["DenseNet"])
-    load_before = _load()
+    load_before = load_average()
     t0 = time.perf_counter()
     rows = comparison.compare(nets, config=config, seeds=args.seeds)
     text = report(rows, config, command.strip(), time.perf_counter() - t0, load_before)

@@ -2,7 +2,7 @@
 
 Each seed draws new random labels, new initial weights and a new batch order; all four networks
 of a seed share them. The networks are the lesson's reference solution (``ShortcutA`` and
-``cifar_net`` from ``solutions/02_plain_vs_residual``), trained by ``course.degradation.run``
+``cifar_net`` from ``solutions/02_plain_vs_residual``), trained by ``course.experiments.degradation.run``
 exactly as the notebook trains them.
 
     python benchmarks/degradation_robustness.py                      # 5 seeds, quick budget
@@ -23,20 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import sys
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from measured_block import replace_block
+from measured_block import command_line, mean_sd, measured_on, pct, replace_block
 
-from course import degradation
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
+from course.experiments import degradation
 
 LESSON = "02_plain_vs_residual"
 REPORT = Path(__file__).resolve().parent / "DEGRADATION.md"
@@ -44,14 +39,9 @@ MARGIN = 0.02  # a difference of 2 points of training error or less counts as a 
 
 
 def reference_cifar_net():
-    """The solution's ``cifar_net`` (with its ``ShortcutA`` and ``CifarBlock``)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
-    namespace: dict = {}
-    exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
-    for name in ("ShortcutA", "cifar_net"):
-        exec(compile(cells[name], f"{LESSON}:{name}", "exec"), namespace)
-    return namespace["cifar_net"]
+    """The solution's ``cifar_net`` (with its ``ShortcutA``)."""
+    names = ("ShortcutA", "cifar_net")
+    return notebooks.answer_namespace(Checkout.find().source(LESSON), names)["cifar_net"]
 
 
 def verdict(errors: dict[str, float], shallow: int, deep: int) -> dict:
@@ -86,15 +76,6 @@ def measure(seeds, depths, config, log=print) -> list[dict]:
     return rows
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f}"
-
-
-def _mean_sd(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
-
-
 def table(rows: list[dict], depths) -> str:
     """Markdown: one line per seed, then mean ± sd and the counts of seeds that show the effect."""
     shallow, deep = min(depths), max(depths)
@@ -103,11 +84,11 @@ def table(rows: list[dict], depths) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         both = r["plain_degrades"] and r["residual_does_not"]
-        cells = [str(r["seed"]), *(_pct(r["errors"][k]) for k in labels)]
+        cells = [str(r["seed"]), *(pct(r["errors"][k]) for k in labels)]
         cells += [f"{100 * r['plain_gap']:+.1f}", f"{100 * r['residual_gap']:+.1f}"]
         lines.append("| " + " | ".join([*cells, "yes" if both else "**no**"]) + " |")
-    mean = ["mean ± sd", *(_mean_sd([r["errors"][k] for r in rows]) for k in labels)]
-    mean += [_mean_sd([r["plain_gap"] for r in rows]), _mean_sd([r["residual_gap"] for r in rows])]
+    mean = ["mean ± sd", *(mean_sd([r["errors"][k] for r in rows]) for k in labels)]
+    mean += [mean_sd([r["plain_gap"] for r in rows]), mean_sd([r["residual_gap"] for r in rows])]
     n = len(rows)
     k = sum(r["plain_degrades"] and r["residual_does_not"] for r in rows)
     lines.append("| " + " | ".join([*mean, f"{k}/{n}"]) + " |")
@@ -120,13 +101,9 @@ def report(rows, depths, config, command: str, wall: float) -> str:
     degrade = sum(r["plain_degrades"] for r in rows)
     holds = sum(r["residual_does_not"] for r in rows)
     both = sum(r["plain_degrades"] and r["residual_does_not"] for r in rows)
-    cpu = platform.processor() or platform.machine()
     return "\n".join(
         [
-            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
-            f"({cpu}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch thread(s), "
-            f"torch {torch.__version__}, {degradation.runtime.get_device()}); {wall / 60:.0f} min "
-            "wall-clock in all.",
+            measured_on(str(degradation.runtime.get_device()), wall),
             "",
             f"Command: `{command}`",
             "",
@@ -170,9 +147,7 @@ def main(argv=None) -> int:
         config = replace(config, epochs=args.epochs)
     if args.lr:
         config = replace(config, lr=args.lr)
-    command = "python benchmarks/degradation_robustness.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("degradation_robustness.py", argv)
     t0 = time.perf_counter()
     rows = measure(args.seeds, tuple(args.depths), config)
     text = report(rows, args.depths, config, command.strip(), time.perf_counter() - t0)

@@ -55,6 +55,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+from course import cells
+from course.checkout import notebooks
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 THROUGHPUT = HERE / "train_throughput.py"
@@ -503,14 +506,13 @@ def phase_throughput(cfg, root, pipelines, out: Path, name: str, deadline: float
 
 def lesson_recipe(path: Path = LESSON_05) -> dict:
     """``RECIPE`` as the solution notebook of lesson 05 sets it (its graded cell, executed)."""
-    from course.tools import notebooks
 
     nb = notebooks.read(path)
-    cells = [c for c in nb.cells if notebooks.grade_id(c) == RECIPE_CELL]
-    if len(cells) != 1:
+    found = [c for c in nb.cells if cells.grade_id(c) == RECIPE_CELL]
+    if len(found) != 1:
         raise RuntimeError(f"{path}: expected one cell with grade_id {RECIPE_CELL!r}.")
     scope: dict = {}
-    exec(compile(notebooks.strip_markers(cells[0].source), str(path), "exec"), scope)  # noqa: S102
+    exec(compile(notebooks.strip_markers(found[0].source), str(path), "exec"), scope)  # noqa: S102
     recipe = scope.get("RECIPE")
     if not isinstance(recipe, dict) or "epochs" not in recipe or "batch_size" not in recipe:
         raise RuntimeError(f"{path}: the {RECIPE_CELL!r} cell sets no RECIPE dict.")

@@ -11,7 +11,7 @@ and the seed of their initial weights.
     python benchmarks/gradient_norms.py --depths 20 56 --seeds 0 --json /tmp/g.json
 
 Images come from ``--data`` (default ``course.data.data_root()``); without CIFAR-10 there, the
-synthetic stand-in of ``course.degradation.load_images`` is used, and the file says so. The JSON
+synthetic stand-in of ``course.experiments.degradation.load_images`` is used, and the file says so. The JSON
 records date, machine, torch and the command, and the site's caption shows them.
 """
 
@@ -29,8 +29,9 @@ from pathlib import Path
 
 import torch
 
-from course import data, degradation, runtime
-from course.tools import notebooks
+from course import data, runtime
+from course.checkout import Checkout, notebooks
+from course.experiments import degradation
 
 LESSON = "02_plain_vs_residual"
 OUT = Path(__file__).resolve().parent / "gradient_norms.json"
@@ -38,7 +39,7 @@ OUT = Path(__file__).resolve().parent / "gradient_norms.json"
 
 def measure(depths, seeds, batch_size: int, root: Path, log=print) -> list[dict]:
     ns = notebooks.answer_namespace(
-        notebooks.source_path(LESSON), ["ShortcutA", "cifar_net", "layer_gradient_norms"]
+        Checkout.find().source(LESSON), ["ShortcutA", "cifar_net", "layer_gradient_norms"]
     )
     runs = []
     for seed in seeds:

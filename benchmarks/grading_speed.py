@@ -34,15 +34,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from course import data
-from course.tools import notebooks as nbs
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
+from course.tools import execution
 
 
-def build_class(course_dir: Path, lessons: list[str], students: int, root: Path | None = None):
-    nbs.make_course_dir(course_dir, lessons, root)
+def build_class(course_dir: Path, lessons: list[str], students: int, checkout: Checkout):
+    course = checkout.copy(course_dir, lessons)
     for lesson in lessons:
-        nbs.generate_assignment(course_dir, lesson)
-        release = nbs.read(course_dir / "notebooks" / lesson / f"{lesson}.ipynb")
-        source = nbs.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
+        course.generate_assignment(lesson)
+        release = nbs.read(course.release(lesson))
+        source = nbs.read(course.source(lesson))
         for i in range(students):
             folder = course_dir / "submitted" / f"student{i:02d}" / lesson
             shutil.copytree(course_dir / "notebooks" / lesson, folder, dirs_exist_ok=True)
@@ -76,14 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.students, args.lessons = 1, args.lessons or ["01", "03"]
-    lessons = nbs.resolve_lessons(args.lessons, args.checkout)
+    checkout = Checkout.find(args.checkout)
+    lessons = checkout.resolve(args.lessons)
     work = Path(tempfile.mkdtemp(prefix="grading-speed-"))
     try:
         course_dir = work / "course"
-        build_class(course_dir, lessons, args.students, args.checkout)
+        build_class(course_dir, lessons, args.students, checkout)
         data_dir = work / "data"
         data.make_fake_cifar10(data_dir, n_train=2000, n_test=500, seed=0)
-        env = nbs.execution_env("autograde", {data.DATA_ENV: str(data_dir), "OMP_NUM_THREADS": "1"})
+        env = execution.execution_env(
+            "autograde", {data.DATA_ENV: str(data_dir), "OMP_NUM_THREADS": "1"}
+        )
         env.pop("NBGRADER_EXECUTION", None)  # nbgrader sets it in the kernels it starts
         plain = {}
         for lesson in lessons:

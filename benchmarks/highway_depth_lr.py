@@ -15,29 +15,25 @@ from __future__ import annotations
 import argparse
 import ast
 import platform
-import sys
 import time
 from datetime import UTC, datetime
 
 import torch
-from architecture_comparison import LESSON, REPORT, _load
-from measured_block import replace_block
+from architecture_comparison import LESSON, REPORT
+from measured_block import command_line, load_average, replace_block
 
-from course.tools import notebooks
+from course.cells import grade_id
+from course.checkout import Checkout, notebooks
 
 FUNCTIONS = ("plain_layer", "deep_mlp", "memorise")
 
 
 def lesson_namespace() -> dict:
     """The lesson's HighwayLayer (solution) and its demo functions, exactly as the notebook has them."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    namespace: dict = {}
-    exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        if notebooks.grade_id(cell) == "HighwayLayer":
-            exec(notebooks.strip_markers(cell.source), namespace)
+    path = Checkout.find().source(LESSON)
+    namespace = notebooks.answer_namespace(path, ["HighwayLayer"], LESSON)
+    for cell in notebooks.read(path).cells:
+        if cell.cell_type != "code" or grade_id(cell) == "HighwayLayer":
             continue
         try:
             tree = ast.parse(cell.source)
@@ -66,7 +62,7 @@ def main(argv=None) -> int:
         "highway, b_T = -6": lambda f: ns["HighwayLayer"](f, gate_bias=-6.0),
         "plain (He init)": ns["plain_layer"],
     }
-    load_before, t0 = _load(), time.perf_counter()
+    load_before, t0 = load_average(), time.perf_counter()
     errors: dict = {}
     for lr in args.lrs:
         for name, make_layer in nets.items():
@@ -78,11 +74,9 @@ def main(argv=None) -> int:
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
         f"({platform.machine()}, torch {torch.__version__}, 1 thread); "
-        f"{(time.perf_counter() - t0) / 60:.0f} min; load average {load_before} before, {_load()} after.",
+        f"{(time.perf_counter() - t0) / 60:.0f} min; load average {load_before} before, {load_average()} after.",
         "",
-        "Command: `python benchmarks/highway_depth_lr.py "
-        + " ".join(sys.argv[1:] if argv is None else argv)
-        + "`",
+        f"Command: `{command_line('highway_depth_lr.py', argv)}`",
         "",
         f"Final error (%) on the 512 points after {args.steps} steps, per seed "
         f"({', '.join(map(str, args.seeds))}):",

@@ -1,10 +1,10 @@
 """Lesson 06's experiment over several seeds: the five units of He et al. 2016, Fig. 4, side by side.
 
 The units are the lesson's reference solution (``PreActBlock`` and ``block_variant`` from
-``solutions/06_residual_variants``), trained by ``course.variants.run`` exactly as the notebook
+``solutions/06_residual_variants``), trained by ``course.experiments.variants.run`` exactly as the notebook
 trains them. Each seed draws new random labels, new initial weights and a new batch order; the
 five networks of a seed share them. It also measures the gradient profile of 64-unit stacks at
-initialisation (``course.variants.gradient_profiles``) for each seed.
+initialisation (``course.experiments.variants.gradient_profiles``) for each seed.
 
     python benchmarks/variants_robustness.py                       # 5 seeds, quick budget (CPU)
     python benchmarks/variants_robustness.py --seeds 0 1 2 --json out.json
@@ -23,20 +23,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import sys
 import time
 from dataclasses import asdict, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
-from measured_block import replace_block
+from measured_block import command_line, mean_sd, measured_on, pct, replace_block
 
-from course import data, runtime, variants
-from course.tools import notebooks
+from course import data, runtime
+from course.checkout import Checkout, notebooks
+from course.experiments import variants
 
 LESSON = "06_residual_variants"
 REPORT = Path(__file__).resolve().parent / "VARIANTS.md"
@@ -46,13 +42,8 @@ WORST = ("bn_after_add", "relu_before_add")  # the two units Table 2 ranks worst
 
 def reference_block_variant():
     """The solution's ``block_variant`` (with its ``PreActBlock``)."""
-    nb = notebooks.read(notebooks.source_path(LESSON))
-    cells = {notebooks.grade_id(c): notebooks.strip_markers(c.source) for c in nb.cells}
-    namespace: dict = {}
-    exec("import torch\nimport torch.nn as nn\nimport torch.nn.functional as F", namespace)
-    for name in ("PreActBlock", "block_variant"):
-        exec(compile(cells[name], f"{LESSON}:{name}", "exec"), namespace)
-    return namespace["block_variant"]
+    names = ("PreActBlock", "block_variant")
+    return notebooks.answer_namespace(Checkout.find().source(LESSON), names)["block_variant"]
 
 
 def measure(seeds, config, kinds=variants.KINDS, log=print) -> list[dict]:
@@ -88,24 +79,15 @@ def measure(seeds, config, kinds=variants.KINDS, log=print) -> list[dict]:
     return rows
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f}"
-
-
-def _mean_sd(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.1f} ± {100 * sd:.1f}"
-
-
 def error_table(rows: list[dict], kinds, key: str = "errors") -> str:
     head = ["seed", *(variants.LABELS[k] for k in kinds), "two worst"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         worst = " & ".join(variants.LABELS[k].split(")")[0] + ")" for k in r["worst_two"])
         lines.append(
-            "| " + " | ".join([str(r["seed"]), *(_pct(r[key][k]) for k in kinds), worst]) + " |"
+            "| " + " | ".join([str(r["seed"]), *(pct(r[key][k]) for k in kinds), worst]) + " |"
         )
-    mean = ["mean ± sd", *(_mean_sd([r[key][k] for r in rows]) for k in kinds)]
+    mean = ["mean ± sd", *(mean_sd([r[key][k] for r in rows]) for k in kinds)]
     n_worst = sum(sorted(WORST) == r["worst_two"] for r in rows)
     lines.append("| " + " | ".join([*mean, f"(b) & (c): {n_worst}/{len(rows)}"]) + " |")
     return "\n".join(lines)
@@ -122,15 +104,12 @@ def gradient_table(rows: list[dict], kinds) -> str:
 
 def report(rows, config, kinds, command: str, wall: float) -> str:
     n = len(rows)
-    cpu = platform.processor() or platform.machine()
     device = runtime.get_device()
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu"
     worst = sum(sorted(WORST) == r["worst_two"] for r in rows)
     e_vs_a = sum(r["errors"]["full_preact"] <= r["errors"]["original"] + MARGIN for r in rows)
     lines = [
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'unknown'} "
-        f"({cpu}, {os.cpu_count()} logical CPUs, {torch.get_num_threads()} torch thread(s), "
-        f"torch {torch.__version__}, {name}); {wall / 60:.0f} min wall-clock in all.",
+        measured_on(name, wall),
         "",
         f"Command: `{command}`",
         "",
@@ -203,9 +182,7 @@ def main(argv=None) -> int:
             data.download_cifar10(root)
         except data.DataError as err:
             raise SystemExit(f"the full budget needs CIFAR-10 in {root}: {err}") from err
-    command = "python benchmarks/variants_robustness.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
+    command = command_line("variants_robustness.py", argv)
     t0 = time.perf_counter()
     rows = measure(args.seeds, config)
     text = report(rows, config, variants.KINDS, command.strip(), time.perf_counter() - t0)

@@ -2,7 +2,7 @@
 
 Works on :mod:`nbformat` cells and on plain JSON dicts alike (the kernel-side progress table
 reads the notebook file with :mod:`json`), so the student-facing runtime and the instructor
-tools (:mod:`course.tools.notebooks` re-exports these) agree on what a test is.
+tools and the grading wing agree on what a test is.
 
 * An **answer cell** (``solution``): its ``grade_id`` is the exercise name (``residual_block``).
 * A **test cell** (``grade``, not ``solution``, code): ``grade_id`` is ``<exercise>__<what>``.

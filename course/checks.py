@@ -498,7 +498,7 @@ def runs_beside_student(func: Callable) -> Callable:
     a student's module, say). In a kernel it is an ordinary call; in the trusted grader a call
     that receives a student's object runs in the sandbox and returns values and proxies.
 
-    Lessons: none directly (marks helpers such as :func:`course.degradation.trace`).
+    Lessons: none directly (marks helpers such as :func:`course.experiments.degradation.trace`).
     """
 
     @functools.wraps(func)

@@ -309,7 +309,7 @@ def load_cifar10(
     ``split`` is ``"train"`` (data_batch_1..5, N = 50,000) or ``"test"`` (test_batch, 10,000).
     ``root`` is the folder holding ``cifar-10-batches-py`` (or that folder itself).
 
-    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.experiments.degradation`, lesson
     02).
     """
     files = {"train": TRAIN_FILES, "test": TEST_FILES}.get(split)
@@ -480,7 +480,7 @@ class CifarLoader:
       remainder of the epoch's permutation is dropped), so all ranks take the same number of steps.
     - ``subset=n``: keep only the first n images (quick CPU runs).
 
-    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.degradation`, lesson
+    Lessons: 04_inception, 05_resnet34_cifar10 (and through :mod:`course.experiments.degradation`, lesson
     02).
     """
 

@@ -18,7 +18,7 @@ __all__ = ["figure_row", "plot_curves", "plot_panels"]
 def figure_row(width: float, height: float, ncols: int = 1):
     """A pyplot figure of ``width`` x ``height`` inches and its row of ``ncols`` axes (a list).
 
-    Lessons: none directly (the figures of :mod:`course.degradation` and :mod:`course.variants`).
+    Lessons: none directly (the figures of :mod:`course.experiments.degradation` and :mod:`course.experiments.variants`).
     """
     import matplotlib.pyplot as plt
 

@@ -52,7 +52,7 @@ def quick_mode() -> bool:
     Quick when grading, when ``COURSE_QUICK=1`` is set, or when no GPU is available.
     ``COURSE_QUICK=0`` forces the full run even on a CPU (expect hours).
 
-    Lessons: 04_inception, 05_resnet34_cifar10 (and 02 through :mod:`course.degradation`).
+    Lessons: 04_inception, 05_resnet34_cifar10 (and 02 through :mod:`course.experiments.degradation`).
     """
     flag = os.environ.get(QUICK_ENV)
     if flag is not None and flag.strip() != "":
@@ -120,7 +120,7 @@ def get_device(prefer: str | None = None):
     ``cuda:LOCAL_RANK``.
 
     Lessons: 04_inception, 05_resnet34_cifar10 (and through :class:`course.data.CifarLoader`,
-    :func:`course.train.fit` and :mod:`course.degradation`, every training lesson).
+    :func:`course.train.fit` and :mod:`course.experiments.degradation`, every training lesson).
     """
     import torch
 

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,8 @@ CHECKPOINT_PATH = Path("checkpoints") / "resnet34_cifar10.pt"  # relative to the
 DATA_ENV = data.DATA_ENV
 N_ENV = "COURSE_SCORE_N"
 DEFAULT_N = 1000
+MAX_DECODED_MB = 200  # a checkpoint's records together (staging leaves out larger files anyway)
+MAX_RECORDS = 10_000  # a ResNet-34 checkpoint has ~250
 # grade id suffix -> minimum test accuracy. One nbgrader test cell per band: a cell is pass/fail,
 # so partial credit is several cells (75% earns the first, 94% earns all four).
 BANDS = {"acc75": 0.75, "acc85": 0.85, "acc90": 0.90, "acc94": 0.94}
@@ -164,6 +168,48 @@ def save_model(
     return saved
 
 
+class ArchiveError(Exception):
+    """A checkpoint file the grader refuses to decode (with what to do about it)."""
+
+
+def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
+    """Refuse, from the zip's own directory and before anything is decompressed or allocated,
+    a checkpoint that would make the reader hold more than ``max_mb``: a file over the cap,
+    not a ``torch.save`` zip archive (the legacy format declares storage sizes the loader
+    allocates first), more than :data:`MAX_RECORDS` records, or any compressed record (a zip
+    bomb: ``torch.save`` stores records uncompressed, so what is decoded is at most the
+    file's own size). Raises :class:`ArchiveError`."""
+    path = Path(path)
+    limit = max_mb * 2**20
+    size = path.stat().st_size
+    if size > limit:
+        raise ArchiveError(f"the file is {size / 2**20:,.0f} MB (the limit is {max_mb} MB)")
+    with open(path, "rb") as fh:
+        end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the end record only: 22 bytes + the comment
+        if not end:
+            raise ArchiveError(
+                "it is not a torch.save zip archive; save it with course.scoring.save_model"
+            )
+        records = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
+        if records > MAX_RECORDS:
+            raise ArchiveError(f"it has {records:,} records (the limit is {MAX_RECORDS:,})")
+        try:
+            infos = zipfile.ZipFile(fh).infolist()
+        except (zipfile.BadZipFile, struct.error, ValueError, OSError) as exc:
+            raise ArchiveError(f"its zip directory is unreadable ({exc})") from None
+    total = 0
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise ArchiveError(
+                f"record {info.filename[:80]!r} is compressed ({info.compress_size:,} bytes "
+                f"declared to expand to {info.file_size:,}); torch.save never compresses: save "
+                "it with course.scoring.save_model"
+            )
+        total += info.file_size
+    if total > min(size, limit):
+        raise ArchiveError(f"its records declare {total:,} bytes in a {size:,}-byte file")
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load a graded checkpoint safely (``weights_only=True``) and check its fields.
 
@@ -178,11 +224,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             f"No checkpoint at {path}. Train the model on a GPU (Part 4) and run the cell that "
             "saves it; submit the checkpoints/ folder together with the notebook."
         )
-    from course.grading import checkpoints
-
     try:
-        checkpoints.check_archive(path)  # sizes from the zip's headers, before decoding
-    except (checkpoints.ArchiveError, OSError) as err:
+        check_archive(path)  # sizes from the zip's headers, before decoding
+    except (ArchiveError, OSError) as err:
         raise ScoringError(
             f"Could not read {path} as plain weights (refused before decoding: {err}). Save it "
             "with course.scoring.save_model."

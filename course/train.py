@@ -238,7 +238,7 @@ def evaluate(model: nn.Module, loader, tta: bool = False) -> dict:
     ``tta=True`` averages the logits of each batch and its horizontal flip. When the loader is
     sharded across a process group, the sums are all-reduced: every rank gets the totals.
 
-    Lessons: 04_inception (and through :mod:`course.degradation`, lesson 02).
+    Lessons: 04_inception (and through :mod:`course.experiments.degradation`, lesson 02).
     """
     was_training = model.training
     model.eval()
@@ -638,7 +638,7 @@ def fit(
     - under ``torchrun``: DistributedDataParallel; give each rank its shard through the loader
       (``CifarLoader`` does it by itself); only rank 0 logs, shows the bar and writes checkpoints.
 
-    Lessons: 05_resnet34_cifar10 (and lesson 02 through :func:`course.degradation.train_net`).
+    Lessons: 05_resnet34_cifar10 (and lesson 02 through :func:`course.experiments.degradation.train_net`).
     """
     from tqdm.auto import tqdm
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from course import data
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
+from course.tools import execution, releases
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -53,7 +54,7 @@ def browser(playwright):
 
 
 def all_lessons() -> list[str]:
-    return notebooks.lessons(ROOT)
+    return Checkout(ROOT).lessons
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -107,8 +108,12 @@ def fresh_release(tmp_path_factory) -> Path:
     )
 
     def make(dest: Path) -> None:
-        notebooks.release(
-            lessons, dest=dest, root=ROOT, log=lambda *_: None, normalize_sources=False
+        releases.release(
+            lessons,
+            dest=dest,
+            checkout=Checkout(ROOT),
+            log=lambda *_: None,
+            normalize_sources=False,
         )
 
     return once_per_session(tmp_path_factory, f"release-{digest.hexdigest()[:16]}", make)
@@ -190,7 +195,7 @@ def executed(kind: str, lesson: str, tmp_path_factory):
     if key not in _executed:
         _executed[key] = _run_once(
             kind, lesson, "validate", tmp_path_factory,
-            lambda nb, cwd: notebooks.execute(nb, cwd=cwd, timeout=300),
+            lambda nb, cwd: execution.execute(nb, cwd=cwd, timeout=300),
         )  # fmt: skip
     return _executed[key]
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from conftest import ROOT
 
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
 
 
 def answers(lesson: str, *names: str) -> dict:
     """Run the answer cells ``names`` (in this order, markers removed); return their namespace."""
     try:
-        return notebooks.answer_namespace(
-            notebooks.source_path(lesson, ROOT), names, f"lesson_{lesson}"
-        )
+        return notebooks.answer_namespace(Checkout(ROOT).source(lesson), names, f"lesson_{lesson}")
     except KeyError as exc:
         raise AssertionError(str(exc)) from None

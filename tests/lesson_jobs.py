@@ -15,10 +15,12 @@ from pathlib import Path
 from conftest import ROOT
 
 from course import data
+from course.cells import exercise_of
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.grading import batch
 from course.grading.job import CellSpec, Job, TestOutcome
 from course.grading.sandbox import Limits
-from course.tools import notebooks as nbs
 
 CELL_TIMEOUT = 300  # generous: several workers share two cores
 
@@ -26,12 +28,12 @@ CELL_TIMEOUT = 300  # generous: several workers share two cores
 class LessonJob:
     def __init__(self, lesson: str, kind: str = "solution"):
         self.lesson = lesson
-        source_path = nbs.source_path(lesson, ROOT)
+        source_path = Checkout(ROOT).source(lesson)
         source = nbs.read(source_path)
-        release = nbs.read(nbs.release_path(lesson, ROOT))
+        release = nbs.read(Checkout(ROOT).release(lesson))
         self.plan = batch.make_plan(lesson, source_path, source, release, "tests")
         nb = nbs.fill_release(source, source) if kind == "solution" else release
-        folder = source_path.parent if kind == "solution" else nbs.release_path(lesson, ROOT).parent
+        folder = source_path.parent if kind == "solution" else Checkout(ROOT).release(lesson).parent
         files = {
             str(p.relative_to(folder)): str(p)
             for p in sorted(folder.rglob("*"))
@@ -53,7 +55,7 @@ class LessonJob:
     def tests_of(self, exercise: str) -> list[CellSpec]:
         return [
             c for c in self.spec.cells
-            if c.kind == "test" and nbs.exercise_of(c.grade_id) == exercise
+            if c.kind == "test" and exercise_of(c.grade_id) == exercise
         ]  # fmt: skip
 
     def try_answer(self, exercise: str, source: str, tests: list[str] | None = None):

@@ -23,7 +23,8 @@ from torch import nn
 
 import course
 from course import cells, colab, data, scoring, train
-from course.tools import course_cells, notebooks
+from course.checkout import Checkout, notebooks
+from course.tools import course_cells
 
 SITE_PACKAGES = sysconfig.get_paths()["purelib"]  # torch & co. (on Colab: preinstalled)
 
@@ -102,8 +103,8 @@ def run_cell(python: Path, base: Path, source: str, *, colab_env: bool, fail: bo
 def test_every_lesson_starts_with_the_same_colab_cell():
     """One template: every source and release has it as its first code cell, and the progress
     cell last; both locked, so autograde restores them."""
-    for lesson in notebooks.lessons(ROOT):
-        for path in (notebooks.source_path(lesson, ROOT), notebooks.release_path(lesson, ROOT)):
+    for lesson in Checkout(ROOT).lessons:
+        for path in (Checkout(ROOT).source(lesson), Checkout(ROOT).release(lesson)):
             nb = notebooks.read(path)
             code = [c for c in nb.cells if c.cell_type == "code"]
             assert cells.grade_id(code[0]) == cells.COLAB_SETUP_ID, path
@@ -283,7 +284,7 @@ def test_lesson05_on_colab_resumes_after_a_disconnect(on_colab, tmp_path, monkey
 
 def test_readme_has_a_colab_badge_per_lesson():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    for lesson in notebooks.lessons(ROOT):
+    for lesson in Checkout(ROOT).lessons:
         assert course_cells.colab_badge(lesson) in readme, f"README: no Colab badge for {lesson}"
     assert course.__repository__ in course_cells.install_spec()
 

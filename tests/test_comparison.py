@@ -1,4 +1,4 @@
-"""course.comparison: the measurements, the comparison runner and its table and figure.
+"""course.experiments.comparison: the measurements, the comparison runner and its table and figure.
 
 The graded exercises of lesson 07 (ConvHighwayUnit, DenseNet, ...) are not in the library; these
 tests drive it with small stand-ins built from torch.nn.
@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from conftest import ROOT
 from torch import nn
 
-from course import comparison, degradation
-from course.tools import notebooks
+from course.checkout import Checkout, notebooks
+from course.experiments import comparison, degradation
 
 matplotlib.use("Agg")
 
@@ -231,7 +231,7 @@ TABLE_BEGIN, TABLE_END = "<!-- measured-table:begin -->", "<!-- measured-table:e
 
 def _lesson07_section5() -> tuple[str, str]:
     """Lesson 07's measured table and the prose of its cell (the table left out)."""
-    nb = notebooks.read(notebooks.source_path("07_highway_densenet", ROOT))
+    nb = notebooks.read(Checkout(ROOT).source("07_highway_densenet"))
     cell = next(c for c in nb.cells if TABLE_BEGIN in c.source)
     head, rest = cell.source.split(TABLE_BEGIN, 1)
     table, tail = rest.split(TABLE_END, 1)

@@ -11,8 +11,9 @@ import pytest
 from conftest import ROOT
 
 from course import cells
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.grading import constraints as cs
-from course.tools import notebooks as nbs
 
 SETUP = (
     "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
@@ -39,7 +40,7 @@ def backward(line: str, before: str = ""):
 def test_reference_solutions_and_releases_are_clean(lesson, exercise):
     """Every code cell a student runs (demo cells included), as the solution and the release
     have them: nothing forbidden, nothing flagged."""
-    for path in (nbs.source_path(lesson, ROOT), nbs.release_path(lesson, ROOT)):
+    for path in (Checkout(ROOT).source(lesson), Checkout(ROOT).release(lesson)):
         nb = nbs.read(path)
         code = [
             (c.source, not cells.is_locked(c) or cells.is_solution(c))

@@ -1,4 +1,4 @@
-"""course.degradation: data of a budget, tracing, training runs, plots and the control panel.
+"""course.experiments.degradation: data of a budget, tracing, training runs, plots and the control panel.
 
 The graded exercises of lesson 02 (ShortcutA, cifar_net, layer_gradient_norms) are not in the
 library; these tests drive it with a tiny stand-in for the student's ``cifar_net``.
@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import data, degradation
+from course import data
+from course.experiments import degradation
 
 matplotlib.use("Agg")
 
@@ -60,7 +61,9 @@ def task():
 
 def test_library_does_not_implement_the_exercises():
     for name in ("ShortcutA", "cifar_net", "layer_gradient_norms", "CifarBlock"):
-        assert not hasattr(degradation, name), f"course.degradation must not define {name}"
+        assert not hasattr(degradation, name), (
+            f"course.experiments.degradation must not define {name}"
+        )
 
 
 def test_budgets():

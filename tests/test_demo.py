@@ -16,9 +16,10 @@ import test_class_report
 from conftest import ROOT, all_lessons
 from lesson_jobs import lesson_job
 
-from course import cli
-from course.tools import demo
-from course.tools import notebooks as nbs
+from course import cells, cli
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
+from course.cli import demo
 
 LESSONS = [le for le in all_lessons() if le.startswith("03")]
 ARTIFACT_LESSON = "05_resnet34_cifar10"
@@ -78,11 +79,11 @@ def test_demo_sets_the_checkpoints_points_apart_and_says_why():
     point but the checkpoint's, the gradebook table marks them, the feedback page explains."""
     from course.grading import feedback
 
-    source = nbs.read(nbs.source_path(ARTIFACT_LESSON, ROOT))
+    source = nbs.read(Checkout(ROOT).source(ARTIFACT_LESSON))
     artifacts = demo.artifact_cells(source)
     assert artifacts, "lesson 05 has test cells that score the handed-in checkpoint"
     job = lesson_job(ARTIFACT_LESSON)  # the reference answers, graded as `course grade` does
-    points = {nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_test(c)}
+    points = {cells.grade_id(c): cells.points(c) for c in source.cells if cells.is_test(c)}
     earned = sum(points[gid] for gid, t in job.outcomes.items() if t.passed)
     assert earned == sum(points.values()) - sum(artifacts.values()) > 0
     row = {"student": "solution", "lesson": ARTIFACT_LESSON, "score": earned,

@@ -20,9 +20,11 @@ import pytest
 from browser import Visit, artifacts_dir, axe_violations, horizontal_overflow, screenshot
 from conftest import ROOT, all_lessons
 
+from course import cells
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.grading import feedback as fb
 from course.grading.job import CellOutcome, JobResult, TestOutcome
-from course.tools import notebooks as nbs
 
 pytestmark = pytest.mark.xdist_group("feedback-browser")
 MESSAGE = "AssertionError: residual_block(x): expected 6, got 5 (off by -1)\n  Hint: twice x"
@@ -44,14 +46,14 @@ def _png() -> str:
 
 def graded(lesson: str, png: str):
     """(feedback notebook, result) for the lesson's release with every other test failed."""
-    nb = nbs.read(nbs.release_path(lesson, ROOT))
+    nb = nbs.read(Checkout(ROOT).release(lesson))
     tests, outs, k = [], [], 0
     for i, cell in enumerate(nb.cells):
-        if nbs.is_test(cell):
+        if cells.is_test(cell):
             k += 1
-            pts, ok = nbs.points(cell), k % 2 == 0
+            pts, ok = cells.points(cell), k % 2 == 0
             tests.append(
-                TestOutcome(nbs.grade_id(cell), pts, pts if ok else 0.0, "" if ok else MESSAGE)
+                TestOutcome(cells.grade_id(cell), pts, pts if ok else 0.0, "" if ok else MESSAGE)
             )
         elif cell.cell_type == "code" and not outs:
             out = [
@@ -78,7 +80,7 @@ def pages(tmp_path_factory):
         nb, result = graded(lesson, png)
         path = folder / lesson / f"{lesson}.html"
         path.parent.mkdir()
-        assets = nbs.source_path(lesson, ROOT).parent  # what `course grade` passes
+        assets = Checkout(ROOT).source(lesson).parent  # what `course grade` passes
         path.write_text(fb.feedback_html(nb, assets), encoding="utf-8")
         out[lesson] = (path, result)
     return out

@@ -28,11 +28,12 @@ import torch
 from conftest import ROOT
 from hostile import fixtures as fx
 
-from course import cli
+from course import cells, cli
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.grading import feedback, proxy, report, wire
 from course.grading.report import Result, plot_scores, summary, write_csv
 from course.grading.staging import find_notebook, sanitize, scan
-from course.tools import notebooks as nbs
 
 LIMITS = ["--timeout", "120", "--cell-timeout", "10", "--memory", "1024"]  # small, for tests
 needs_bwrap = pytest.mark.skipif(
@@ -46,9 +47,9 @@ def toy(tmp_path_factory):
     """A course checkout with the toy lesson, released by nbgrader there, so that it also has
     the instructor's gradebook (root/gradebook.db): (root, source, release)."""
     root = fx.make_toy_course(tmp_path_factory.mktemp("toy-course"), ROOT)
-    nbs.generate_assignment(root, fx.LESSON)
-    source = nbs.read(nbs.source_path(fx.LESSON, root))
-    release = nbs.read(nbs.release_path(fx.LESSON, root))
+    Checkout(root).generate_assignment(fx.LESSON)
+    source = nbs.read(Checkout(root).source(fx.LESSON))
+    release = nbs.read(Checkout(root).release(fx.LESSON))
     return root, source, release
 
 
@@ -70,11 +71,11 @@ def test_sanitize_restores_tests_and_keeps_answers(toy):
     _, source, release = toy
     nb, flags = sanitize(_node(_case("ok_full").make(_release_dict(release))), source, release)
     assert flags == []
-    by = {nbs.grade_id(c): c for c in nb.cells if nbs.grade_id(c)}
+    by = {cells.grade_id(c): c for c in nb.cells if cells.grade_id(c)}
     assert by["double"].source == fx.DOUBLE, "the student's answer is kept"
     assert fx.HIDDEN_MARK in by["double__values"].source, "tests are the source's, hidden included"
-    assert [nbs.grade_id(c) for c in nb.cells if nbs.grade_id(c)] == [
-        nbs.grade_id(c) for c in source.cells if nbs.grade_id(c)
+    assert [cells.grade_id(c) for c in nb.cells if cells.grade_id(c)] == [
+        cells.grade_id(c) for c in source.cells if cells.grade_id(c)
     ]
 
 
@@ -90,9 +91,9 @@ def test_sanitize_undoes_structural_cheats(toy, student):
     nb, flags = sanitize(_node(case.make(_release_dict(release))), source, release)
     for expected in case.flags:
         assert any(expected in f for f in flags), (expected, flags)
-    tests = [(nbs.grade_id(c), nbs.points(c), c.source) for c in nb.cells if nbs.is_test(c)]
+    tests = [(cells.grade_id(c), cells.points(c), c.source) for c in nb.cells if cells.is_test(c)]
     assert tests == [
-        (nbs.grade_id(c), nbs.points(c), c.source) for c in source.cells if nbs.is_test(c)
+        (cells.grade_id(c), cells.points(c), c.source) for c in source.cells if cells.is_test(c)
     ]
 
 
@@ -101,13 +102,13 @@ def test_sanitize_duplicate_answer_keeps_the_copy_with_the_answer(toy):
     nb, flags = sanitize(
         _node(_case("duplicate_answer").make(_release_dict(release))), source, release
     )
-    graded = [c for c in nb.cells if nbs.grade_id(c) == "square"]
+    graded = [c for c in nb.cells if cells.grade_id(c) == "square"]
     assert len(graded) == 1 and graded[0].source == fx.SQUARE
     assert any("duplicate grade id square" in f for f in flags)
     plain = [
         c for c in nb.cells if c.cell_type == "code" and "raise NotImplementedError" in c.source
     ]
-    assert any(not nbs.grade_id(c) for c in plain), "the blank copy still runs, ungraded"
+    assert any(not cells.grade_id(c) for c in plain), "the blank copy still runs, ungraded"
 
 
 def test_sanitize_strips_outputs_and_flags_huge_ones(toy):
@@ -133,7 +134,7 @@ def test_sanitize_answer_cell_type_and_kernel(toy):
     }
     sub["metadata"]["kernelspec"] = {"name": "evil", "display_name": "evil", "language": "python"}
     nb, flags = sanitize(_node(sub), source, release)
-    cell = next(c for c in nb.cells if nbs.grade_id(c) == "double")
+    cell = next(c for c in nb.cells if cells.grade_id(c) == "double")
     assert cell.cell_type == "code" and cell.source == fx.DOUBLE
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert any("cell type of double" in f for f in flags) and any(
@@ -379,7 +380,6 @@ def test_checkpoint_zip_bomb_is_refused_from_its_headers(tmp_path):
     from hostile.system_attacks import make_zip_bomb
 
     from course import scoring
-    from course.grading import checkpoints
 
     bomb = make_zip_bomb(tmp_path / "bomb.pt")
     assert bomb.stat().st_size < 2**20
@@ -387,13 +387,13 @@ def test_checkpoint_zip_bomb_is_refused_from_its_headers(tmp_path):
     with pytest.raises(scoring.ScoringError, match="is compressed"):
         scoring.read_checkpoint(bomb)
     (tmp_path / "legacy.pt").write_bytes(b"\x80\x02" + bytes(100))
-    with pytest.raises(checkpoints.ArchiveError, match="not a torch.save zip"):
-        checkpoints.check_archive(tmp_path / "legacy.pt")
+    with pytest.raises(scoring.ArchiveError, match="not a torch.save zip"):
+        scoring.check_archive(tmp_path / "legacy.pt")
     plain = tmp_path / "plain.pt"
     torch.save({"model": {"w": torch.zeros(2**20, dtype=torch.uint8)}}, plain)
-    checkpoints.check_archive(plain)  # torch.save's own format passes
-    with pytest.raises(checkpoints.ArchiveError, match="the limit is 0 MB"):
-        checkpoints.check_archive(plain, max_mb=0)
+    scoring.check_archive(plain)  # torch.save's own format passes
+    with pytest.raises(scoring.ArchiveError, match="the limit is 0 MB"):
+        scoring.check_archive(plain, max_mb=0)
 
 
 def test_decoded_values_are_plain_whatever_was_sent():
@@ -1047,7 +1047,7 @@ def test_hostile_class_reads_and_leaks_nothing(hostile):
     thief = graded("env_thief")
     assert "NBGRADER_EXECUTION" in thief and "instructor-secret-token" not in thief
     leak = nbformat.reads(graded("leak_tests"), as_version=4)
-    printed = json.dumps([c.get("outputs", []) for c in leak.cells if not nbs.is_test(c)])
+    printed = json.dumps([c.get("outputs", []) for c in leak.cells if not cells.is_test(c)])
     assert fx.HIDDEN_MARK not in printed, "a hidden test reached the sandbox"
     for page in (out / "feedback").rglob("*.html"):
         html = page.read_text(encoding="utf-8")
@@ -1119,13 +1119,13 @@ def test_a_failed_reference_check_is_not_kept(tmp_path, capsys):
     """A failed check leaves nothing behind: fixing the environment or the test takes effect on
     the next run (a passed one is kept: test_killed_grader_resumes)."""
     root = fx.make_toy_course(tmp_path / "course", ROOT)
-    nbs.generate_assignment(root, fx.LESSON)
-    release = nbs.read(nbs.release_path(fx.LESSON, root))
+    Checkout(root).generate_assignment(fx.LESSON)
+    release = nbs.read(Checkout(root).release(fx.LESSON))
     sub, out = tmp_path / "sub", tmp_path / "out"
     fx.write_submissions(sub, _release_dict(release), {}, [fx.Case("s0", fx.correct, fx.MAX)])
-    source_path = nbs.source_path(fx.LESSON, root)
+    source_path = Checkout(root).source(fx.LESSON)
     broken = nbs.read(source_path)
-    test = next(c for c in broken.cells if nbs.is_test(c))
+    test = next(c for c in broken.cells if cells.is_test(c))
     test.source += "\nassert False, 'broken on purpose'"
     nbs.write(broken, source_path)
     args = ["grade", str(sub), "--course-dir", str(root), *LIMITS, "--out", str(out)]
@@ -1149,7 +1149,7 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
     from course.grading.sandbox import Limits
 
     lesson = "05_resnet34_cifar10"
-    source = nbs.source_path(lesson, ROOT)
+    source = Checkout(ROOT).source(lesson)
     model_class = checkpoints.load_reference(source)
     good, bad = tmp_path / "good.pt", tmp_path / "bad.pt"
     forge_resnet34_checkpoint(model_class, good, data.data_root())
@@ -1191,7 +1191,7 @@ def test_a_dask_cluster_gives_the_same_grades(hostile, tmp_path):
     as the hostile class's run here."""
     pytest.importorskip("distributed")
     root = hostile["root"]
-    release = nbs.read(nbs.release_path(fx.LESSON, root))
+    release = nbs.read(Checkout(root).release(fx.LESSON))
     sub = tmp_path / "sub"
     names = ["ok_full", "ok_half", "lying_tensor", "segfault", "victim"]
     cases = [c for c in fx.CASES if c.student in names]

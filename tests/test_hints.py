@@ -21,7 +21,8 @@ import tokenize
 import pytest
 from conftest import ROOT, all_lessons
 
-from course.tools import notebooks
+from course.cells import grade_id, is_manual, is_solution, is_test
+from course.checkout import Checkout, notebooks
 
 LESSONS = all_lessons()
 pytestmark = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ yet")
@@ -165,17 +166,17 @@ def visible_texts(nb) -> list[tuple[str, str]]:
     """(where, text) for everything a student or the grader's feedback shows."""
     out = []
     for i, cell in enumerate(nb.cells):
-        gid = notebooks.grade_id(cell) or f"cell {i}"
-        if notebooks.is_manual(cell):
+        gid = grade_id(cell) or f"cell {i}"
+        if is_manual(cell):
             continue  # the model answer is replaced by the stub on release
-        if notebooks.is_solution(cell):
+        if is_solution(cell):
             out.append(
                 (
                     f"{gid}: stub (signature, docstring)",
                     _outside(cell.source, notebooks.SOLUTION_BEGIN, notebooks.SOLUTION_END),
                 )
             )
-        elif notebooks.is_test(cell):
+        elif is_test(cell):
             out.append(
                 (
                     f"{gid}: visible test",
@@ -193,15 +194,15 @@ def visible_texts(nb) -> list[tuple[str, str]]:
 
 
 def leaks(lesson: str) -> list[str]:
-    nb = notebooks.read(notebooks.source_path(lesson, ROOT))
+    nb = notebooks.read(Checkout(ROOT).source(lesson))
     fragments: dict[str, str] = {}
     skeletons: dict[tuple[str, ...], str] = {}
     for cell in nb.cells:
-        if notebooks.is_solution(cell) and cell.cell_type == "code":
+        if is_solution(cell) and cell.cell_type == "code":
             for frag in solution_fragments(cell.source):
-                fragments.setdefault(frag, notebooks.grade_id(cell))
+                fragments.setdefault(frag, grade_id(cell))
             for sk in solution_skeletons(cell.source):
-                skeletons.setdefault(sk, notebooks.grade_id(cell))
+                skeletons.setdefault(sk, grade_id(cell))
     found = []
     for where, text in visible_texts(nb):
         norm, tokens = normalise(text), skeleton(text)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from course.tools import notebooks
+from course.checkout import notebooks
 
 LESSON = "01_residual_block"
 HUB = ROOT / "deploy" / "jupyterhub"

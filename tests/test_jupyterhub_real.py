@@ -45,11 +45,12 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import ROOT
 
 from course import data
-from course.tools import notebooks as nbs
+from course.checkout import notebooks as nbs
 
 LESSON = "01_residual_block"
 COURSE_ID = "resnets-hands-on"
@@ -378,9 +379,9 @@ def test_release_submit_grade_feedback_through_the_hub(hub):
     status, fetched = ada.call("GET", path)
     assert status == 200, fetched
     source = nbs.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb")
-    answered = nbs.fill_release(nbs.nbformat.from_dict(fetched["content"]), source)
+    answered = nbs.fill_release(nbformat.from_dict(fetched["content"]), source)
     status, saved = ada.call("PUT", path, {"type": "notebook", "format": "json",
-                                           "content": json.loads(nbs.nbformat.writes(answered))})  # fmt: skip
+                                           "content": json.loads(nbformat.writes(answered))})  # fmt: skip
     assert status == 200, saved
     for student in (ada, bob):
         student.nbgrader("submit")

@@ -22,8 +22,9 @@ import pytest
 from conftest import ROOT, SCRATCH_IGNORE, all_lessons, run_all
 from jupyterlab import ARTIFACTS, JupyterLab, Page, chromium_missing, course_copy
 
-from course import __version__
-from course.tools import authoring, notebooks
+from course import __version__, cells
+from course.checkout import notebooks
+from course.tools import authoring, execution, releases
 
 # one worker, one JupyterLab and one browser for these tests (each lesson's Run All test runs on
 # its lesson's worker, which starts its own JupyterLab once: the fixtures are per session)
@@ -238,7 +239,7 @@ def test_tqdm_bar_during_a_fit_and_course_from_a_notebook(ui, lab):
     notebook although the server was started without the environment on PATH."""
     scratch = lab.course_dir / "scratch"
     scratch.mkdir(exist_ok=True)
-    notebooks.write(notebooks.normalize(_toy_notebook()), scratch / "toy.ipynb")
+    notebooks.write(releases.normalize(_toy_notebook()), scratch / "toy.ipynb")
     nb = authoring.notebook([authoring.code(src) for src in FIT_CELLS])
     notebooks.write(nb, scratch / "fit.ipynb")
     path = "scratch/fit.ipynb"
@@ -297,8 +298,8 @@ def test_no_console_errors(ui):
 
 def _failures(nb) -> tuple[list, list]:
     """(cells with an error output, code cells that never ran) of an executed notebook."""
-    bad = [(i, notebooks.grade_id(c), notebooks.error_of(c)) for i, c in enumerate(nb.cells)
-           if c.cell_type == "code" and notebooks.error_of(c)]  # fmt: skip
+    bad = [(i, cells.grade_id(c), execution.error_of(c)) for i, c in enumerate(nb.cells)
+           if c.cell_type == "code" and execution.error_of(c)]  # fmt: skip
     not_run = [
         i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None
     ]
@@ -352,8 +353,8 @@ def test_run_all_solution_ends_without_an_error_cell(lesson, tmp_path_factory, r
     from nbformat.sign import NotebookNotary
 
     nb = run_all(lesson, tmp_path_factory)
-    bad = [(i, notebooks.grade_id(c), notebooks.error_of(c)) for i, c in enumerate(nb.cells)
-           if c.cell_type == "code" and notebooks.error_of(c)]  # fmt: skip
+    bad = [(i, cells.grade_id(c), execution.error_of(c)) for i, c in enumerate(nb.cells)
+           if c.cell_type == "code" and execution.error_of(c)]  # fmt: skip
     not_run = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.execution_count is None]  # fmt: skip
     assert not bad, f"error cells: {bad[:3]}"
     assert not not_run, f"cells that never ran: {not_run[:10]}"

@@ -14,6 +14,7 @@ from conftest import ROOT
 from traitlets.config import Config
 
 from course import cli
+from course.checkout import notebooks
 from course.tools import lab
 
 LABEXTENSION = Path(sys.prefix) / "share" / "jupyter" / "labextensions" / "@jupyter" / "nbgrader"
@@ -153,7 +154,6 @@ def test_course_check_is_quiet_and_wraps_its_messages(tmp_path):
     from test_progress import student, toy_source
 
     from course import progress
-    from course.tools import notebooks
 
     path = tmp_path / "toy.ipynb"
     notebooks.write(student(toy_source()), path)

@@ -17,7 +17,8 @@ import time
 import pytest
 from jupyterlab import JupyterLab, Page, chromium_missing, course_copy
 
-from course.tools import authoring, notebooks
+from course.checkout import notebooks
+from course.tools import authoring
 
 pytestmark = [
     pytest.mark.xdist_group("lab-browser"),

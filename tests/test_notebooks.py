@@ -5,17 +5,20 @@ from __future__ import annotations
 import filecmp
 import re
 
+import nbformat
 import pytest
 from conftest import ROOT, all_lessons, executed
 
-from course.tools import notebooks
+from course import cells
+from course.checkout import Checkout, notebooks
+from course.tools import execution, releases
 
 LESSONS = all_lessons()
 pytestmark = pytest.mark.skipif(not LESSONS, reason="no lessons in solutions/ yet")
 
 
 def _source(lesson):
-    return notebooks.read(notebooks.source_path(lesson, ROOT))
+    return notebooks.read(Checkout(ROOT).source(lesson))
 
 
 def _regions(source: str, begin: str, end: str, *, inside: bool = True) -> list[str]:
@@ -34,10 +37,8 @@ def _regions(source: str, begin: str, end: str, *, inside: bool = True) -> list[
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_source_is_canonical(lesson):
     """Sources are committed without outputs and with deterministic ids (run `course release`)."""
-    path = notebooks.source_path(lesson, ROOT)
-    canonical = (
-        notebooks.nbformat.writes(notebooks.normalize(notebooks.read(path)), version=4) + "\n"
-    )
+    path = Checkout(ROOT).source(lesson)
+    canonical = nbformat.writes(releases.normalize(notebooks.read(path)), version=4) + "\n"
     assert path.read_text(encoding="utf-8") == canonical, (
         f"{path} is not in canonical form (outputs or unstable ids): run `course release {lesson}`"
     )
@@ -47,33 +48,29 @@ def test_source_is_canonical(lesson):
 def test_source_structure(lesson):
     """Grade ids unique, tests named <exercise>__<what>, every exercise tested with hidden tests."""
     nb = _source(lesson)
-    ids = [notebooks.grade_id(c) for c in nb.cells if notebooks.grade_id(c)]
+    ids = [cells.grade_id(c) for c in nb.cells if cells.grade_id(c)]
     assert len(ids) == len(set(ids)), f"duplicate grade ids: {sorted(ids)}"
     answers = [
-        notebooks.grade_id(c)
-        for c in nb.cells
-        if notebooks.is_solution(c) and not notebooks.is_manual(c)
+        cells.grade_id(c) for c in nb.cells if cells.is_solution(c) and not cells.is_manual(c)
     ]
-    tests = [c for c in nb.cells if notebooks.is_test(c)]
+    tests = [c for c in nb.cells if cells.is_test(c)]
     assert answers, "a lesson needs at least one exercise"
     for cell in tests:
-        gid = notebooks.grade_id(cell)
+        gid = cells.grade_id(cell)
         assert "__" in gid, f"test cell {gid!r} must be named <exercise>__<what>"
-        assert notebooks.exercise_of(gid) in answers, f"test {gid!r} names no answer cell"
-        assert notebooks.points(cell) > 0, f"test {gid!r} has no points"
+        assert cells.exercise_of(gid) in answers, f"test {gid!r} names no answer cell"
+        assert cells.points(cell) > 0, f"test {gid!r} has no points"
         assert cell.source.count(notebooks.HIDDEN_BEGIN) == cell.source.count(notebooks.HIDDEN_END)
     for ex in answers:
-        mine = [c for c in tests if notebooks.exercise_of(notebooks.grade_id(c)) == ex]
+        mine = [c for c in tests if cells.exercise_of(cells.grade_id(c)) == ex]
         assert mine, f"exercise {ex!r} has no test cell"
         assert any(notebooks.HIDDEN_BEGIN in c.source for c in mine), (
             f"exercise {ex!r} has no hidden tests"
         )
     for cell in nb.cells:
-        if notebooks.is_solution(cell) and cell.cell_type == "code":
-            assert notebooks.SOLUTION_BEGIN in cell.source, (
-                f"{notebooks.grade_id(cell)}: no markers"
-            )
-    assert any(notebooks.is_manual(c) for c in nb.cells), "each lesson has a written answer"
+        if cells.is_solution(cell) and cell.cell_type == "code":
+            assert notebooks.SOLUTION_BEGIN in cell.source, f"{cells.grade_id(cell)}: no markers"
+    assert any(cells.is_manual(c) for c in nb.cells), "each lesson has a written answer"
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
@@ -94,8 +91,8 @@ def test_release_equals_regeneration(lesson, fresh_release):
 def test_release_leaks_nothing(lesson):
     """No solution code, hidden test or marker survives into the student notebook."""
     src = _source(lesson)
-    rel_text = notebooks.release_path(lesson, ROOT).read_text(encoding="utf-8")
-    rel = notebooks.read(notebooks.release_path(lesson, ROOT))
+    rel_text = Checkout(ROOT).release(lesson).read_text(encoding="utf-8")
+    rel = notebooks.read(Checkout(ROOT).release(lesson))
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
         assert marker not in rel_text, f"marker {marker!r} left in the release"
     # lines that only exist inside hidden/solution regions must not appear anywhere in the release
@@ -127,7 +124,7 @@ def test_release_leaks_nothing(lesson):
     assert not leaked, f"hidden/solution lines leaked into the release: {leaked[:5]}"
     # written answers are blank in the release
     for cell in rel.cells:
-        if notebooks.is_manual(cell):
+        if cells.is_manual(cell):
             assert re.sub(r"\s", "", cell.source) in {"YOURANSWERHERE", ""}, cell.source[:80]
 
 
@@ -135,7 +132,7 @@ def test_release_leaks_nothing(lesson):
 @pytest.mark.parametrize("lesson", LESSONS)
 def test_solution_passes_every_test(lesson, tmp_path_factory):
     """The reference solution passes every graded test, hidden ones included."""
-    res = notebooks.results(executed("solutions", lesson, tmp_path_factory))
+    res = execution.results(executed("solutions", lesson, tmp_path_factory))
     assert res, "no graded tests ran"
     failed = [(r.grade_id, r.message) for r in res if not r.passed]
     assert not failed, f"solution fails: {failed}"
@@ -146,7 +143,7 @@ def test_solution_passes_every_test(lesson, tmp_path_factory):
 def test_release_fails_every_test_without_crashing(lesson, tmp_path_factory):
     """The blank release fails every graded test, and the kernel survives to the last cell."""
     nb = executed("notebooks", lesson, tmp_path_factory)
-    res = notebooks.results(nb)
+    res = execution.results(nb)
     assert res, "no graded tests ran"
     passed = [r.grade_id for r in res if r.passed]
     assert not passed, f"these tests pass on the blank release (they test nothing): {passed}"

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 
+import nbformat
 import pytest
+from conftest import ROOT
 
 from course import cells, progress
+from course.checkout import Checkout, notebooks
 from course.tools import authoring as a
-from course.tools import notebooks, validation
+from course.tools import execution, releases, validation
 
 WRONG = "def double(x):\n    return x + 2"  # right for x = 2, wrong elsewhere
 
@@ -46,12 +49,12 @@ def toy_source():
             a.written("why", 1),
         ]
     )
-    return notebooks.normalize(nb)
+    return releases.normalize(nb)
 
 
 def student(nb):
     """What a student has: `double` answered wrongly, `halve` still nbgrader's stub."""
-    nb = notebooks.nbformat.from_dict(nb)
+    nb = nbformat.from_dict(nb)
     for cell in nb.cells:
         if cells.grade_id(cell) == "double":
             cell.source = WRONG
@@ -73,7 +76,7 @@ def executed(tmp_path_factory):
         nb, timeout=120, allow_errors=True, kernel_name="python3",
         resources={"metadata": {"path": str(folder)}},
     )  # fmt: skip
-    env = notebooks.execution_env()
+    env = execution.execution_env()
     env.pop("NBGRADER_EXECUTION")
     client.execute(env=env)
     return nb
@@ -186,10 +189,11 @@ def test_outside_ipython_nothing_is_installed():
 @pytest.mark.slow
 def test_validate_dialog_starts_with_a_summary(tmp_path):
     """nbgrader's Validator (what the Validate button calls) with the course's config."""
-    course_dir = notebooks.make_course_dir(tmp_path / "course", [])
-    notebooks.write(toy_source(), course_dir / "solutions" / "toy" / "toy.ipynb")
-    notebooks.generate_assignment(course_dir, "toy")  # a real release, then the student's work
-    path = course_dir / "notebooks" / "toy" / "toy.ipynb"
+    course = Checkout(ROOT).copy(tmp_path / "course", [])
+    course_dir = course.root
+    notebooks.write(toy_source(), course.source("toy"))
+    course.generate_assignment("toy")  # a real release, then the student's work
+    path = course.release("toy")
     notebooks.write(student(notebooks.read(path)), path)
 
     from nbgrader.apps import NbGrader
@@ -218,7 +222,7 @@ def test_show_finds_the_notebook_on_colab(monkeypatch, tmp_path, capsys):
     import sys
     import types
 
-    nb = json.loads(notebooks.nbformat.writes(toy_source()))
+    nb = json.loads(nbformat.writes(toy_source()))
     message = types.ModuleType("google.colab._message")
     message.blocking_request = lambda kind, timeout_sec: (
         {"ipynb": nb} if kind == "get_ipynb" else None
@@ -262,9 +266,9 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
     assert not (path.parent / "checkpoints").exists()
 
     # 1. the student's kernel, not grading (quick mode): the last cell's table
-    env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path), "COURSE_QUICK": "1"})
+    env = execution.execution_env(extra={"JPY_SESSION_NAME": str(path), "COURSE_QUICK": "1"})
     env.pop("NBGRADER_EXECUTION")
-    ran = notebooks.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+    ran = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
     bands = [c for c in ran.cells if (cells.grade_id(c) or "").startswith("checkpoint__acc")]
     for band in bands:
         (err,) = [o for o in band.outputs if o.get("name") == "stderr"]
@@ -277,9 +281,9 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
     in_kernel = _TOTAL.search(text).groups()
 
     # 2. course check and 3. Validate's summary: one grading-mode run, read by each command's code
-    checked = notebooks.execute(
+    checked = execution.execute(
         notebooks.read(path), cwd=path.parent, timeout=600,
-        env=notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)}),
+        env=execution.execution_env(extra={"JPY_SESSION_NAME": str(path)}),
     )  # fmt: skip
     by_check = _TOTAL.search(selfcheck.format_table(selfcheck.summarize(checked))).groups()
     summary = validation.summary_text(checked)
@@ -299,14 +303,15 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "lesson", [pytest.param(le, marks=pytest.mark.xdist_group(le)) for le in notebooks.lessons()]
+    "lesson",
+    [pytest.param(le, marks=pytest.mark.xdist_group(le)) for le in Checkout(ROOT).lessons],
 )
 def test_validate_opens_on_the_summary_for_every_blank_release(lesson, tmp_path):
     """Validate on each lesson's blank release (nbgrader's Validator with the course's config):
     the first entry of the dialog is the summary, whatever the first failing test is."""
     import shutil
 
-    from conftest import ROOT, SCRATCH_IGNORE
+    from conftest import SCRATCH_IGNORE
     from nbgrader.apps import NbGrader
     from nbgrader.validator import Validator
 

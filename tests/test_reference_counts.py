@@ -30,11 +30,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import ROOT
 from lesson_code import answers
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course.tools import notebooks
+from course.cells import is_test
+from course.checkout import Checkout, notebooks
 
 L03 = "03_one_by_one_convolutions"
 L04 = "04_inception"
@@ -73,7 +75,7 @@ def params(module: nn.Module) -> int:
 
 def lesson_text(lesson: str) -> str:
     """All markdown of a lesson's source notebook."""
-    nb = notebooks.read(notebooks.source_path(lesson))
+    nb = notebooks.read(Checkout(ROOT).source(lesson))
     return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
@@ -534,8 +536,8 @@ def test_lesson07_solution_matches_torchvision_and_the_plain_network():
 
 def test_lesson07_hidden_key_generator_reproduces_the_list():
     """The hidden test of DenseNet121 builds torchvision's table with a generator; it must be this list."""
-    nb = notebooks.read(notebooks.source_path(L07))
-    cell = next(c for c in nb.cells if notebooks.is_test(c) and "def _tv_table" in c.source)
+    nb = notebooks.read(Checkout(ROOT).source(L07))
+    cell = next(c for c in nb.cells if is_test(c) and "def _tv_table" in c.source)
     src = cell.source
     start = src.index("def _tv_table")
     end = src.index("### END HIDDEN TESTS", start)
@@ -545,7 +547,7 @@ def test_lesson07_hidden_key_generator_reproduces_the_list():
 
 
 def test_lesson07_matched_networks():
-    from course import comparison
+    from course.experiments import comparison
 
     ns = answers(L07, "ConvHighwayUnit", "DenseLayer", "DenseBlock", "Transition", "DenseNet")
     ns["math"] = math
@@ -592,7 +594,7 @@ def test_lesson07_matched_networks():
 )
 def test_lesson06_text_states_the_checked_figures(figure):
     text = lesson_text(L06) + "\n".join(
-        c.source for c in notebooks.read(notebooks.source_path(L06)).cells if c.cell_type == "code"
+        c.source for c in notebooks.read(Checkout(ROOT).source(L06)).cells if c.cell_type == "code"
     )
     assert figure in text
 

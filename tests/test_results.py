@@ -1,4 +1,4 @@
-"""course.results: confusion matrix, per-class accuracy and the figures built from them."""
+"""course.experiments.results: confusion matrix, per-class accuracy and the figures built from them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import matplotlib
 import pytest
 import torch
 
-from course import results
+from course.experiments import results
 
 matplotlib.use("Agg")
 CLASSES = [f"class{i}" for i in range(10)]

@@ -17,7 +17,10 @@ from forge import forge_resnet34_checkpoint
 from torch import nn
 
 from course import data, scoring
+from course.cells import is_test
+from course.checkout import notebooks
 from course.grading import checkpoints as scoring_cli
+from course.tools import execution
 
 N_TRAIN, N_TEST = 600, 200
 
@@ -431,13 +434,11 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     """
     from conftest import scratch_copy
 
-    from course.tools import notebooks
-
     _solution_resnet34()  # skips when the lesson is absent
     path = scratch_copy("solutions", scoring_cli.LESSON, tmp_path / "lesson", artifacts=False)
-    env = notebooks.execution_env(extra={scoring.DATA_ENV: str(course_data), scoring.N_ENV: "100"})
-    executed = notebooks.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
-    results = {r.grade_id: r for r in notebooks.results(executed)}
+    env = execution.execution_env(extra={scoring.DATA_ENV: str(course_data), scoring.N_ENV: "100"})
+    executed = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+    results = {r.grade_id: r for r in execution.results(executed)}
     bands = [f"checkpoint__{b}" for b in scoring.BANDS]
     assert set(bands) <= set(results), sorted(results)
     for gid in bands:
@@ -448,7 +449,7 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     crashed = [
         (i, out.get("ename"), out.get("evalue"))
         for i, c in enumerate(code)
-        if not notebooks.is_test(c)
+        if not is_test(c)
         for out in c.outputs
         if out.get("output_type") == "error"
     ]

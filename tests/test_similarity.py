@@ -18,8 +18,10 @@ import test_class_report
 from conftest import ROOT
 
 from course import cli
+from course.cells import grade_id, is_solution
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.grading import similarity as sim
-from course.tools import notebooks as nbs
 
 LESSON = "01_residual_block"
 MAX_FALSE_POSITIVES = 0  # measured at the default threshold (docs/GRADING.md)
@@ -203,12 +205,11 @@ def make_class(folder, extra: int = 0):
 
     ``origins[(student, exercise)]`` names where the answer came from: ``sim.REFERENCE``, a
     catalogue entry, or an independent author."""
-    from course.tools.demo import load_catalogue
 
     source = nbs.read(ROOT / "solutions" / LESSON / f"{LESSON}.ipynb")
     release = nbs.read(ROOT / "notebooks" / LESSON / f"{LESSON}.ipynb")
     reference = nbs.answers(source)
-    cells = {nbs.grade_id(c): c.source for c in source.cells if nbs.is_solution(c)}
+    cells = {grade_id(c): c.source for c in source.cells if is_solution(c)}
     back_head = cells["residual_block_backward"].split("### BEGIN SOLUTION")[0].rstrip()
     back_head = back_head.rsplit("\n", 1)[0] + "\n"
     block_head = cells["ResidualBlock"].split("def __init__")[0]
@@ -248,7 +249,9 @@ def make_class(folder, extra: int = 0):
         origins[("peer_copier", ex)] = "indep1"
     # a student hands in a wrong answer of the published catalogue, renamed
     wrong = next(
-        w for w in load_catalogue(LESSON, ROOT) if w["exercise"] == "residual_block_backward"
+        w
+        for w in Checkout(ROOT).wrong_answers(LESSON)
+        if w["exercise"] == "residual_block_backward"
     )
     answers["catalogue_copier"] = {
         "residual_block_backward": rename(wrong["source"], REF_NAMES),
@@ -311,7 +314,7 @@ def test_normalise_ignores_names_comments_and_docstrings():
 
 def test_recall_and_false_positives(synthetic):
     folder, origins, students = synthetic
-    pairs, short, counts = sim.review(folder, [LESSON], ROOT)
+    pairs, short, counts = sim.review(folder, [LESSON], Checkout(ROOT))
     assert counts == {LESSON: len(students)}
     got = {p for p in found_pairs(pairs) if p[0] in ("residual_block_backward", "ResidualBlock")}
     true = truth(origins, students)

@@ -35,11 +35,13 @@ from browser import (
 from conftest import ROOT
 from lesson_code import answers
 
-from course import widgets
-from course.tools import course_cells, notebooks
+from course.cells import grade_id, is_solution
+from course.checkout import Checkout, notebooks
+from course.checkout import pandoc as site_pandoc
+from course.experiments import costs
+from course.tools import course_cells, releases
 from course.tools import site as course_site
 from course.tools.site import SiteError, figures
-from course.tools.site import pandoc as site_pandoc
 
 pytestmark = pytest.mark.xdist_group("site")  # one worker, one build, one browser (if honoured)
 
@@ -120,9 +122,9 @@ def test_every_released_lesson_gets_an_article(site):
         )
         nb = notebooks.read(ROOT / "notebooks" / lesson / f"{lesson}.ipynb")
         for cell in nb.cells:
-            if notebooks.is_solution(cell) and cell.cell_type == "code":
-                assert f'id="exercise-{notebooks.grade_id(cell)}"' in text, (
-                    f"{lesson}: no exercise card for {notebooks.grade_id(cell)}"
+            if is_solution(cell) and cell.cell_type == "code":
+                assert f'id="exercise-{grade_id(cell)}"' in text, (
+                    f"{lesson}: no exercise card for {grade_id(cell)}"
                 )
         for fig in re.findall(r"<figure\b.*?</figure>", text, re.S):
             assert "<figcaption" in fig, f"{lesson}: a figure without a caption: {fig[:120]}"
@@ -150,7 +152,7 @@ def test_build_is_deterministic_and_fast(site, tmp_path):
 
 def _solution_lines(lesson: str) -> set[str]:
     """Lines that only the solution notebook has: answers and hidden tests (12+ characters)."""
-    source = notebooks.read(notebooks.source_path(lesson, ROOT))
+    source = notebooks.read(Checkout(ROOT).source(lesson))
     public = "\n".join(  # what students get anyway: every lesson's release
         cell.source
         for other in released_lessons()
@@ -181,7 +183,7 @@ def test_no_solution_or_hidden_test_line_in_the_site(site):
     checked = 0
     for lesson in site.lessons:
         secret = _solution_lines(lesson)
-        assert secret or lesson not in notebooks.lessons(ROOT), f"{lesson}: found no solution lines"
+        assert secret or lesson not in Checkout(ROOT).lessons, f"{lesson}: found no solution lines"
         for line in secret:
             checked += 1
             leaks = [str(p.relative_to(site.out)) for p, t in texts.items() if line in t]
@@ -326,7 +328,7 @@ def test_bottleneck_cost_figure_equals_the_lesson(site, browser):
         for s in settings:
             for key, value in s.items():
                 _set(p, "bottleneck-cost", key, value)
-            want = widgets.bottleneck_costs(ref["conv_mults"], ref["conv_params"], **s)
+            want = costs.bottleneck_costs(ref["conv_mults"], ref["conv_params"], **s)
             want["reduce_weights"] = ref["conv_params"](s["c_in"], s["c_mid"], 1, bias=False)
             want["expand_weights"] = ref["conv_params"](s["c_mid"], s["c_out"], s["f"], bias=False)
             for key, value in want.items():
@@ -360,7 +362,7 @@ def test_inception_figure_equals_the_lesson(site, browser):
                 cargs = args if kind == "reduced" else (args[0], args[1], args[3], args[5])
                 with torch.device("meta"):
                     module = cls(*cargs)
-                rows = widgets.inception_branch_costs(module, in_ch=args[0], size=size)
+                rows = costs.inception_branch_costs(module, in_ch=args[0], size=size)
                 table = f'#fig-inception-costs table[data-module="{kind}"]'
                 for row in rows:
                     tr = f'{table} tr[data-branch="{row["branch"]}"]'
@@ -463,7 +465,8 @@ def test_gradient_norm_figure_shows_the_measured_data(site, browser):
 @pytest.mark.slow
 def test_gradient_norm_data_comes_from_the_lesson_functions(tmp_path):
     """Re-measure two nets of the committed data with the lesson's reference code."""
-    from course import degradation, runtime
+    from course import runtime
+    from course.experiments import degradation
 
     measured = figures.load_gradient_norms(ROOT)
     if not measured.get("synthetic_fallback"):
@@ -501,7 +504,7 @@ def _course(
     nb.cells = cells
     if meta:
         nb.metadata["course"] = meta
-    notebooks.write(notebooks.normalize(nb), folder / "90_demo.ipynb")
+    notebooks.write(releases.normalize(nb), folder / "90_demo.ipynb")
     for name, data in (files or {}).items():
         (folder / name).write_bytes(data)
     return course
@@ -601,7 +604,7 @@ def test_a_missing_pandoc_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(site_pandoc, "_found", {})
     monkeypatch.setitem(sys.modules, "pypandoc", None)  # `import pypandoc` fails
     monkeypatch.setattr(site_pandoc.shutil, "which", lambda _name: None)
-    with pytest.raises(SiteError, match="pandoc not found.*pypandoc-binary"):
+    with pytest.raises(site_pandoc.PandocError, match="pandoc not found.*pypandoc-binary"):
         course_site.build(out=tmp_path / "site", course_dir=ROOT, log=lambda *_: None)
     from course.cli import main
 

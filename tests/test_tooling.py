@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from conftest import ROOT
 
 from course import cli
+from course.cells import grade_id, is_locked, is_manual, is_solution, is_test
+from course.checkout import Checkout, notebooks
+from course.errors import CourseError
 from course.tools import authoring as a
-from course.tools import notebooks
+from course.tools import releases
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +49,14 @@ def toy(tmp_path_factory):
 @pytest.fixture(scope="module")
 def released(toy) -> bytes:
     """The toy released once (nbgrader's generate_assignment: seconds) for the tests below."""
-    return notebooks.release(["00_toy"], root=toy, log=lambda *_: None)[0].read_bytes()
+    return releases.release(["00_toy"], checkout=Checkout(toy), log=lambda *_: None)[0].read_bytes()
 
 
 def test_release_is_deterministic_and_normalises_source(toy, released):
     first = released
     src = (toy / "solutions" / "00_toy" / "00_toy.ipynb").read_text()
     assert '"id": "double"' in src and '"id": "markdown-1"' in src
-    second = notebooks.release(["00"], root=toy, log=lambda *_: None)[0].read_bytes()
+    second = releases.release(["00"], checkout=Checkout(toy), log=lambda *_: None)[0].read_bytes()
     assert first == second
     text = first.decode()
     assert "BEGIN SOLUTION" not in text and "arange" not in text
@@ -74,24 +78,20 @@ def test_check_tables(toy, released, capsys, monkeypatch):
     assert code_sol == 0 and "2/2" in out and "passed" in out
 
 
-def test_fill_release_and_truncate(toy, released):
+def test_fill_release(toy, released):
     src = notebooks.read(toy / "solutions" / "00_toy" / "00_toy.ipynb")
     rel = notebooks.read(toy / "notebooks" / "00_toy" / "00_toy.ipynb")
     full = notebooks.fill_release(rel, src)
-    answer = next(c for c in full.cells if notebooks.grade_id(c) == "double")
+    answer = next(c for c in full.cells if grade_id(c) == "double")
     assert "return 2 * x" in answer.source and "BEGIN SOLUTION" not in answer.source
     wrong = notebooks.fill_release(rel, src, exercises={"double": "def double(x):\n    return x"})
-    assert next(c for c in wrong.cells if notebooks.grade_id(c) == "double").source.endswith(
-        "return x"
-    )
-    short = notebooks.truncate_after(src, ["double"])
-    assert notebooks.grade_id(short.cells[-1]) == "double"
+    assert next(c for c in wrong.cells if grade_id(c) == "double").source.endswith("return x")
 
 
 def test_resolve_lessons_errors(toy):
-    assert notebooks.resolve_lessons(["00"], toy) == ["00_toy"]
-    with pytest.raises(notebooks.CourseError, match="unknown lesson"):
-        notebooks.resolve_lessons(["99"], toy)
+    assert Checkout(toy).resolve(["00"]) == ["00_toy"]
+    with pytest.raises(CourseError, match="unknown lesson"):
+        Checkout(toy).resolve(["99"])
     assert cli.main(["release", "99", "--course-dir", str(toy)]) == 2  # a message, no traceback
 
 
@@ -109,44 +109,143 @@ def test_cell_predicates_agree_with_nbgrader():
     mean what nbgrader's do, on every cell of every lesson."""
     import nbgrader.utils as nu
 
-    for lesson in notebooks.lessons(ROOT):
-        for path in (notebooks.source_path(lesson, ROOT), notebooks.release_path(lesson, ROOT)):
+    for lesson in Checkout(ROOT).lessons:
+        for path in (Checkout(ROOT).source(lesson), Checkout(ROOT).release(lesson)):
             for cell in notebooks.read(path).cells:
-                assert notebooks.is_solution(cell) == bool(nu.is_solution(cell))
-                assert notebooks.is_locked(cell) == bool(nu.is_locked(cell))
+                assert is_solution(cell) == bool(nu.is_solution(cell))
+                assert is_locked(cell) == bool(nu.is_locked(cell))
                 grade = bool(nu.is_grade(cell))
-                assert notebooks.is_test(cell) == (
+                assert is_test(cell) == (
                     grade and not nu.is_solution(cell) and cell.cell_type == "code"
                 )
-                assert notebooks.is_manual(cell) == (grade and bool(nu.is_solution(cell)))
+                assert is_manual(cell) == (grade and bool(nu.is_solution(cell)))
+
+
+# The layers of course/, bottom up, and what each may import (CONTRIBUTING.md, "The wings").
+# A package's layer is its first name under course/; any other module is the runtime's.
+LAYERS = {
+    "runtime": {"runtime"},
+    "checkout": {"runtime", "checkout"},
+    "tools": {"runtime", "checkout", "tools"},
+    "grading": {"runtime", "checkout", "grading"},
+    "cli": {"runtime", "checkout", "tools", "grading", "cli"},
+}
+PACKAGE = Path(__file__).resolve().parents[1] / "course"
+
+
+def layer_of(module: str) -> str:
+    """``course.grading.batch`` -> ``grading``; ``course.cells``, ``course.experiments.x`` ->
+    ``runtime``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else "runtime"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def course_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import of a ``course`` module in the file at ``path``, at any
+    depth (inside functions too): ``from course import x`` counts as ``course.x``."""
+    import ast
+
+    here = module_name(path).split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], base]).strip(".")
+            found += [(node.lineno, f"{base}.{a.name}") for a in node.names]
+    return [(line, m) for line, m in found if m.split(".")[0] == "course"]
+
+
+def layer_violations() -> list[str]:
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if module in ("course", "course.__main__"):
+            continue  # the package itself and `python -m course` (the command)
+        layer = layer_of(module)
+        for line, target in sorted(course_imports(path)):
+            if target != "course" and layer_of(target) not in LAYERS[layer]:
+                wrong.append(f"{module}:{line} ({layer}) imports {target} ({layer_of(target)})")
+    return wrong
+
+
+def test_layers_import_only_downward():
+    """Neither wing imports the other (course.grading <-> course.tools), the checkout layer
+    neither wing, the runtime nothing above it; only the command (course.cli) stands on all.
+    Read from every module's imports, those inside functions included."""
+    wrong = layer_violations()
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def test_the_layer_test_sees_imports_inside_functions(tmp_path, monkeypatch):
+    """The reader above finds a wing's import made inside a function, and a relative one."""
+    fake = tmp_path / "course" / "grading"
+    fake.mkdir(parents=True)
+    (fake / "x.py").write_text(
+        "def f():\n    from course.tools import releases\nfrom ..tools import y\n"
+    )
+    (tmp_path / "course" / "cells.py").write_text("def f():\n    import course.checkout\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", tmp_path / "course")
+    assert sorted(course_imports(fake / "x.py")) == [
+        (2, "course.tools.releases"),
+        (3, "course.tools.y"),
+    ]
+    assert layer_violations() == [
+        "course.cells:2 (runtime) imports course.checkout (checkout)",
+        "course.grading.x:2 (grading) imports course.tools.releases (tools)",
+        "course.grading.x:3 (grading) imports course.tools.y (tools)",
+    ]
 
 
 def runtime_modules() -> list[str]:
-    """Every module of the student-facing runtime: ``course/*.py`` but the command's entry."""
-    import course
-
-    folder = Path(course.__file__).parent
-    return sorted(p.stem for p in folder.glob("*.py") if p.stem not in {"__init__", "__main__"})
-
-
-def test_runtime_list_is_complete():
-    assert {"checks", "cells", "colab", "comparison", "errors", "progress"} <= set(
-        runtime_modules()
+    """Every module of the student-facing runtime (the notebooks import these): every module
+    of ``course/`` outside the checkout layer, the wings and the command."""
+    return sorted(
+        m
+        for m in (module_name(p) for p in PACKAGE.rglob("*.py"))
+        if m not in ("course", "course.__main__") and layer_of(m) == "runtime"
     )
 
 
+def test_runtime_list_is_complete():
+    names = set(runtime_modules())
+    generic = (
+        "checks",
+        "cells",
+        "colab",
+        "errors",
+        "progress",
+        "data",
+        "train",
+        "runtime",
+        "plots",
+    )
+    experiments = ("comparison", "costs", "degradation", "panels", "results", "variants")
+    assert {f"course.{m}" for m in generic} <= names
+    assert {f"course.experiments.{m}" for m in experiments} <= names
+    assert not any(m.startswith(("course.tools", "course.grading", "course.cli")) for m in names)
+
+
 def test_runtime_imports_neither_tools_nor_grading():
-    """The student-facing runtime the notebooks import stands alone: importing any of its
-    modules loads nothing of course.tools, course.grading or course.cli."""
+    """The student-facing runtime the notebooks import stands alone: importing all of its
+    modules loads nothing of the checkout layer, course.tools, course.grading or course.cli."""
     import subprocess
     import sys
 
     code = (
         "import sys, importlib\n"
         f"for m in {runtime_modules()!r}:\n"
-        "    importlib.import_module('course.' + m)\n"
+        "    importlib.import_module(m)\n"
         "bad = sorted(m for m in sys.modules if m.startswith(('course.tools', 'course.grading', "
-        "'course.cli')))\n"
+        "'course.cli', 'course.checkout')))\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

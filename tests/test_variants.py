@@ -1,4 +1,4 @@
-"""course.variants (lesson 06): networks of the student's units, gradient profiles, runs, plots,
+"""course.experiments.variants (lesson 06): networks of the student's units, gradient profiles, runs, plots,
 the control panel.
 
 The graded exercises of lesson 06 (PreActBlock, block_variant, ...) are not in the library; these
@@ -17,7 +17,7 @@ import torch
 from lesson_code import answers
 from torch import nn
 
-from course import variants
+from course.experiments import variants
 
 matplotlib.use("Agg")
 
@@ -84,7 +84,7 @@ def test_library_does_not_implement_the_exercises():
         "VariantUnit",
     )
     for name in exercises:
-        assert not hasattr(variants, name), f"course.variants must not define {name}"
+        assert not hasattr(variants, name), f"course.experiments.variants must not define {name}"
     source = inspect.getsource(variants)
     assert "autograd.grad" not in source  # input_gradient is the student's
 

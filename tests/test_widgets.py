@@ -1,4 +1,4 @@
-"""The lesson widgets (course.widgets) build without a browser, follow their sliders, and compute
+"""The lesson widgets (course.experiments.costs) build without a browser, follow their sliders, and compute
 with the functions and classes they are handed (the student's), never with code of their own.
 
 Lesson 03: ``cost_explorer(conv_mults, conv_params)``; lesson 04:
@@ -16,7 +16,7 @@ from lesson_code import answers
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course import widgets
+from course.experiments import costs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 INCEPTION_3A = (192, 64, 96, 128, 16, 32, 32)
@@ -51,7 +51,7 @@ def student_params(c_in, c_out, f, bias=True):
 
 
 def test_cost_explorer_builds_headless_with_the_lecture_example():
-    ui = widgets.cost_explorer(student_mults, student_params)
+    ui = costs.cost_explorer(student_mults, student_params)
     assert isinstance(ui, ipw.VBox)
     assert set(ui.sliders) == {"h", "w", "c_in", "c_mid", "c_out", "f"}
     assert ui.error is None
@@ -69,7 +69,7 @@ def test_cost_explorer_builds_headless_with_the_lecture_example():
 
 
 def test_cost_explorer_follows_its_sliders():
-    ui = widgets.cost_explorer(student_mults, student_params)
+    ui = costs.cost_explorer(student_mults, student_params)
     html, chart = ui.summary.value, png(ui)
     ui.sliders["c_mid"].value = 64  # a wider bottleneck
     assert ui.result["reduce_mults"] == 28 * 28 * 64 * 192
@@ -84,7 +84,7 @@ def test_cost_explorer_follows_its_sliders():
 
 def test_cost_explorer_calls_the_functions_it_is_given():
     mults, params = Spy(student_mults), Spy(student_params)
-    ui = widgets.cost_explorer(mults, params)
+    ui = costs.cost_explorer(mults, params)
     assert ((28, 28, 192, 32, 5), {}) in mults.calls
     assert ((28, 28, 192, 16, 1), {}) in mults.calls
     assert ((192, 32, 5), {"bias": False}) in params.calls
@@ -92,7 +92,7 @@ def test_cost_explorer_calls_the_functions_it_is_given():
     ui.sliders["w"].value = 7
     assert ((28, 7, 192, 32, 5), {}) in mults.calls
     # a wrong student formula is shown as it is: the widget does not fix it
-    forgets_c_in = widgets.cost_explorer(lambda h, w, ci, co, f: h * w * co * f * f, student_params)
+    forgets_c_in = costs.cost_explorer(lambda h, w, ci, co, f: h * w * co * f * f, student_params)
     assert forgets_c_in.result["direct_mults"] == 28 * 28 * 32 * 25
     assert f"{28 * 28 * 32 * 25:,}" in forgets_c_in.summary.value
 
@@ -101,7 +101,7 @@ def test_cost_explorer_reports_an_unfinished_exercise_instead_of_crashing():
     def blank(*args, **kwargs):
         raise NotImplementedError()
 
-    ui = widgets.cost_explorer(blank, student_params)
+    ui = costs.cost_explorer(blank, student_params)
     assert ui.result is None
     assert "not written yet" in ui.error and ui.summary.value == ui.error
     assert png(ui) == b""
@@ -111,13 +111,13 @@ def test_cost_explorer_reports_an_unfinished_exercise_instead_of_crashing():
     def broken(h, w, ci, co, f):
         raise ValueError("negative size")
 
-    ui = widgets.cost_explorer(broken, student_params)
+    ui = costs.cost_explorer(broken, student_params)
     assert "ValueError: negative size" in ui.error
 
 
 def test_cost_explorer_with_the_lesson03_solution():
     ns = answers("03_one_by_one_convolutions", "conv_params", "conv_mults")
-    ui = widgets.cost_explorer(ns["conv_mults"], ns["conv_params"])
+    ui = costs.cost_explorer(ns["conv_mults"], ns["conv_params"])
     assert ui.result["direct_mults"] == 120_422_400
     assert ui.result["bottleneck_mults"] == 12_443_648
 
@@ -178,7 +178,7 @@ def _rows(result, kind="inception"):
 
 
 def test_branch_explorer_builds_headless_for_inception_3a():
-    ui = widgets.branch_cost_explorer(Inception, naive=Naive)
+    ui = costs.branch_cost_explorer(Inception, naive=Naive)
     assert isinstance(ui, ipw.VBox)
     assert list(ui.sliders) == [
         "in_ch", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj", "size",
@@ -198,7 +198,7 @@ def test_branch_explorer_builds_headless_for_inception_3a():
 
 
 def test_branch_explorer_follows_its_sliders():
-    ui = widgets.branch_cost_explorer(Inception, naive=Naive)
+    ui = costs.branch_cost_explorer(Inception, naive=Naive)
     html, chart = ui.summary.value, png(ui)
     ui.sliders["ch5x5red"].value = 192  # no reduction left in the 5×5 branch
     assert ui.result["inception"][2]["weights"] == 192 * 192 + 192 * 32 * 25
@@ -222,9 +222,9 @@ def test_branch_explorer_uses_the_classes_it_is_given():
     class ThreeByThree(Inception):  # torchvision's kept bug: a 3×3 kernel in the "5×5" branch
         kernel5 = 3
 
-    widgets.branch_cost_explorer(Recorded)
+    costs.branch_cost_explorer(Recorded)
     assert built == [INCEPTION_3A]
-    ui = widgets.branch_cost_explorer(ThreeByThree)
+    ui = costs.branch_cost_explorer(ThreeByThree)
     assert "naive" not in ui.result
     assert ui.result["inception"][2]["weights"] == 192 * 16 + 16 * 32 * 9
     # wide modules are built on the meta device: no memory, no arithmetic
@@ -239,10 +239,10 @@ def test_branch_explorer_flags_a_branch_that_changes_the_size():
             super().__init__(*args)
             self.branch4[0] = nn.MaxPool2d(3, stride=1)  # no padding: loses 2 pixels
 
-    ui = widgets.branch_cost_explorer(NoPadding)
+    ui = costs.branch_cost_explorer(NoPadding)
     assert ui.result["inception"][3]["out_size"] == (26, 26)
     assert "cannot be concatenated" in ui.summary.value
-    assert "cannot be concatenated" not in widgets.branch_cost_explorer(Inception).summary.value
+    assert "cannot be concatenated" not in costs.branch_cost_explorer(Inception).summary.value
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_branch_explorer_reports_problems_instead_of_crashing(cls, message):
             super().__init__()
             self.conv = nn.Conv2d(in_ch, 8, 1)
 
-    ui = widgets.branch_cost_explorer({"blank": Blank, "unnamed": Unnamed}[cls])
+    ui = costs.branch_cost_explorer({"blank": Blank, "unnamed": Unnamed}[cls])
     assert ui.result is None and message in ui.error
     assert png(ui) == b""
     ui.sliders["size"].value = 10  # still alive
@@ -273,7 +273,7 @@ def test_branch_explorer_reports_problems_instead_of_crashing(cls, message):
 def test_inception_branch_costs_on_the_lesson04_solution():
     ns = answers("04_inception", "NaiveInception", "InceptionModule")
     module = ns["InceptionModule"](*INCEPTION_3A)
-    rows = widgets.inception_branch_costs(module, in_ch=192, size=28)
+    rows = costs.inception_branch_costs(module, in_ch=192, size=28)
     plain = [
         [nn.Conv2d(192, 64, 1)],
         [nn.Conv2d(192, 96, 1), nn.Conv2d(96, 128, 3)],
@@ -284,5 +284,5 @@ def test_inception_branch_costs_on_the_lesson04_solution():
         assert row["weights"] == sum(c.weight.numel() for c in convs)
         assert row["params"] == sum(c.weight.numel() + c.bias.numel() for c in convs)
     assert [(r["weights"], r["mult_adds"]) for r in rows] == measured(module, 192, 28)
-    ui = widgets.branch_cost_explorer(ns["InceptionModule"], naive=ns["NaiveInception"])
+    ui = costs.branch_cost_explorer(ns["InceptionModule"], naive=ns["NaiveInception"])
     assert sum(r["mult_adds"] for r in ui.result["inception"]) == 128_049_152

@@ -12,8 +12,10 @@ import pytest
 from conftest import ROOT, all_lessons
 from lesson_jobs import lesson_job
 
-from course.tools import notebooks
-from course.tools.demo import load_catalogue
+from course.cells import grade_id, is_manual, is_solution
+from course.checkout import Checkout, notebooks
+
+CHECKOUT = Checkout(ROOT)
 
 CASES = [
     pytest.param(
@@ -23,24 +25,20 @@ CASES = [
         marks=pytest.mark.xdist_group(lesson),
     )  # fmt: skip
     for lesson in all_lessons()
-    for wrong in load_catalogue(lesson, ROOT)
+    for wrong in CHECKOUT.wrong_answers(lesson)
 ]
 
 
 def test_every_lesson_has_a_catalogue():
-    missing = [lesson for lesson in all_lessons() if not load_catalogue(lesson, ROOT)]
+    missing = [lesson for lesson in all_lessons() if not CHECKOUT.wrong_answers(lesson)]
     assert not missing, f"no wrong-answer catalogue for {missing} (tests/wrong_answers/<id>.py)"
 
 
 def test_catalogue_covers_every_exercise():
     for lesson in all_lessons():
-        src = notebooks.read(notebooks.source_path(lesson, ROOT))
-        exercises = {
-            notebooks.grade_id(c)
-            for c in src.cells
-            if notebooks.is_solution(c) and not notebooks.is_manual(c)
-        }
-        catalogue = load_catalogue(lesson, ROOT)
+        src = notebooks.read(Checkout(ROOT).source(lesson))
+        exercises = {grade_id(c) for c in src.cells if is_solution(c) and not is_manual(c)}
+        catalogue = CHECKOUT.wrong_answers(lesson)
         covered = {w["exercise"] for w in catalogue}
         assert covered <= exercises, f"{lesson}: unknown exercises {covered - exercises}"
         assert exercises <= covered, f"{lesson}: no wrong answers for {sorted(exercises - covered)}"

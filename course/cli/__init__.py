@@ -100,7 +100,7 @@ def _add_release(sub) -> None:
     _lessons(p)
     p.add_argument("--out", type=Path, default=None, help="output folder (default: notebooks/)")
     _course_dir(p)
-    p.set_defaults(handler="course.tools.notebooks:release_command")
+    p.set_defaults(handler="course.tools.releases:release_command")
 
 
 def _add_check(sub) -> None:
@@ -148,7 +148,7 @@ def _add_demo(sub) -> None:
         default=None,
         help="course folder to create (default: a new temporary one)",
     )
-    p.set_defaults(handler="course.tools.demo:run")
+    p.set_defaults(handler="course.cli.demo:run")
 
 
 def _add_grade(sub) -> None:

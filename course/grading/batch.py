@@ -46,6 +46,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
+
+from course import cells
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
+from course.errors import CourseError
 from course.grading import feedback as fb
 from course.grading import report, wire
 from course.grading.job import CellSpec, JobResult, JobSpec
@@ -59,7 +65,6 @@ from course.grading.sandbox import (
     check_readable,
 )
 from course.grading.staging import Staged, stage_student, timestamp_ok
-from course.tools import notebooks as nbs
 
 REFERENCE = "reference-solution"  # the pseudo-student of the reference check
 # A grading worker without its wire frame and checkpoint: Python, torch and the course imported,
@@ -75,7 +80,7 @@ PRELOAD = ["torch", "course.grading.job", "course.grading.proxy", "course.gradin
 RESULT_VERSION = 1
 
 
-class InstructorError(nbs.CourseError):
+class InstructorError(CourseError):
     """A problem with the course, its configuration or the command line, not a student's."""
 
 
@@ -104,7 +109,7 @@ class Plan:
 
 @dataclass
 class Course:
-    root: Path
+    checkout: Checkout
     lessons: list[str]
     plans: dict[str, Plan]
     work: Path
@@ -129,8 +134,8 @@ def _sha(*parts: str) -> str:
 
 def make_plan(lesson: str, source_path: Path, source, release, settings: str) -> Plan:
     # the lesson's first code cell (imports); the generated course cells are not lesson content
-    code = [c for c in source.cells if c.cell_type == "code" and not nbs.is_course_cell(c)]
-    tests = {nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_test(c)}
+    code = [c for c in source.cells if c.cell_type == "code" and not cells.is_course_cell(c)]
+    tests = {cells.grade_id(c): cells.points(c) for c in source.cells if cells.is_test(c)}
     return Plan(
         lesson=lesson,
         source_path=source_path,
@@ -138,47 +143,49 @@ def make_plan(lesson: str, source_path: Path, source, release, settings: str) ->
         release=release,
         setup=code[0].source if code else "",
         tests=tests,
-        test_sources={nbs.grade_id(c): c.source for c in source.cells if nbs.is_test(c)},
-        helpers={nbs.grade_id(c): c.source for c in source.cells if nbs.is_helper(c)},
-        manual={nbs.grade_id(c): nbs.points(c) for c in source.cells if nbs.is_manual(c)},
-        artifacts={nbs.grade_id(c) for c in source.cells if nbs.grades_artifact(c)},
+        test_sources={cells.grade_id(c): c.source for c in source.cells if cells.is_test(c)},
+        helpers={cells.grade_id(c): c.source for c in source.cells if cells.is_helper(c)},
+        manual={cells.grade_id(c): cells.points(c) for c in source.cells if cells.is_manual(c)},
+        artifacts={cells.grade_id(c) for c in source.cells if cells.grades_artifact(c)},
         hidden=fb.hidden_lines(source, release),
         fingerprint=_sha(
             str(RESULT_VERSION),
-            nbs.nbformat.writes(source),
-            nbs.nbformat.writes(release),
+            nbformat.writes(source),
+            nbformat.writes(release),
             settings,
         ),
     )
 
 
-def cell_timeout_of(root: Path) -> float:
-    """``c.Execute.timeout`` of the course's nbgrader_config.py (default 120 s)."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    value = config.Execute.get("timeout", 120)
-    return float(value) if isinstance(value, int | float) and value > 0 else 120.0
-
-
 def prepare(
-    root: Path, lessons: list[str], work: Path, out: Path, limits: Limits, *,
+    checkout: Checkout, lessons: list[str], work: Path, out: Path, limits: Limits, *,
     cell_timeout: float | None, timeout: float, data: Path | None, feedback: bool, jobs: int,
     unsafe: bool,
 ) -> Course:  # fmt: skip
     """Release every lesson once and build its plan; course errors raise InstructorError."""
-    template = nbs.make_course_dir(work / "template", lessons, root)
-    cell_timeout = cell_timeout or cell_timeout_of(root)
+    template = checkout.copy(work / "template", lessons)
+    cell_timeout = cell_timeout or checkout.cell_timeout
     settings = json.dumps([limits.__dict__, cell_timeout, timeout, unsafe], sort_keys=True)
     course = Course(
-        root, lessons, {}, work, out, limits, cell_timeout, timeout, data, feedback, jobs, unsafe
+        checkout,
+        lessons,
+        {},
+        work,
+        out,
+        limits,
+        cell_timeout,
+        timeout,
+        data,
+        feedback,
+        jobs,
+        unsafe,
     )
     for lesson in lessons:
-        source_path = nbs.source_path(lesson, root)
+        source_path = checkout.source(lesson)
         try:
             source = nbs.read(source_path)
-            release_dir = nbs.generate_assignment(template, lesson)
-            release = nbs.read(release_dir / f"{lesson}.ipynb")
+            template.generate_assignment(lesson)
+            release = nbs.read(template.release(lesson))
         except Exception as exc:  # noqa: BLE001 - anything wrong with the course source
             raise InstructorError(f"cannot prepare lesson {lesson}: {exc}") from exc
         course.plans[lesson] = make_plan(lesson, source_path, source, release, settings)
@@ -187,7 +194,7 @@ def prepare(
         nbs.write(source, specs / "source.ipynb")
         nbs.write(release, specs / "release.ipynb")
         course.files[lesson] = (specs / "source.ipynb", specs / "release.ipynb")
-    shutil.rmtree(template / "solutions", ignore_errors=True)
+    shutil.rmtree(template.sources, ignore_errors=True)
     return course
 
 
@@ -210,21 +217,21 @@ def spec_for(
     cell_timeout: float, timeout: float, limits: Limits, unsafe: bool = False,
 ) -> JobSpec:  # fmt: skip
     """The job for notebook ``nb`` (staged: test and locked cells are the course's)."""
-    cells = []
+    specs = []
     for i, cell in enumerate(nb.cells):
-        gid = nbs.grade_id(cell)
+        gid = cells.grade_id(cell)
         if cell.cell_type != "code":
-            cells.append(CellSpec(i, "markdown", ""))
-        elif nbs.is_test(cell) and gid in plan.tests:
-            cells.append(CellSpec(i, "test", "", gid, plan.tests[gid], plan.test_sources[gid]))
-        elif gid in plan.helpers and nbs.is_helper(cell):
-            cells.append(CellSpec(i, "helper", cell.source, gid, 0.0, plan.helpers[gid]))
+            specs.append(CellSpec(i, "markdown", ""))
+        elif cells.is_test(cell) and gid in plan.tests:
+            specs.append(CellSpec(i, "test", "", gid, plan.tests[gid], plan.test_sources[gid]))
+        elif gid in plan.helpers and cells.is_helper(cell):
+            specs.append(CellSpec(i, "helper", cell.source, gid, 0.0, plan.helpers[gid]))
         else:
-            cells.append(CellSpec(i, "student", cell.source, gid))
+            specs.append(CellSpec(i, "student", cell.source, gid))
     return JobSpec(
         student=student,
         lesson=plan.lesson,
-        cells=cells,
+        cells=specs,
         setup=plan.setup,
         files=files,
         data=str(data) if data else None,
@@ -335,7 +342,7 @@ class Cluster:
         self.client, self.local = cluster.connect(address)  # fails fast: InstructorError-like
         try:
             cluster.check_workers(cluster.worker_versions(self.client))
-        except nbs.CourseError:
+        except CourseError:
             self.close()
             raise
         self.threads = sum(self.client.nthreads().values())
@@ -442,7 +449,7 @@ def keep_outputs(course: Course, st: Staged, job: JobResult, res: Result) -> Non
         return
     plan = course.plans[st.lesson]
     page = fb.feedback_html(fb.feedback_notebook(st.nb, job), plan.source_path.parent)
-    own = {c.source for c in st.nb.cells if not nbs.is_test(c)}
+    own = {c.source for c in st.nb.cells if not cells.is_test(c)}
     leaked = fb.leaked_lines(page, plan.hidden, own)
     if leaked:
         res.flags.append(
@@ -499,10 +506,11 @@ def memory_caps(limits: Limits, staged_on_tmpfs: bool) -> dict[str, int]:
     """What one notebook being graded can make the host hold (MB), by kind: its sandbox
     (resident memory, tmpfs), the grading worker (its base, one wire frame, lesson 05's
     checkpoint decoded), and its staged files where the work folder is a tmpfs."""
-    from course.grading import checkpoints, staging, wire
+    from course.grading import staging, wire
+    from course.scoring import MAX_DECODED_MB
 
     caps = dict(limits.host_mb())
-    caps["grader worker"] = WORKER_BASE_MB + wire.CAPS.host_mb() + checkpoints.MAX_DECODED_MB
+    caps["grader worker"] = WORKER_BASE_MB + wire.CAPS.host_mb() + MAX_DECODED_MB
     if staged_on_tmpfs:
         caps["staged files (work folder on tmpfs)"] = staging.MAX_STAGED_MB
     return caps
@@ -593,7 +601,7 @@ def check_reference(course: Course, st: Staged, job: JobResult) -> None:
 
 
 def grade_class(
-    submissions: Path, root: Path, lessons: list[str], out: Path, *,
+    submissions: Path, checkout: Checkout, lessons: list[str], out: Path, *,
     jobs: int = 1, limits: Limits | None = None, cell_timeout: float | None = None,
     timeout: float = 1200, feedback: bool = False, students: list[str] | None = None,
     work_dir: Path | None = None, gradebook: Path | None = None, data: Path | None = None,
@@ -621,10 +629,10 @@ def grade_class(
             check_memory(limits or Limits(), jobs, Path(tmp), log, remote=bool(scheduler))
             log(f"preparing {len(lessons)} lesson(s) ...")
             course = prepare(
-                root, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
+                checkout, lessons, Path(tmp), out, limits or Limits(), cell_timeout=cell_timeout,
                 timeout=timeout, data=data, feedback=feedback, jobs=jobs, unsafe=unsafe,
             )  # fmt: skip
-            book = Book(gradebook, root, course) if gradebook is not None else None
+            book = Book(gradebook, course) if gradebook is not None else None
             if cluster is not None:
                 course.jobs = max(jobs, cluster.threads)
                 log(
@@ -644,12 +652,12 @@ def grade_class(
 class Book:
     """``--gradebook``: checked against the course before grading, written after."""
 
-    def __init__(self, db: Path, root: Path, course: Course):
+    def __init__(self, db: Path, course: Course):
         from course.grading import gradebook as gbook
 
         self.db, self.course = db, course
         try:
-            self.cid = gbook.course_id(root)
+            self.cid = course.checkout.course_id
             self.fingerprint = gbook.check(db, self.cid, course.plans)
         except gbook.GradebookError as exc:
             raise InstructorError(str(exc)) from None
@@ -775,23 +783,23 @@ def run(args) -> int:
             for need in ("solutions", "nbgrader_config.py"):
                 if not (args.course_dir / need).exists():
                     raise InstructorError(f"{args.course_dir} has no {need}")
-        root = nbs.repo_root(args.course_dir)
-        lessons = nbs.resolve_lessons(args.lessons, root)
+        checkout = Checkout.find(args.course_dir)
+        lessons = checkout.resolve(args.lessons)
         if not lessons:
-            raise InstructorError(f"no lessons in {root / 'solutions'}")
+            raise InstructorError(f"no lessons in {checkout.sources}")
         jobs = args.jobs or max(1, (os.cpu_count() or 2) // 2)
         limits = Limits(memory_mb=args.memory or None)
         data = args.data if args.data is not None else course_data.data_root()
         if args.unsafe_no_sandbox:
             log(report.UNSAFE)
         graded = grade_class(
-            args.submissions, root, lessons, args.out, jobs=jobs, limits=limits,
+            args.submissions, checkout, lessons, args.out, jobs=jobs, limits=limits,
             cell_timeout=args.cell_timeout, timeout=args.timeout, feedback=args.feedback,
             students=args.students, work_dir=args.work_dir, gradebook=args.gradebook,
             data=Path(data) if data else None, unsafe=args.unsafe_no_sandbox,
             scheduler=args.scheduler, log=log,
         )  # fmt: skip
-    except (nbs.CourseError, FileNotFoundError) as exc:
+    except (CourseError, FileNotFoundError) as exc:
         print(f"course grade: {exc}", file=sys.stderr)
         return 2
     report.write_csv(graded.results, args.out / "grades.csv")

@@ -14,56 +14,12 @@ name; a student without a checkpoint, or with one that does not fit, gets 0 band
 
 from __future__ import annotations
 
-import struct
 import sys
-import zipfile
 from pathlib import Path
 
+from course.checkout import Checkout, notebooks
+
 LESSON = "05_resnet34_cifar10"
-MAX_DECODED_MB = 200  # a checkpoint's records together (staging leaves out larger files anyway)
-MAX_RECORDS = 10_000  # a ResNet-34 checkpoint has ~250
-
-
-class ArchiveError(Exception):
-    """A checkpoint file the grader refuses to decode (with what to do about it)."""
-
-
-def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
-    """Refuse, from the zip's own directory and before anything is decompressed or allocated,
-    a checkpoint that would make the reader hold more than ``max_mb``: a file over the cap,
-    not a ``torch.save`` zip archive (the legacy format declares storage sizes the loader
-    allocates first), more than :data:`MAX_RECORDS` records, or any compressed record (a zip
-    bomb: ``torch.save`` stores records uncompressed, so what is decoded is at most the
-    file's own size). Raises :class:`ArchiveError`."""
-    path = Path(path)
-    limit = max_mb * 2**20
-    size = path.stat().st_size
-    if size > limit:
-        raise ArchiveError(f"the file is {size / 2**20:,.0f} MB (the limit is {max_mb} MB)")
-    with open(path, "rb") as fh:
-        end = zipfile._EndRecData(fh)  # type: ignore[attr-defined]  # the end record only: 22 bytes + the comment
-        if not end:
-            raise ArchiveError(
-                "it is not a torch.save zip archive; save it with course.scoring.save_model"
-            )
-        records = end[zipfile._ECD_ENTRIES_TOTAL]  # type: ignore[attr-defined]
-        if records > MAX_RECORDS:
-            raise ArchiveError(f"it has {records:,} records (the limit is {MAX_RECORDS:,})")
-        try:
-            infos = zipfile.ZipFile(fh).infolist()
-        except (zipfile.BadZipFile, struct.error, ValueError, OSError) as exc:
-            raise ArchiveError(f"its zip directory is unreadable ({exc})") from None
-    total = 0
-    for info in infos:
-        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
-            raise ArchiveError(
-                f"record {info.filename[:80]!r} is compressed ({info.compress_size:,} bytes "
-                f"declared to expand to {info.file_size:,}); torch.save never compresses: save "
-                "it with course.scoring.save_model"
-            )
-        total += info.file_size
-    if total > min(size, limit):
-        raise ArchiveError(f"its records declare {total:,} bytes in a {size:,}-byte file")
 
 
 class ReferenceError_(Exception):  # noqa: N801 - not the builtin ReferenceError
@@ -75,10 +31,9 @@ def load_reference(path: str | Path, class_name: str = "ResNet34"):
 
     For a notebook, its solution cells named ``BasicBlock`` and ``ResNet34`` run after
     ``import torch, torch.nn as nn, torch.nn.functional as F``
-    (:func:`course.tools.notebooks.answer_namespace`). Raises :class:`ReferenceError_` with a
+    (:func:`course.checkout.notebooks.answer_namespace`). Raises :class:`ReferenceError_` with a
     message when the class is missing or the notebook is a student release.
     """
-    from course.tools import notebooks
 
     path = Path(path)
     if not path.is_file():
@@ -189,9 +144,7 @@ def run(args) -> int:
         return 2
     reference = args.reference
     if reference is None:
-        from course.tools import notebooks
-
-        reference = notebooks.source_path(LESSON)
+        reference = Checkout.find().source(LESSON)
     try:
         model_class = load_reference(reference)
         checkpoints = find_checkpoints(args.submissions, LESSON)

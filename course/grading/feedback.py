@@ -35,7 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-from course.tools import notebooks as nbs
+from course import cells
+from course.checkout import notebooks as nbs
 
 LONG_LINE = 12  # hidden lines at least this long are searched for anywhere in the page
 TEST_PLACEHOLDER = "# {gid}: {points:g} point{s}. The test's code is not shown in feedback."
@@ -48,7 +49,7 @@ def hidden_lines(source, release) -> list[str]:
     shown = "\n".join(c.source for c in release.cells)
     secret, inside = [], False
     for cell in source.cells:
-        if not nbs.is_test(cell):
+        if not cells.is_test(cell):
             continue
         for line in cell.source.split("\n"):
             if nbs.HIDDEN_BEGIN in line:
@@ -82,16 +83,16 @@ def _error_output(outcome) -> dict:
 def autograded_notebook(staged_nb, result):
     """The staged notebook with the outputs of this grading run (see the module docstring)."""
     nb = copy.deepcopy(staged_nb)
-    cells = {c.index: c for c in result.cells}
+    runs = {c.index: c for c in result.cells}
     tests = {t.grade_id: t for t in result.tests}
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        gid = nbs.grade_id(cell)
-        if nbs.is_test(cell) and gid in tests:
+        gid = cells.grade_id(cell)
+        if cells.is_test(cell) and gid in tests:
             cell.outputs = [_verdict_output(tests[gid])]
-        elif i in cells:
-            run = cells[i]
+        elif i in runs:
+            run = runs[i]
             cell.outputs = [nbformat.from_dict(o) for o in run.outputs]
             if run.error:
                 cell.outputs.append(_error_output(run))
@@ -111,12 +112,12 @@ def feedback_notebook(staged_nb, result):
     nb = autograded_notebook(staged_nb, result)
     tests = {t.grade_id: t for t in result.tests}
     for cell in nb.cells:
-        if nbs.is_test(cell):
-            points = nbs.points(cell)
+        if cells.is_test(cell):
+            points = cells.points(cell)
             cell.source = TEST_PLACEHOLDER.format(
-                gid=nbs.grade_id(cell), points=points, s="s" * (points != 1)
+                gid=cells.grade_id(cell), points=points, s="s" * (points != 1)
             )
-            t = tests.get(nbs.grade_id(cell))
+            t = tests.get(cells.grade_id(cell))
             if t is not None:
                 cell.metadata[VERDICT_KEY] = {
                     "points": t.points, "earned": t.earned, "message": t.message,
@@ -157,15 +158,17 @@ def _one_line(text: str) -> str:
 def _rows(nb) -> list[_Row]:
     rows = []
     for i, cell in enumerate(nb.cells):
-        gid = nbs.grade_id(cell)
+        gid = cells.grade_id(cell)
         if not gid:
             continue
-        if nbs.is_manual(cell):
-            rows.append(_Row(gid, f"cell-{i}", nbs.points(cell), None, "graded by your instructor"))
-        elif nbs.is_test(cell):
+        if cells.is_manual(cell):
+            rows.append(
+                _Row(gid, f"cell-{i}", cells.points(cell), None, "graded by your instructor")
+            )
+        elif cells.is_test(cell):
             v = cell.metadata.get(VERDICT_KEY)
             if v is None:  # not graded (e.g. a cell the grade did not reach)
-                rows.append(_Row(gid, f"cell-{i}", nbs.points(cell), 0.0, "not graded"))
+                rows.append(_Row(gid, f"cell-{i}", cells.points(cell), 0.0, "not graded"))
             else:
                 message = "" if v["earned"] >= v["points"] else _one_line(v["message"])
                 rows.append(_Row(gid, f"cell-{i}", v["points"], v["earned"], message))
@@ -218,10 +221,10 @@ def _output(out, i: int, k: int) -> str:
 
 
 def _code_cell(cell, i: int, rows: dict[str, _Row]) -> str:
-    gid = nbs.grade_id(cell)
+    gid = cells.grade_id(cell)
     head = ""
     classes = "cell code"
-    if gid in rows and nbs.is_test(cell):
+    if gid in rows and cells.is_test(cell):
         r = rows[gid]
         classes += f" test {r.status}"
         verdict = "passed" if r.status == "passed" else "failed"
@@ -315,7 +318,7 @@ def _inline_images(body: str, assets: Path | None) -> str:
 def feedback_html(nb, assets: Path | None = None) -> str:
     """The student's page for a feedback notebook (see the module docstring); ``assets`` is the
     lesson's folder, whose figures the markdown shows (inlined)."""
-    from course.tools.site import pandoc
+    from course.checkout import pandoc
 
     rows = _rows(nb)
     by_gid = {r.grade_id: r for r in rows}

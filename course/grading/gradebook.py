@@ -28,13 +28,6 @@ def _digest(db: Path) -> str:
     return hashlib.sha256(db.read_bytes()).hexdigest()
 
 
-def course_id(root: Path) -> str:
-    from traitlets.config.loader import PyFileConfigLoader
-
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
-    return str(config.CourseDirectory.get("course_id", "") or "default_course")
-
-
 def check(db: Path, cid: str, plans: dict) -> str:
     """Check that every lesson is in the gradebook with the source's graded cells and points
     (``nbgrader generate_assignment`` puts it there); returns the gradebook's fingerprint."""

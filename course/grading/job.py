@@ -337,7 +337,7 @@ class Job:
         course's, not the student's)."""
         if self._course_locked is None:
             from course import cells as nbcells
-            from course.tools import notebooks as nbs
+            from course.checkout import notebooks as nbs
 
             try:
                 source = nbs.read(Path(self.spec.source))

@@ -48,6 +48,9 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from course.cells import grade_id, is_solution
+from course.checkout import Checkout
+from course.checkout import notebooks as nbs
 from course.errors import CourseError
 from course.grading.report import display
 
@@ -226,7 +229,6 @@ def class_folder(grades: Path) -> Path:
 
 def student_answers(folder: Path, lesson: str) -> dict[str, dict[str, str]]:
     """student -> exercise -> answer cell source, for every readable notebook of ``lesson``."""
-    from course.tools import notebooks as nbs
 
     out = {}
     for student in sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()):
@@ -236,41 +238,29 @@ def student_answers(folder: Path, lesson: str) -> dict[str, dict[str, str]]:
         except Exception:  # noqa: BLE001 - missing or unreadable: course grade reports those
             continue
         out[display(student.name)] = {
-            nbs.grade_id(c): c.source
+            grade_id(c): c.source
             for c in nb.cells
-            if c.cell_type == "code" and nbs.is_solution(c) and nbs.grade_id(c)
+            if c.cell_type == "code" and is_solution(c) and grade_id(c)
         }
     return out
 
 
-def known_sources(lesson: str, root: Path) -> tuple[dict[str, dict], dict[str, str]]:
+def known_sources(lesson: str, checkout: Checkout) -> tuple[dict[str, dict], dict[str, str]]:
     """(source name -> exercise -> code, exercise -> release stub) for ``lesson``."""
-    from course.tools import notebooks as nbs
-    from course.tools.demo import load_catalogue
-
-    source = nbs.read(nbs.source_path(lesson, root))
-    reference = {ex: strip_markers(code) for ex, code in nbs.answers(source).items()}
-    known: dict[str, dict] = {REFERENCE: reference}
-    for wrong in load_catalogue(lesson, root):
+    known: dict[str, dict] = {REFERENCE: nbs.answers(nbs.read(checkout.source(lesson)))}
+    for wrong in checkout.wrong_answers(lesson):
         known.setdefault(CATALOGUE + wrong["name"], {})[wrong["exercise"]] = wrong["source"]
     stubs = {}
-    release = root / "notebooks" / lesson / f"{lesson}.ipynb"
+    release = checkout.release(lesson)
     if release.is_file():
         for c in nbs.read(release).cells:
-            if c.cell_type == "code" and nbs.is_solution(c) and nbs.grade_id(c):
-                stubs[nbs.grade_id(c)] = c.source
+            if c.cell_type == "code" and is_solution(c) and grade_id(c):
+                stubs[grade_id(c)] = c.source
     return known, stubs
 
 
-def strip_markers(code: str) -> str:
-    return "\n".join(
-        line for line in code.splitlines() if line.strip() not in ("### BEGIN SOLUTION",
-                                                                    "### END SOLUTION")
-    )  # fmt: skip
-
-
 def review(
-    grades: Path, lessons: list[str], root: Path, threshold: float = THRESHOLD
+    grades: Path, lessons: list[str], checkout: Checkout, threshold: float = THRESHOLD
 ) -> tuple[list[Pair], dict[tuple[str, str], list[Answer]], dict[str, int]]:
     """All flagged pairs of the class, the answers too short to compare per (lesson,
     exercise), and how many students each lesson had."""
@@ -281,7 +271,7 @@ def review(
         counts[lesson] = len(students)
         if not students:
             continue
-        known, stubs = known_sources(lesson, root)
+        known, stubs = known_sources(lesson, checkout)
         exercises = sorted({ex for answers in students.values() for ex in answers})
         for ex in exercises:
             answers = [Answer(s, lesson, ex, a[ex]) for s, a in students.items() if ex in a]
@@ -359,14 +349,13 @@ def write_csv(pairs: list[Pair], path: Path) -> None:
 
 
 def run(args) -> int:
-    from course.tools import notebooks as nbs
 
-    root = nbs.repo_root(args.course_dir)
-    lessons = nbs.resolve_lessons(args.lessons, root)
+    checkout = Checkout.find(args.course_dir)
+    lessons = checkout.resolve(args.lessons)
     threshold = THRESHOLD if args.threshold is None else args.threshold
     if not 0 < threshold <= 1:
         raise CourseError(f"--threshold must be in (0, 1], got {threshold:g}")
-    pairs, short, counts = review(args.grades, lessons, root, threshold)
+    pairs, short, counts = review(args.grades, lessons, checkout, threshold)
     out = Path(args.out) if args.out is not None else Path(args.grades)
     out.mkdir(parents=True, exist_ok=True)
     (out / "similarity.html").write_text(render(pairs, short, counts, threshold), "utf-8")

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from course.grading.report import Status
+from course import cells
+from course.checkout import notebooks as nbs
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 import nbformat
-
-from course.tools import notebooks as nbs
 
 HUGE_OUTPUT_MB = 1.0  # stripped outputs larger than this are flagged
 MAX_NOTEBOOK_MB = 50  # larger notebooks are not parsed at all
@@ -122,22 +122,22 @@ def _as_type(cell, cell_type: str):
     return new
 
 
-def _chosen(cells, src: dict, rel: dict) -> dict[str, int]:
+def _chosen(subcells, src: dict, rel: dict) -> dict[str, int]:
     """For each known grade id, the index of the submitted cell that counts.
 
     Normally the only one. With copies (JupyterLab copy-paste keeps the metadata): for an
     answer, the first copy the student changed from the release; otherwise the first copy.
     """
     where: dict[str, list[int]] = {}
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(subcells):
         gid = _nbmeta(cell).get("grade_id") if isinstance(cell, dict) else None
         if isinstance(gid, str) and gid in src:
             where.setdefault(gid, []).append(i)
     chosen = {}
     for gid, idx in where.items():
         blank = _text(rel[gid]).strip() if gid in rel else None
-        changed = [i for i in idx if _text(cells[i]).strip() != blank]
-        answer = nbs.is_solution(src[gid])
+        changed = [i for i in idx if _text(subcells[i]).strip() != blank]
+        answer = cells.is_solution(src[gid])
         chosen[gid] = changed[0] if answer and changed else idx[0]
     return chosen
 
@@ -157,12 +157,12 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
     * outputs are stripped, cell ids renumbered, the kernelspec reset to the course's.
     """
     flags: list[str] = []
-    src = {nbs.grade_id(c): c for c in source.cells if nbs.grade_id(c)}
-    rel = {nbs.grade_id(c): c for c in release.cells if nbs.grade_id(c)}
-    cells = list(sub.get("cells", []))
-    chosen = _chosen(cells, src, rel)
+    src = {cells.grade_id(c): c for c in source.cells if cells.grade_id(c)}
+    rel = {cells.grade_id(c): c for c in release.cells if cells.grade_id(c)}
+    subcells = list(sub.get("cells", []))
+    chosen = _chosen(subcells, src, rel)
     out, stripped = [], 0
-    for i, cell in enumerate(cells):
+    for i, cell in enumerate(subcells):
         if not isinstance(cell, dict) or cell.get("cell_type") not in ("code", "markdown", "raw"):
             flags.append("malformed cell dropped")
             continue
@@ -172,7 +172,7 @@ def sanitize(sub, source, release) -> tuple[nbformat.NotebookNode, list[str]]:
         if kept is not None:
             out.append(kept)
     _reinsert_deleted(out, src, rel, flags)
-    graded = [nbs.grade_id(c) for c in out if nbs.grade_id(c) in src]
+    graded = [cells.grade_id(c) for c in out if cells.grade_id(c) in src]
     if graded != [g for g in src if g in graded]:
         flags.append("graded cells reordered")
     if stripped > HUGE_OUTPUT_MB * 1e6:
@@ -198,7 +198,7 @@ def _rebuild(cell: dict, i: int, src: dict, rel: dict, chosen: dict, flags: list
     if chosen[gid] != i:
         ref = src[gid]
         flags.append(f"duplicate grade id {gid} (one copy graded)")
-        if nbs.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
+        if cells.is_solution(ref) and cell["cell_type"] == "code" == ref.cell_type:
             return _plain(cell)  # the student's copy still runs, ungraded
         return None
     return _restore(cell, meta, src[gid], rel.get(gid, src[gid]), flags)
@@ -207,20 +207,20 @@ def _rebuild(cell: dict, i: int, src: dict, rel: dict, chosen: dict, flags: list
 def _reinsert_deleted(out: list, src: dict, rel: dict, flags: list[str]) -> None:
     """Put every graded cell the student deleted back after its predecessor in the source."""
     order = list(src)
-    present = {nbs.grade_id(c) for c in out if nbs.grade_id(c)}
+    present = {cells.grade_id(c) for c in out if cells.grade_id(c)}
     for k, gid in enumerate(order):
         if gid in present:
             continue
         ref = src[gid]
-        if nbs.is_solution(ref):
+        if cells.is_solution(ref):
             new = _fresh(rel.get(gid, ref))
             flags.append(f"answer cell {gid} deleted (blank one re-inserted)")
         else:
             new = _fresh(ref)
             flags.append(
-                f"{'test' if nbs.is_test(ref) else 'locked'} cell {gid} deleted (re-inserted)"
+                f"{'test' if cells.is_test(ref) else 'locked'} cell {gid} deleted (re-inserted)"
             )
-        where = {nbs.grade_id(c): j for j, c in enumerate(out) if nbs.grade_id(c)}
+        where = {cells.grade_id(c): j for j, c in enumerate(out) if cells.grade_id(c)}
         before = [where[g] for g in order[:k] if g in where]
         after = [where[g] for g in order[k + 1 :] if g in where]
         out.insert(max(before) + 1 if before else min(after, default=len(out)), new)
@@ -245,11 +245,11 @@ def _assemble(out: list, sub, source, flags: list[str]):
 
 def _restore(cell, meta: dict, ref, shown, flags: list[str]):
     """The graded cell ``cell`` as it must be graded: see :func:`sanitize`."""
-    gid = nbs.grade_id(ref)
+    gid = cells.grade_id(ref)
     points = ref.metadata["nbgrader"].get("points")
-    if (nbs.is_test(ref) or nbs.is_manual(ref)) and meta.get("points") != points:
+    if (cells.is_test(ref) or cells.is_manual(ref)) and meta.get("points") != points:
         flags.append(f"points of {gid} changed (restored)")
-    if not nbs.is_solution(ref):
+    if not cells.is_solution(ref):
         if _text(cell).rstrip() != shown.source.rstrip():
             flags.append(f"locked cell {gid} edited (restored)")
         return _fresh(ref)

@@ -11,7 +11,7 @@ Each helper returns a cell with valid nbgrader schema-3 metadata::
         tests("plain_block__shape", 1, "check_shape(...)\\n### BEGIN HIDDEN TESTS\\n...\\n### END HIDDEN TESTS"),
         written("why_identity", 2, "YOUR ANSWER HERE"),
     ])
-    course.notebooks.write(course.notebooks.normalize(nb), "solutions/01_x/01_x.ipynb")
+    course.checkout.notebooks.write(course.tools.releases.normalize(nb), "solutions/01_x/01_x.ipynb")
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The course cells every lesson gets from ONE template, and the Colab links.
 
-:func:`course.tools.notebooks.normalize` puts two locked cells into every notebook (source and
+:func:`course.tools.releases.normalize` puts two locked cells into every notebook (source and
 release alike), so no lesson source is edited by hand for them:
 
 * **Colab set-up**, before the first code cell: on Google Colab it installs this package pinned to

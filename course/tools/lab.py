@@ -110,11 +110,12 @@ def lab_command(extra: list[str]) -> list[str]:
 
 def run(args) -> int:
     """``course lab [--course-dir DIR] [JUPYTER LAB OPTIONS ...]``."""
-    from course.tools import notebooks
+    from course.checkout import Checkout
+    from course.errors import CourseError
 
     try:
-        root = notebooks.repo_root(args.course_dir)
-    except FileNotFoundError:
+        root = Checkout.find(args.course_dir).root
+    except CourseError:
         root = Path(args.course_dir or Path.cwd()).resolve()
     command = lab_command(list(args.jupyter_args))
     print(f"course lab: JupyterLab in {root} with the course's settings ({CONFIG_DIR})")

@@ -18,14 +18,16 @@ from jupyter_client.manager import KernelManager
 from traitlets import default
 
 from course import progress
+from course.checkout import notebooks
+from course.errors import CourseError
 from course.progress import ExerciseRow, format_table  # noqa: F401 - the table lives there
-from course.tools import notebooks
+from course.tools import execution
 
 
 def _outcome(cell) -> progress.Outcome | None:
     if cell.get("execution_count") is None and not cell.get("outputs"):
         return None  # never ran (the kernel died or timed out before it)
-    err = notebooks.failure_of(cell)  # nbgrader's rule: an error, or output on stderr
+    err = execution.failure_of(cell)  # nbgrader's rule: an error, or output on stderr
     return progress.Outcome(err is None, err or "")
 
 
@@ -58,16 +60,16 @@ class QuietKernelManager(KernelManager):
 def check_notebook(path: Path, timeout: int = 120) -> list[ExerciseRow]:
     path = Path(path).resolve()
     if not path.is_file():
-        raise notebooks.CourseError(f"no such notebook: {path}")
+        raise CourseError(f"no such notebook: {path}")
     try:
         nb = notebooks.read(path)
     except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        raise notebooks.CourseError(
+        raise CourseError(
             f"{path} is not a readable notebook ({exc}); restore it from notebooks/"
         ) from exc
     # the kernel is told which notebook it runs, as JupyterLab does (course.progress reads it)
-    env = notebooks.execution_env(extra={"JPY_SESSION_NAME": str(path)})
-    executed = notebooks.execute(
+    env = execution.execution_env(extra={"JPY_SESSION_NAME": str(path)})
+    executed = execution.execute(
         nb, cwd=path.parent, timeout=timeout, env=env, kernel_manager_class=QuietKernelManager
     )
     return summarize(executed)

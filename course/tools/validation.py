@@ -30,15 +30,16 @@ import threading
 
 from nbformat import NotebookNode
 
-from course.tools import notebooks, selfcheck
+from course import cells
+from course.tools import execution, selfcheck
 
 
 def summary_text(executed_nb) -> str | None:
     """The summary block for an executed notebook; ``None`` when every test passed."""
-    if executed_nb.cells and notebooks.grade_id(executed_nb.cells[0]) == SUMMARY_ID:
+    if executed_nb.cells and cells.grade_id(executed_nb.cells[0]) == SUMMARY_ID:
         executed_nb = NotebookNode(executed_nb, cells=executed_nb.cells[1:])  # not a test
     rows = selfcheck.summarize(executed_nb)
-    tests = notebooks.results(executed_nb)
+    tests = execution.results(executed_nb)
     failing = [t for t in tests if not t.passed]
     if not failing:
         return None
@@ -77,7 +78,7 @@ def on_notebook_start(notebook=None, **_kwargs) -> None:
     """``Execute.on_notebook_start``: while nbgrader validates, remember the notebook and put
     the (empty) summary cell first."""
     if os.environ.get("NBGRADER_VALIDATING") == "1" and notebook is not None:
-        if not notebook.cells or notebooks.grade_id(notebook.cells[0]) != SUMMARY_ID:
+        if not notebook.cells or cells.grade_id(notebook.cells[0]) != SUMMARY_ID:
             notebook.cells.insert(0, summary_cell())
         _validating_nb[threading.get_ident()] = notebook
 
@@ -92,7 +93,7 @@ def on_cell_start(cell=None, cell_index=None, **_kwargs) -> None:
     try:
         text = summary_text(nb)
         first = nb.cells[0]
-        if text and notebooks.grade_id(first) == SUMMARY_ID:
+        if text and cells.grade_id(first) == SUMMARY_ID:
             first.outputs = [NotebookNode(output_type="stream", name="stderr", text=text)]
     except Exception:  # noqa: BLE001 - a summary must never break validation
         pass

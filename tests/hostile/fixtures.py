@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course.tools import notebooks as nbs
+from course.checkout import notebooks as nbs
+from course.tools import releases
 from course.tools.authoring import code, md, notebook, solution, tests, written
 
 LESSON = "toy"
@@ -76,7 +77,7 @@ def make_toy_course(dest: Path, repo_root: Path) -> Path:
     """A course checkout at ``dest``: the repo's nbgrader_config.py and solutions/toy/."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(repo_root / "nbgrader_config.py", dest / "nbgrader_config.py")
-    nbs.write(nbs.normalize(toy_source()), dest / "solutions" / LESSON / f"{LESSON}.ipynb")
+    nbs.write(releases.normalize(toy_source()), dest / "solutions" / LESSON / f"{LESSON}.ipynb")
     (dest / "solutions" / LESSON / "notes.txt").write_text("a file released with the lesson\n")
     return dest
 

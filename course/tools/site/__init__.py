@@ -24,7 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from course.tools.site import citations, figures, lesson, page, pandoc, video
+from course.checkout import Checkout, pandoc
+from course.checkout.pandoc import PandocError
+from course.tools.site import citations, figures, lesson, page, video
 from course.tools.site.errors import SiteError
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -167,9 +169,7 @@ def build(
     """Build the site into ``out`` (emptied first if it is a previous build)."""
     t0 = time.perf_counter()
     if course_dir is None:
-        from course.tools import notebooks
-
-        course_dir = notebooks.repo_root()
+        course_dir = Checkout.find().root
     course_dir = Path(course_dir).resolve()
     out = Path(out).resolve()
     pandoc.pandoc_path()  # fail early and clearly when there is none
@@ -277,7 +277,7 @@ def run(args) -> int:
     """``course site [LESSON ...] [--out DIR] [--course-dir DIR]``."""
     try:
         build(args.lessons, out=args.out, course_dir=args.course_dir)
-    except SiteError as exc:
+    except (SiteError, PandocError) as exc:
         print(f"course site: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -78,9 +78,9 @@ INCEPTION_DEFAULTS = {  # GoogLeNet inception (3a), Szegedy et al. 2014, Table 1
 
 
 def _variants():
-    """``course.variants`` (lesson 06's constants): the site's one import of it, made when a
+    """``course.experiments.variants`` (lesson 06's constants): the site's one import of it, made when a
     figure needs it, so that ``course site`` does not load torch otherwise."""
-    return importlib.import_module("course.variants")
+    return importlib.import_module("course.experiments.variants")
 
 
 @dataclass(frozen=True)
@@ -380,7 +380,7 @@ def _resnet34_stages(lesson) -> str:
     caption = (
         "<strong>ResNet-34, stage by stage: shape, parameters, multiply-adds.</strong> The stem, the "
         "four stages of basic blocks (3, 4, 6, 3 blocks of 64, 128, 256, 512 channels; He et al. "
-        "2015, Table 1, as <code>course.variants.RESNET34_STAGES</code>) and the head, for the stem, "
+        "2015, Table 1, as <code>course.experiments.variants.RESNET34_STAGES</code>) and the head, for the stem, "
         "image size and number of classes you choose. The numbers are computed when the site is "
         "built, in closed form from the layer shapes (k²·C<sub>in</sub>·C<sub>out</sub> weights per "
         "convolution, H<sub>out</sub>·W<sub>out</sub> times as many multiply-adds, 2·C per batch "
@@ -468,7 +468,7 @@ def _variant_gradients(lesson) -> str:
         "<strong>The five units of He et al. (2016, Fig. 4), measured.</strong> For each unit: "
         "the gradient that reaches the input of a fresh 64-unit stack (16 channels, 8×8, batch 32, "
         "training mode), relative to the gradient sent into its top "
-        "(<code>course.variants.gradient_profiles</code>), the smallest such ratio along the "
+        "(<code>course.experiments.variants.gradient_profiles</code>), the smallest such ratio along the "
         "stack, and the final training error of the quick memorisation probe (random labels, 56 "
         f"weighted layers). Per seed, or the mean of the {len(measured['seeds'])} seeds' values "
         "as the report rounds them. All numbers "

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from course import cells
-from course.tools import notebooks
+from course.checkout import notebooks
 from course.tools.site import citations, figures
 from course.tools.site.errors import SiteError
 
@@ -166,10 +166,10 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
     nb = lesson.nb
     tests: dict[str, list[tuple[str, str, float]]] = {}
     for cell in nb.cells:
-        if notebooks.is_test(cell):
-            gid = notebooks.grade_id(cell) or ""
-            tests.setdefault(notebooks.exercise_of(gid), []).append(
-                (gid, _intent(cell.source, gid), notebooks.points(cell))
+        if cells.is_test(cell):
+            gid = cells.grade_id(cell) or ""
+            tests.setdefault(cells.exercise_of(gid), []).append(
+                (gid, _intent(cell.source, gid), cells.points(cell))
             )
     marked = {
         name
@@ -182,10 +182,10 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
     for index, cell in enumerate(nb.cells):
         label = _cell_label(cell, index)
         lesson.cells[label] = cell.source
-        gid = notebooks.grade_id(cell)
-        if cell.cell_type == "markdown" and notebooks.is_manual(cell):
-            lesson.written_points += notebooks.points(cell)
-            blocks.append(_written_card(gid or "answer", notebooks.points(cell), notebook_href))
+        gid = cells.grade_id(cell)
+        if cell.cell_type == "markdown" and cells.is_manual(cell):
+            lesson.written_points += cells.points(cell)
+            blocks.append(_written_card(gid or "answer", cells.points(cell), notebook_href))
         elif cell.cell_type == "markdown":
             text = cell.source
             if not title_done:
@@ -196,12 +196,12 @@ def to_markdown(lesson: Lesson, bib: citations.Bibliography, notebook_href: str)
                 if name not in marked and name not in lesson.figures:
                     lesson.figures.append(name)
                     blocks.append(_figure_block(figures.render(name, lesson)))
-        elif cell.cell_type == "code" and notebooks.is_solution(cell):
+        elif cell.cell_type == "code" and cells.is_solution(cell):
             ex = Exercise(gid or f"exercise-{index}", label, _student_code(cell.source))
             ex.tests = tests.get(ex.name, [])
             lesson.exercises.append(ex)
             blocks.append(_exercise_card(ex, notebook_href))
-        elif cell.cell_type == "code" and (notebooks.is_test(cell) or cells.is_course_cell(cell)):
+        elif cell.cell_type == "code" and (cells.is_test(cell) or cells.is_course_cell(cell)):
             continue  # tests are summarised on their exercise; the Colab/progress cells are tooling
         elif cell.cell_type == "code" and cell.source.strip():
             code = cell.source.rstrip()

@@ -1,11 +1,13 @@
-"""``course demo``: the instructor pipeline end to end, on a throwaway class, offline.
+"""``course demo``: the instructor pipeline end to end, on a throwaway class, offline. It
+releases (the tools) and grades (the grading wing), so it lives here, above both wings.
 
 1. build a fresh nbgrader course folder from ``solutions/`` (config, sources) and run
    ``nbgrader generate_assignment`` for each lesson (the student versions and the gradebook)
 2. submit three sample students per lesson:
    ``solution`` (every answer correct), ``blank`` (the release untouched),
    ``partial`` (about half answered, one of them with a plausible wrong answer from the
-   catalogue of plausible mistakes shipped with the course)
+   checkout's catalogue of plausible mistakes, ``tests/wrong_answers/``: read from the course
+   repository on purpose, never shipped in the package students install)
 3. ``course grade --gradebook --feedback``: every notebook in a sandbox, the tests in the
    grader, scores recorded in the folder's nbgrader gradebook
 4. print the gradebook (student x lesson x score) and where the feedback files are
@@ -13,16 +15,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from course import data
-from course.errors import CourseError
-from course.tools import notebooks
+from course import cells, data
+from course.checkout import Checkout, notebooks
 
 STUDENTS = {
     "solution": "every answer correct",
@@ -31,25 +31,12 @@ STUDENTS = {
 }
 
 
-def load_catalogue(lesson: str, root: Path) -> list[dict]:
-    """The wrong-answer catalogue of ``lesson`` (``tests/wrong_answers/<lesson>.py``), if any."""
-    path = root / "tests" / "wrong_answers" / f"{lesson}.py"
-    if not path.is_file():
-        return []
-    spec = importlib.util.spec_from_file_location(f"wrong_answers_{lesson}", path)
-    if spec is None or spec.loader is None:
-        raise CourseError(f"cannot load the catalogue {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return list(getattr(module, "WRONG_ANSWERS", []))
-
-
 def make_submission(kind: str, release_nb, source_nb, catalogue: list[dict]):
     """The notebook a sample student of ``kind`` hands in."""
     exercises = [
-        notebooks.grade_id(c)
+        cells.grade_id(c)
         for c in source_nb.cells
-        if notebooks.is_solution(c) and not notebooks.is_manual(c)
+        if cells.is_solution(c) and not cells.is_manual(c)
     ]
     if kind == "solution":
         return notebooks.fill_release(release_nb, source_nb)
@@ -65,11 +52,7 @@ def artifact_cells(source_nb) -> dict[str, float]:
     """Test cells that grade a file the student produces (lesson 05's trained checkpoint), with
     their points. The sample students submit no such file, so these cells score 0 for all of them:
     a model trained for hours on a GPU cannot be part of an offline demo."""
-    return {
-        notebooks.grade_id(c): notebooks.points(c)
-        for c in source_nb.cells
-        if notebooks.grades_artifact(c)
-    }
+    return {cells.grade_id(c): cells.points(c) for c in source_nb.cells if cells.grades_artifact(c)}
 
 
 def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
@@ -78,9 +61,7 @@ def gradebook_rows(course_dir: Path, lesson_ids: list[str]) -> list[dict]:
     rows: list[dict] = []
     db = f"sqlite:///{course_dir / 'gradebook.db'}"
     artifacts = {
-        lesson: artifact_cells(
-            notebooks.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
-        )
+        lesson: artifact_cells(notebooks.read(Checkout(course_dir).source(lesson)))
         for lesson in lesson_ids
     }
     with Gradebook(db) as gb:
@@ -114,18 +95,18 @@ def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
     head = f"{'student':<10}" + "".join(f"  {lesson:>{width}}" for lesson in lesson_ids)
     lines = [head, "-" * len(head)]
     for student in STUDENTS:
-        cells = []
+        columns = []
         for lesson in lesson_ids:
             r = next(r for r in rows if r["student"] == student and r["lesson"] == lesson)
             if r["score"] is None:
-                cells.append("not graded")
+                columns.append("not graded")
             else:
-                cells.append(
+                columns.append(
                     f"{r['score']:g}/{r['auto_max']:g}"
                     + ("*" if r["artifact_max"] else "")
                     + (f" +{r['manual_max']:g}?" if r["manual_max"] else "")
                 )
-        lines.append(f"{student:<10}" + "".join(f"  {c:>{width}}" for c in cells))
+        lines.append(f"{student:<10}" + "".join(f"  {c:>{width}}" for c in columns))
     lines.append("")
     lines.append(
         "score/auto-graded points; '+N?' = written answers worth N points, awaiting "
@@ -138,7 +119,7 @@ def format_gradebook(rows: list[dict], lesson_ids: list[str]) -> str:
             "* includes "
             + ", ".join(f"{pts[lesson]:g} points in {lesson}" for lesson in with_artifacts)
             + " for a trained model (a checkpoint file saved by the notebook). No sample student "
-            "submits one (training takes a GPU), so nobody earns them here; those cells fail "
+            "submits one (training takes a GPU), so nobody earns them here; those columns fail "
             "with a message saying so. `course score-checkpoints` scores a class's checkpoints."
         )
     return "\n".join(lines)
@@ -164,18 +145,18 @@ def run_demo(
 
     from course.grading import batch
 
-    root = notebooks.repo_root()
+    checkout = Checkout.find()
     t0 = time.perf_counter()
     log(f"[1/4] course folder: {course_dir}")
-    notebooks.make_course_dir(course_dir, lesson_ids, root)
+    demo = checkout.copy(course_dir, lesson_ids)
     for lesson in lesson_ids:
         log(f"      nbgrader generate_assignment {lesson}")
-        notebooks.generate_assignment(course_dir, lesson)
+        demo.generate_assignment(lesson)
     log(f"[2/4] submitting {len(STUDENTS)} students x {len(lesson_ids)} lesson(s)")
     for lesson in lesson_ids:
-        release_nb = notebooks.read(course_dir / "notebooks" / lesson / f"{lesson}.ipynb")
-        source_nb = notebooks.read(course_dir / "solutions" / lesson / f"{lesson}.ipynb")
-        catalogue = load_catalogue(lesson, root)
+        release_nb = notebooks.read(demo.release(lesson))
+        source_nb = notebooks.read(demo.source(lesson))
+        catalogue = checkout.wrong_answers(lesson)
         for student, what in STUDENTS.items():
             folder = course_dir / "submitted" / student / lesson
             # the rest of the release (figures, data files) comes along, as in a real submission
@@ -190,7 +171,7 @@ def run_demo(
     log("[3/4] course grade: every notebook in a sandbox, the tests in the grader ...")
     graded = batch.grade_class(
         course_dir / "submitted",
-        course_dir,
+        demo,
         lesson_ids,
         course_dir,  # autograded/ and feedback/ where nbgrader's formgrader and exchange look
         jobs=jobs or max(1, (os.cpu_count() or 2) // 2),
@@ -217,7 +198,7 @@ def run_demo(
 
 
 def run(args) -> int:
-    lesson_ids = notebooks.resolve_lessons(args.lessons)
+    lesson_ids = Checkout.find().resolve(args.lessons)
     if not lesson_ids:
         print("no lessons found in solutions/", file=sys.stderr)
         return 2

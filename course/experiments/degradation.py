@@ -28,7 +28,6 @@ network while grading.
 
 from __future__ import annotations
 
-import io
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -154,7 +153,7 @@ def token_budget(config: Config, task: Task) -> tuple[Config, Task]:
     first :data:`GRADING_IMAGES` of ``task`` only; the caller then takes one step per network
     (the cell runs, nothing is learned).
 
-    Lessons: none directly (:func:`run`, lesson 02, and :mod:`course.comparison`, lesson 07, call it).
+    Lessons: none directly (:func:`run`, lesson 02, and :mod:`course.experiments.comparison`, lesson 07, call it).
     """
     config = replace(config, batch_size=min(GRADING_IMAGES, len(task.images)))
     task = Task(task.images[:GRADING_IMAGES], task.labels[:GRADING_IMAGES], task.description)
@@ -519,16 +518,6 @@ def plot_summary(results: list[dict]):
 # --------------------------------------------------------------------------------------------
 
 
-def _png(fig) -> bytes:
-    """Render ``fig`` to PNG bytes and close it (so the notebook does not show it again)."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def control(cifar_net: Callable[..., nn.Module], config: Config | None = None, task=None):
     """An ipywidgets panel: pick depths and a budget (epochs, lr), press Run, see both plots.
 
@@ -540,6 +529,8 @@ def control(cifar_net: Callable[..., nn.Module], config: Config | None = None, t
     """
     import ipywidgets as ipw
 
+    from course.experiments import panels
+
     base = config or default_config()
     depths = ipw.SelectMultiple(
         options=[20, 32, 44, 56, 110],
@@ -547,16 +538,12 @@ def control(cifar_net: Callable[..., nn.Module], config: Config | None = None, t
         description="depths",
         rows=5,
     )
-    epochs = ipw.IntSlider(
-        value=base.epochs, min=1, max=max(4 * base.epochs, 8), description="epochs"
-    )
-    lr = ipw.FloatLogSlider(value=base.lr, base=10, min=-3, max=0, step=0.25, description="lr")
-    button = ipw.Button(description="Run", button_style="primary", icon="play")
+    epochs, lr, button = panels.budget_controls(base)
     status = ipw.HTML(
         f"<small>{base.name} budget; every depth trains plain and residual "
         "(a 110-layer net costs ~5x a 20-layer one)</small>"
     )
-    curves, summary = ipw.Image(format="png"), ipw.Image(format="png")
+    curves, summary = panels.image(), panels.image()
     box = ipw.VBox([ipw.HBox([depths, ipw.VBox([epochs, lr, button])]), status, summary, curves])
     box.depths, box.epochs, box.lr, box.button, box.results = depths, epochs, lr, button, None
 
@@ -569,11 +556,11 @@ def control(cifar_net: Callable[..., nn.Module], config: Config | None = None, t
         try:
             results = run(cifar_net, chosen, cfg, task=task, log=lambda _m: None)
         except Exception as exc:  # the student's code, or a wrong depth: show it, do not crash
-            status.value = f"<p style='color:#b00'>{type(exc).__name__}: {exc}</p>"
+            status.value = panels.error_html(f"{type(exc).__name__}: {exc}")
             return None
         box.results = results
-        summary.value = _png(plot_summary(results))
-        curves.value = _png(plot_curves(results))
+        panels.show(summary, plot_summary(results))
+        panels.show(curves, plot_curves(results))
         took = sum(r["seconds"] for r in results)
         status.value = f"<small>done in {took:.0f} s of training</small>"
         return results

@@ -18,7 +18,7 @@ joins and head are the same for all five kinds, so two networks differ only in t
 (He et al. 2016 instead start a stage with a unit whose shortcut projects; ``block_variant``
 makes shape-preserving units only.)
 
-Two budgets, as in lesson 02 (:mod:`course.degradation`, whose data and training code this
+Two budgets, as in lesson 02 (:mod:`course.experiments.degradation`, whose data and training code this
 module reuses):
 
 - :data:`QUICK` (a CPU, minutes): a **memorisation probe** — 256 images shrunk to 8x8, each
@@ -33,7 +33,6 @@ Measured results, with date, machine and command: ``benchmarks/VARIANTS.md``.
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -41,7 +40,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
-from course import data, degradation, plots, runtime, train
+from course import data, plots, runtime, train
+from course.experiments import degradation
 
 __all__ = [
     "KINDS",
@@ -106,7 +106,7 @@ RESNET34_STAGES = ((3, 64), (4, 128), (6, 256), (3, 512))
 
 @dataclass(frozen=True)
 class Config(degradation.Config):
-    """A training budget (:class:`course.degradation.Config`) plus the network's shape.
+    """A training budget (:class:`course.experiments.degradation.Config`) plus the network's shape.
 
     Lessons: none directly (:func:`default_config` returns one, lesson 06).
     """
@@ -633,16 +633,6 @@ def plot_block_costs(rows: dict[str, dict[str, int]]):
 # --------------------------------------------------------------------------------------------
 
 
-def _png(fig) -> bytes:
-    """Render ``fig`` to PNG bytes and close it (so the notebook does not show it again)."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    return buf.getvalue()
-
-
 def control(
     block_variant: Callable[[str, int], nn.Module], config: Config | None = None, task=None
 ):
@@ -657,6 +647,8 @@ def control(
     Lessons: 06_residual_variants.
     """
     import ipywidgets as ipw
+
+    from course.experiments import panels
 
     base = config or default_config()
     kinds = ipw.SelectMultiple(
@@ -674,27 +666,9 @@ def control(
         continuous_update=False,
         style={"description_width": "8em"},
     )
-    epochs = ipw.IntSlider(
-        value=base.epochs,
-        min=1,
-        max=max(4 * base.epochs, 8),
-        description="epochs",
-        continuous_update=False,
-    )
-    lr = ipw.FloatLogSlider(
-        value=base.lr, base=10, min=-3, max=0, step=0.25, description="lr", continuous_update=False
-    )
-    button = ipw.Button(description="Run", button_style="primary", icon="play")
+    epochs, lr, button = panels.budget_controls(base)
     status = ipw.HTML()
-    # hidden until they hold a figure (an empty Image shows a broken-image icon)
-    gradients, summary, curves = (
-        ipw.Image(format="png", layout=ipw.Layout(max_width="56em", display="none"))
-        for _ in range(3)
-    )
-
-    def show(image, fig) -> None:
-        image.value = _png(fig)
-        image.layout.display = ""
+    gradients, summary, curves = panels.image(), panels.image(), panels.image()
 
     box = ipw.VBox(
         [
@@ -710,13 +684,13 @@ def control(
 
     def _fail(exc: BaseException) -> None:
         box.error = f"{type(exc).__name__}: {exc}"
-        status.value = f"<p style='color:#b00'>{box.error}</p>"
+        status.value = panels.error_html(box.error)
 
     def refresh(_=None):
         try:
             chosen = list(kinds.value) or ["original"]
             profiles = gradient_profiles(block_variant, chosen, units=int(units.value))
-            show(gradients, plot_gradients(profiles))
+            panels.show(gradients, plot_gradients(profiles))
             box.error = None
             status.value = (
                 f"<small>{base.name} budget: {int(units.value)} units per net "
@@ -737,8 +711,8 @@ def control(
             _fail(exc)
             return None
         box.results = results
-        show(summary, plot_summary(results))
-        show(curves, plot_curves(results))
+        panels.show(summary, plot_summary(results))
+        panels.show(curves, plot_curves(results))
         status.value = f"<small>done in {time.perf_counter() - t0:.0f} s</small>"
         return results
 

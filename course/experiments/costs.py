@@ -3,99 +3,27 @@
 Each explorer is driven by the **student's own** code, passed in as arguments; this module only
 arranges results (sliders -> call the student's functions -> table + bar chart)::
 
-    widgets.cost_explorer(conv_mults, conv_params)                      # lesson 03
-    widgets.branch_cost_explorer(InceptionModule, naive=NaiveInception)  # lesson 04
+    costs.cost_explorer(conv_mults, conv_params)                      # lesson 03
+    costs.branch_cost_explorer(InceptionModule, naive=NaiveInception)  # lesson 04
 
 Nothing here implements an exercise: costs come from the student's ``conv_mults``/``conv_params``
 (lesson 03) or are *measured* on the student's module with ``torch.utils.flop_counter`` (lesson 04).
 
 The widgets build and update without a frontend (in tests, or while nbgrader executes a notebook):
-the chart is a PNG rendered with matplotlib's object API into an ``ipywidgets.Image``, so no
-``plt.show`` and no event loop are involved. Each explorer returns a ``VBox`` with extra
-attributes for tests and curious users: ``sliders`` (name -> widget), ``refresh()`` and ``result``
-(the numbers last shown, or ``None`` if the student's code raised; then ``error`` says why).
+the chart is a PNG rendered with matplotlib's object API into an ``ipywidgets.Image``
+(:mod:`.panels`). Each explorer is a :class:`course.experiments.panels.Explorer`.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
-import ipywidgets as ipw
+from course.experiments.panels import Explorer, figure, png, slider
 
 __all__ = ["bottleneck_costs", "cost_explorer", "inception_branch_costs", "branch_cost_explorer"]
 
 _DIRECT, _BOTTLENECK = "#4c72b0", "#dd8452"
 _BRANCH_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
-
-
-# --------------------------------------------------------------------------------------------
-# shared plumbing
-# --------------------------------------------------------------------------------------------
-
-
-def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return buf.getvalue()
-
-
-def _figure(width: float, height: float):
-    from matplotlib.figure import Figure  # object API: no pyplot state, no backend needed
-
-    return Figure(figsize=(width, height))
-
-
-def _error_html(exc: BaseException, what: str) -> str:
-    if isinstance(exc, NotImplementedError):
-        why = f"{what} is not written yet (it raises NotImplementedError): finish that exercise first."
-    else:
-        why = f"{what} raised {type(exc).__name__}: {exc}"
-    return f"<p style='color:#b00'><b>Cannot compute the costs.</b> {why}</p>"
-
-
-def _slider(description: str, value: int, lo: int, hi: int, step: int = 1) -> ipw.IntSlider:
-    return ipw.IntSlider(
-        value=value,
-        min=lo,
-        max=hi,
-        step=step,
-        description=description,
-        continuous_update=False,
-        style={"description_width": "11em"},
-        layout=ipw.Layout(width="30em"),
-    )
-
-
-class _Explorer(ipw.VBox):
-    """A VBox of sliders + HTML summary + chart, recomputed whenever a slider moves."""
-
-    def __init__(self, sliders: dict[str, ipw.IntSlider], compute, render, title: str):
-        self.sliders = sliders
-        self.result = None
-        self.error: str | None = None
-        self._compute, self._render = compute, render
-        self.summary = ipw.HTML()
-        self.chart = ipw.Image(format="png", layout=ipw.Layout(max_width="46em"))
-        controls = ipw.VBox(list(sliders.values()))
-        super().__init__([ipw.HTML(f"<b>{title}</b>"), controls, self.summary, self.chart])
-        for s in sliders.values():
-            s.observe(lambda _change: self.refresh(), names="value")
-        self.refresh()
-
-    def values(self) -> dict[str, int]:
-        return {name: s.value for name, s in self.sliders.items()}
-
-    def refresh(self) -> None:
-        """Recompute with the current slider values and redraw."""
-        try:
-            self.result = self._compute(**self.values())
-            self.error = None
-        except Exception as exc:  # noqa: BLE001 - the student's code may raise anything
-            self.result, self.error = None, _error_html(exc, "your code")
-            self.summary.value, self.chart.value = self.error, b""
-            return
-        self.summary.value, self.chart.value = self._render(self.result)
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,7 +76,7 @@ def _render_bottleneck(r: dict) -> tuple[str, bytes]:
         f"<p>The bottleneck needs <b>{ratio:.2f}×</b> {'fewer' if ratio >= 1 else 'MORE (!)'} "
         "multiplications. Multiplications and weights are different quantities: do not mix them.</p>"
     )
-    fig = _figure(7.5, 2.8)
+    fig = figure(7.5, 2.8)
     for ax, key, label in [
         (fig.add_subplot(1, 2, 1), "mults", "multiplications (millions)"),
         (fig.add_subplot(1, 2, 2), "weights", "weights (thousands)"),
@@ -160,7 +88,7 @@ def _render_bottleneck(r: dict) -> tuple[str, bytes]:
         ax.set_ylim(0, 1.15 * max(*vals, 1e-9))  # room for the labels above the bars
         ax.set_title(label, fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
-    return html, _png(fig)
+    return html, png(fig)
 
 
 def cost_explorer(
@@ -173,7 +101,7 @@ def cost_explorer(
     c_mid: int = 16,
     c_out: int = 32,
     f: int = 5,
-) -> ipw.VBox:
+) -> Explorer:
     """Sliders for H, W, C_in, bottleneck width, C_out and f; bars of direct vs bottleneck cost.
 
     ``conv_mults(h_out, w_out, c_in, c_out, f)`` and ``conv_params(c_in, c_out, f, bias)`` are
@@ -182,18 +110,18 @@ def cost_explorer(
     Lessons: 03_one_by_one_convolutions.
     """
     sliders = {
-        "h": _slider("H (= output H)", h, 1, 64),
-        "w": _slider("W (= output W)", w, 1, 64),
-        "c_in": _slider("C_in", c_in, 1, 512),
-        "c_mid": _slider("bottleneck width C_mid", c_mid, 1, 256),
-        "c_out": _slider("C_out", c_out, 1, 512),
-        "f": _slider("filter f (odd)", f, 1, 9, step=2),
+        "h": slider("H (= output H)", h, 1, 64),
+        "w": slider("W (= output W)", w, 1, 64),
+        "c_in": slider("C_in", c_in, 1, 512),
+        "c_mid": slider("bottleneck width C_mid", c_mid, 1, 256),
+        "c_out": slider("C_out", c_out, 1, 512),
+        "f": slider("filter f (odd)", f, 1, 9, step=2),
     }
 
     def compute(**v):
         return bottleneck_costs(conv_mults, conv_params, **v)
 
-    return _Explorer(
+    return Explorer(
         sliders, compute, _render_bottleneck, "Direct f×f convolution vs 1×1 bottleneck first"
     )
 
@@ -291,7 +219,7 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
             f"<p style='color:#b00'>Some branch changes H×W ({size}×{size} in): branch outputs of "
             "different sizes cannot be concatenated. Check the padding and the pool's stride.</p>"
         )
-    fig = _figure(8, 2.8)
+    fig = figure(8, 2.8)
     kinds = [("inception", r["inception"])] + ([("naive", r["naive"])] if r.get("naive") else [])
     for col, (key, label) in enumerate(
         [("out_channels", "output channels"), ("mult_adds", "mult-adds (millions)")]
@@ -319,7 +247,7 @@ def _render_branches(r: dict) -> tuple[str, bytes]:
         ax.spines[["top", "right"]].set_visible(False)
     handles, labels = fig.axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return html, _png(fig)
+    return html, png(fig)
 
 
 def branch_cost_explorer(
@@ -328,7 +256,7 @@ def branch_cost_explorer(
     naive=None,
     config: tuple[int, ...] = (192, 64, 96, 128, 16, 32, 32),
     size: int = 28,
-) -> ipw.VBox:
+) -> Explorer:
     """Sliders for the seven arguments of ``inception_cls`` (default: GoogLeNet's inception (3a)).
 
     Shows each branch's output channels, weights and mult-adds, measured on a module built from
@@ -339,10 +267,10 @@ def branch_cost_explorer(
     """
     names = ("in_ch", "ch1x1", "ch3x3red", "ch3x3", "ch5x5red", "ch5x5", "pool_proj")
     sliders = {
-        n: _slider(n, v, 1, 1024 if n == "in_ch" else 512)
+        n: slider(n, v, 1, 1024 if n == "in_ch" else 512)
         for n, v in zip(names, config, strict=True)
     }
-    sliders["size"] = _slider("H = W", size, 1, 64)
+    sliders["size"] = slider("H = W", size, 1, 64)
 
     def compute(size, **v):
         args = [v[n] for n in names]
@@ -353,6 +281,6 @@ def branch_cost_explorer(
             result["naive"] = inception_branch_costs(naive_module, v["in_ch"], size)
         return result
 
-    return _Explorer(
+    return Explorer(
         sliders, compute, _render_branches, "Inception branches: output channels and cost"
     )

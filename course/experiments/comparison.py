@@ -16,7 +16,7 @@ What is measured, per network (docstrings say exactly how):
 - **activation memory** per image: the bytes autograd keeps for the backward pass during one
   training-mode forward pass (:func:`activation_bytes`), the memory that concatenation inflates;
 - **time per training step** on this machine, the fastest of 10 (:func:`seconds_per_step`);
-- **training error** after a budget of :mod:`course.degradation` (the :data:`QUICK` budget is
+- **training error** after a budget of :mod:`course.experiments.degradation` (the :data:`QUICK` budget is
   lesson 02's memorisation probe: random labels, so the error measures how well the optimiser
   fits, nothing else).
 
@@ -38,7 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course import checks, degradation, runtime
+from course import checks, runtime
+from course.experiments import degradation
 
 __all__ = [
     "QUICK",
@@ -277,13 +278,13 @@ def compare(
     """Build, measure and train every network on the same budget, for each seed.
 
     For a seed, every network starts from ``torch.manual_seed(seed)`` and sees the same data and
-    batches (:func:`course.degradation.make_task`, :func:`course.degradation.train_net`).
+    batches (:func:`course.experiments.degradation.make_task`, :func:`course.experiments.degradation.train_net`).
     Returns one row per (network, seed): ``name``, ``seed``, the fields of :func:`measure`
     (measured for the first seed, copied to the others; the step time on this machine, at the
     budget's batch size), ``final_error`` / ``final_loss`` (whole training set, eval mode),
     ``curve`` (training error per epoch), ``seconds`` (training time), ``config``, ``task``.
     While grading, each network takes one token step on 8 images
-    (:func:`course.degradation.token_budget`): the cell runs, nothing is learned.
+    (:func:`course.experiments.degradation.token_budget`): the cell runs, nothing is learned.
     """
     config = config or default_config()
     grading = runtime.is_grading()
