@@ -367,7 +367,8 @@ def behaves_like(
     something else fails here; after it passes, facts such as the parameter count are the
     *reference's* (``count_params(reference)``), which the test computed itself.
 
-    Lessons: none yet (the form is in docs/TEST_FORM.md; lessons 06/07 adopt it).
+    Lessons: none directly (lessons 06 and 07 write the same check out with their own functional
+    references, which torch.nn classes alone cannot build; the form is in docs/TEST_FORM.md).
     """
     import copy
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from course.grading.report import Status
 from course import cells
 from course.checkout import notebooks as nbs
+from course.grading.report import Status
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
