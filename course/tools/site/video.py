@@ -417,7 +417,8 @@ def _frame(scene: Scene) -> bytes:
 
 
 def poster(scene: Scene, target: Path) -> None:
-    """The still shown before the video plays (the first scene), a PNG without metadata."""
+    """The still shown before the video plays (the last scene: the whole picture), a PNG
+    without metadata."""
     with _matplotlib_defaults():
         _figure(scene).savefig(target, format="png", dpi=DPI, metadata={"Software": None})
 
@@ -526,7 +527,7 @@ def make(lesson_number: str, lesson_id: str, course_dir: Path, folder: Path) -> 
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_name(f"{key}.{os.getpid()}.partial")
         encode(video, partial.with_suffix(".mp4"))
-        poster(video.scenes[0], partial.with_suffix(".png"))
+        poster(video.scenes[-1], partial.with_suffix(".png"))
         os.replace(partial.with_suffix(".png"), still)
         os.replace(partial.with_suffix(".mp4"), cached)
         encoded = True
