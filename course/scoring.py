@@ -169,7 +169,10 @@ def save_model(
 
 
 class ArchiveError(Exception):
-    """A checkpoint file the grader refuses to decode (with what to do about it)."""
+    """A checkpoint file the grader refuses to decode (with what to do about it).
+
+    Lessons: none (the grader's checkpoint check, course/grading/checkpoints.py).
+    """
 
 
 def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
@@ -178,7 +181,10 @@ def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
     not a ``torch.save`` zip archive (the legacy format declares storage sizes the loader
     allocates first), more than :data:`MAX_RECORDS` records, or any compressed record (a zip
     bomb: ``torch.save`` stores records uncompressed, so what is decoded is at most the
-    file's own size). Raises :class:`ArchiveError`."""
+    file's own size). Raises :class:`ArchiveError`.
+
+    Lessons: none (the grader's checkpoint check, course/grading/checkpoints.py).
+    """
     path = Path(path)
     limit = max_mb * 2**20
     size = path.stat().st_size

@@ -14,17 +14,18 @@ import re
 import pytest
 from conftest import ROOT
 
-RUNTIME = (
-    "checks", "data", "train", "plots", "widgets", "results", "scoring", "degradation", "variants",
-    "runtime",
-)  # fmt: skip
+# the name a lesson's code calls a module by -> the module
+RUNTIME = {
+    **{m: f"course.{m}" for m in ("checks", "data", "train", "plots", "scoring", "runtime")},
+    **{m: f"course.experiments.{m}" for m in ("costs", "results", "degradation", "variants", "comparison")},
+}  # fmt: skip
 LESSON_ID = re.compile(r"\b\d\d_[a-z0-9_]*[a-z0-9]\b")
 
 
 def public_objects():
     """``(module, name, obj)`` for each public function and class defined in a runtime module."""
     for mod in RUNTIME:
-        module = importlib.import_module(f"course.{mod}")
+        module = importlib.import_module(RUNTIME[mod])
         for name, obj in vars(module).items():
             if name.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
@@ -46,14 +47,16 @@ def lesson_uses() -> dict[int, set[str]]:
     for lesson in lessons:
         source = "\n".join(code_cells(lesson))
         refs = [(m, n) for m in RUNTIME for n in re.findall(rf"\b{m}\.(\w+)", source)]
-        imports = re.findall(r"from course\.(\w+) import \(([^)]*)\)", source)
-        imports += re.findall(r"from course\.(\w+) import ([\w ,]+)$", source, flags=re.M)
+        imports = re.findall(r"from course\.(?:experiments\.)?(\w+) import \(([^)]*)\)", source)
+        imports += re.findall(
+            r"from course\.(?:experiments\.)?(\w+) import ([\w ,]+)$", source, flags=re.M
+        )
         for m, names in imports:
             refs += [(m, n.split(" as ")[0].strip()) for n in names.split(",") if n.strip()]
         for mod, name in refs:
             if mod not in RUNTIME:
                 continue
-            obj = getattr(importlib.import_module(f"course.{mod}"), name, None)
+            obj = getattr(importlib.import_module(RUNTIME[mod]), name, None)
             if obj is not None and (inspect.isfunction(obj) or inspect.isclass(obj)):
                 uses.setdefault(id(obj), set()).add(lesson)
     return uses

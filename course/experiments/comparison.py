@@ -81,7 +81,10 @@ DENSENET_CONFIG = dict(  # a DenseNet-BC for 32x32 images (Huang et al. 2017 §3
 
 
 def default_config() -> degradation.Config:
-    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`."""
+    """:data:`QUICK` in quick mode (no GPU, grading, ``COURSE_QUICK=1``), else :data:`FULL`.
+
+    Lessons: 07_highway_densenet.
+    """
     return QUICK if runtime.quick_mode() else FULL
 
 
@@ -104,6 +107,8 @@ def stack_units(
     3x3 stride-2 conv + BN + ReLU (``down2``, ``down3``...) halves H, W and changes the width;
     then global average pooling and one linear layer ``fc``. The stride-2 convs carry no shortcut,
     so every shortcut of the network is one of the units'.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
     """
     layers: OrderedDict[str, nn.Module] = OrderedDict()
     layers["stem"] = nn.Sequential(
@@ -136,6 +141,8 @@ def matched_networks(
     ``DenseNet(block_config, growth_rate, num_init_features, ..., num_classes, stem)``:
     ResNet = :func:`stack_units` of ungated units, Highway = the same with gated units (their
     1x1 gates add about 5 % parameters), DenseNet = :data:`DENSENET_CONFIG`.
+
+    Lessons: 07_highway_densenet.
     """
     return {
         "ResNet": lambda: stack_units(unit, num_classes=num_classes, gated=False),
@@ -150,7 +157,10 @@ def matched_networks(
 
 
 def count_params(model: nn.Module) -> int:
-    """Number of parameters (elements) of ``model``."""
+    """Number of parameters (elements) of ``model``.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
+    """
     return checks.count_params(model)
 
 
@@ -161,6 +171,8 @@ def multiply_adds(model: nn.Module, input_shape: Sequence[int]) -> int:
     Counted by ``FlopCounterMode`` (2 FLOPs per multiply-add, convolutions and matrix products
     only: BN, ReLU, pooling and additions are not counted) on a copy of ``model`` moved to the
     ``meta`` device, so nothing is computed and the model is untouched.
+
+    Lessons: 07_highway_densenet.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -181,6 +193,8 @@ def activation_bytes(model: nn.Module, X: torch.Tensor) -> int:
     do not count. Runs on a copy of ``model`` (BN running statistics untouched). Divide by
     ``X.shape[0]`` for bytes per example. This is what backpropagation needs in memory besides
     the weights; the peak of a real step adds gradients, optimizer state and temporaries.
+
+    Lessons: 07_highway_densenet.
     """
     twin = copy.deepcopy(model).train()
     weights = {p.untyped_storage().data_ptr() for p in twin.parameters()}
@@ -207,7 +221,10 @@ def seconds_per_step(
     the batch ``(X, y)``: the fastest of ``steps`` steps after one warm-up step, on a copy of
     ``model``. The minimum is the time least disturbed by other work on the machine (as
     ``timeit`` recommends); still a property of this machine as much as of the network: compare
-    networks measured side by side only."""
+    networks measured side by side only.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
+    """
     twin = copy.deepcopy(model).train()
     opt = torch.optim.SGD(twin.parameters(), lr=lr, momentum=0.9)
     times = []
@@ -233,6 +250,8 @@ def depth_profile(layers: Sequence[nn.Module], X: torch.Tensor) -> dict[str, lis
       is ||R||).
 
     Index 0 is the input itself. Runs without changing the layers (no parameter update).
+
+    Lessons: 07_highway_densenet.
     """
     X = X.detach()
     g = torch.Generator().manual_seed(0)
@@ -257,7 +276,10 @@ def depth_profile(layers: Sequence[nn.Module], X: torch.Tensor) -> dict[str, lis
 
 def measure(model: nn.Module, image_size: int, batch_size: int = 32, seed: int = 0) -> dict:
     """Parameters, multiply-adds per image, activation bytes per image and seconds per
-    training step of ``model`` on (batch_size, 3, image_size, image_size) random inputs."""
+    training step of ``model`` on (batch_size, 3, image_size, image_size) random inputs.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
+    """
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch_size, 3, image_size, image_size, generator=g)
     y = torch.randint(0, 10, (batch_size,), generator=g)
@@ -285,6 +307,8 @@ def compare(
     ``curve`` (training error per epoch), ``seconds`` (training time), ``config``, ``task``.
     While grading, each network takes one token step on 8 images
     (:func:`course.experiments.degradation.token_budget`): the cell runs, nothing is learned.
+
+    Lessons: 07_highway_densenet.
     """
     config = config or default_config()
     grading = runtime.is_grading()
@@ -331,7 +355,10 @@ def _mean_sd(values: Sequence[float]) -> tuple[float, float]:
 
 def summarize(rows: Sequence[Mapping]) -> dict[str, dict]:
     """Per network (in the rows' order): the measurements and the final training error's mean,
-    standard deviation and per-seed values."""
+    standard deviation and per-seed values.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
+    """
     out: dict[str, dict] = {}
     for row in rows:
         entry = out.setdefault(
@@ -358,7 +385,10 @@ _COLUMNS = (
 
 def format_table(rows: Sequence[Mapping], markdown: bool = False) -> str:
     """The comparison as a table: one line per network, the first one's figures as the unit of
-    the ratios in brackets. ``markdown=True`` for a Markdown table (benchmarks/)."""
+    the ratios in brackets. ``markdown=True`` for a Markdown table (benchmarks/).
+
+    Lessons: 07_highway_densenet.
+    """
     summary = summarize(rows)
     base = next(iter(summary.values()))
     n = len(base["errors"])
@@ -403,6 +433,8 @@ def read_measured(report: str, block: str = "quick") -> dict[str, dict]:
     ``time_ratio``, ``error``, ``error_sd`` (strings, rounded as in the report: the lesson's prose
     quotes them) and ``seed_errors`` (final training error per seed, %, floats). A ``ValueError``
     names what is missing. Lesson 07 (its measured table is generated from this).
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
     """
     begin, end = f"<!-- measured:{block}:begin -->", f"<!-- measured:{block}:end -->"
     if begin not in report or end not in report:
@@ -442,7 +474,10 @@ def read_measured(report: str, block: str = "quick") -> dict[str, dict]:
 
 def lesson_table(measured: Mapping[str, Mapping]) -> str:
     """The Markdown table lesson 07 shows (section 5): the report's table (:func:`read_measured`)
-    with the per-seed training errors in a last column."""
+    with the per-seed training errors in a last column.
+
+    Lessons: none (the comparison's own steps; benchmarks/architecture_comparison.py).
+    """
     first = next(iter(measured.values()))
     n = len(first["seed_errors"])
     head = [*_COLUMNS, f"training error ({n} seeds, mean ± sd)", "per seed (%)"]
@@ -467,7 +502,10 @@ def _colour(name: str, i: int) -> str:
 def plot(rows: Sequence[Mapping], title: str | None = None):
     """Two rows of panels: training error per epoch (mean over seeds, thin lines per seed) and
     final training error per seed; then parameters, multiply-adds, activation memory and time
-    per step, each relative to the first network. Returns the figure."""
+    per step, each relative to the first network. Returns the figure.
+
+    Lessons: 07_highway_densenet.
+    """
     import matplotlib.pyplot as plt
 
     summary = summarize(rows)
@@ -535,7 +573,10 @@ def plot(rows: Sequence[Mapping], title: str | None = None):
 
 def plot_depth_profiles(profiles: Mapping[str, Mapping[str, Sequence[float]]], title: str = ""):
     """Side-by-side panels of :func:`depth_profile` results (name -> profile): distance from the
-    input, and gradient reaching the input (log scale), against depth. Returns the figure."""
+    input, and gradient reaching the input (log scale), against depth. Returns the figure.
+
+    Lessons: 07_highway_densenet.
+    """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
