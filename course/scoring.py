@@ -171,7 +171,7 @@ def save_model(
 class ArchiveError(Exception):
     """A checkpoint file the grader refuses to decode (with what to do about it).
 
-    Lessons: none (scoring.load_model calls it: the checkpoint check the grader relies on).
+    Lessons: none (read_checkpoint calls it first: the check the grader relies on).
     """
 
 
@@ -183,7 +183,7 @@ def check_archive(path: str | Path, max_mb: int = MAX_DECODED_MB) -> None:
     bomb: ``torch.save`` stores records uncompressed, so what is decoded is at most the
     file's own size). Raises :class:`ArchiveError`.
 
-    Lessons: none (scoring.load_model calls it: the checkpoint check the grader relies on).
+    Lessons: none (read_checkpoint calls it first: the check the grader relies on).
     """
     path = Path(path)
     limit = max_mb * 2**20
