@@ -14,6 +14,9 @@ instead of deciding on their own:
 Grading mode: nbgrader sets ``NBGRADER_EXECUTION`` to ``autograde`` or ``validate`` in the
 kernel it starts (and ``course check`` does the same), so a notebook can skip long training.
 
+Quick mode (:func:`quick_mode`) runs each lesson's small, labelled experiment; the test suite
+shrinks those further with one knob, ``COURSE_QUICK_EPOCHS`` (:func:`quick_epochs`).
+
 This module imports torch lazily: ``course --help`` and the grading tools stay fast.
 """
 
@@ -24,6 +27,7 @@ import os
 import random
 
 QUICK_ENV = "COURSE_QUICK"
+QUICK_EPOCHS_ENV = "COURSE_QUICK_EPOCHS"
 PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("bf16", "fp32")
 _PRECISION_LABELS = {"bf16": "bf16 autocast + channels_last", "fp32": "fp32"}
@@ -62,6 +66,28 @@ def quick_mode() -> bool:
     import torch
 
     return not torch.cuda.is_available()
+
+
+def quick_epochs(epochs: int) -> int:
+    """The epochs a training run takes: ``epochs``, or at most ``$COURSE_QUICK_EPOCHS`` in a quick
+    run outside grading.
+
+    The test suite's scale knob: tests/conftest.py sets it in the kernels that Run All a lesson,
+    so every quick experiment (lessons 02, 05, 06, 07; all train through
+    :func:`course.train.fit`, which asks this function) runs the same cells and code on fewer
+    epochs. Unset (students, Colab), in a full run and while grading (capped in steps already):
+    ``epochs``. A value that is not a positive integer raises ``ValueError``.
+
+    Lessons: none directly (:func:`course.train.fit` calls it).
+    """
+    flag = os.environ.get(QUICK_EPOCHS_ENV, "").strip()
+    if not flag or is_grading() or not quick_mode():
+        return epochs
+    if not flag.isdigit() or int(flag) < 1:
+        raise ValueError(
+            f"${QUICK_EPOCHS_ENV}={flag!r}: use a positive number of epochs (or unset it)."
+        )
+    return min(epochs, int(flag))
 
 
 # --------------------------------------------------------------------------------------------

@@ -635,6 +635,8 @@ def fit(
       short is reported in the history (``"partial": True``) but not checkpointed.
     - grading (``runtime.is_grading()``): loads ``last.pt`` if it exists and returns its
       history, else trains at most :data:`GRADING_MAX_STEPS` steps and writes no checkpoint.
+    - quick mode outside grading: at most ``$COURSE_QUICK_EPOCHS`` epochs when it is set (the
+      test suite's scale knob, :func:`course.runtime.quick_epochs`); it logs one line saying so.
     - under ``torchrun``: DistributedDataParallel; give each rank its shard through the loader
       (``CifarLoader`` does it by itself); only rank 0 logs, shows the bar and writes checkpoints.
 
@@ -642,6 +644,7 @@ def fit(
     """
     from tqdm.auto import tqdm
 
+    asked, epochs = epochs, runtime.quick_epochs(epochs)  # the test suite's scale knob
     # -- where and what: process group, device, precision, the run's config ---------------------
     setup = _setup(
         model, train_loader, device, log, checkpoint_dir,
@@ -650,6 +653,8 @@ def fit(
         loss_fn=getattr(loss_fn, "__name__", None), schedule=schedule,
     )  # fmt: skip
 
+    if epochs < asked:
+        setup.say(f"${runtime.QUICK_EPOCHS_ENV}: {epochs} of the {asked} epochs asked for.")
     # -- grading: never a long run -----------------------------------------------------------
     if runtime.is_grading():
         if setup.ckpt_path is not None and setup.ckpt_path.is_file():

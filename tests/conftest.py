@@ -200,12 +200,23 @@ def executed(kind: str, lesson: str, tmp_path_factory):
     return _executed[key]
 
 
+# Run All's scale: every quick experiment trains at most this many epochs (the lessons' quick
+# runs train 4 to 40; course.runtime.quick_epochs). Two epochs run every cell through the same
+# code (the one-cycle schedule, evaluation after each epoch, every curve drawn with more than one
+# point), which is what the Run All tests check: no error cell, every output shown. What the
+# quick runs show (the degradation problem, the variants' ranking) is measured by the
+# benchmarks (benchmarks/DEGRADATION.md, VARIANTS.md, ARCHITECTURES.md), not by Run All.
+RUN_ALL_EPOCHS = "2"
+
+
 def student_env() -> dict:
-    """The environment of a kernel that JupyterLab starts for a student: not grading, the
+    """The environment of a kernel that JupyterLab starts for a student: not grading, quick
+    mode (as on a CPU, also on a GPU machine) at the test scale (:data:`RUN_ALL_EPOCHS`), the
     inline figure backend (no ``MPLBACKEND``), the rest of this session's (data, threads)."""
     env = dict(os.environ)
     for key in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "MPLBACKEND", "JPY_SESSION_NAME"):
         env.pop(key, None)
+    env.update(COURSE_QUICK="1", COURSE_QUICK_EPOCHS=RUN_ALL_EPOCHS)
     return env
 
 
@@ -223,8 +234,9 @@ def _run_all(nb, cwd: Path):
 
 
 def run_all(lesson: str, tmp_path_factory):
-    """A lesson's solution after Run All in a student's kernel (not grading; quick mode on a
-    CPU; no trained checkpoint beside it, as in a fresh checkout), once per test session."""
+    """A lesson's solution after Run All in a student's kernel (:func:`student_env`: not
+    grading; quick mode at the test scale; no trained checkpoint beside it, as in a fresh
+    checkout), once per test session."""
     key = ("solutions", lesson, "run-all")
     if key not in _executed:
         _executed[key] = _run_once("solutions", lesson, "run-all", tmp_path_factory, _run_all)

@@ -1,6 +1,8 @@
 """``course grade --scheduler`` (Dask): reached before anything is prepared, one line and exit 2
 when it cannot be used, and every worker checked for the course version and torch build.
-A whole class graded on a local cluster: tests/test_grading.py (same grades as here)."""
+A whole class graded on a local cluster, whose two workers report this machine's versions:
+tests/test_grading.py::test_a_dask_cluster_gives_the_same_grades (the suite's one local cluster).
+"""
 
 from __future__ import annotations
 
@@ -77,14 +79,3 @@ def test_a_worker_with_other_versions_is_refused_by_name():
         cluster.check_workers({"tcp://10.0.0.4:1": ModuleNotFoundError("No module named 'course'")})
     with pytest.raises(CourseError, match="no workers"):
         cluster.check_workers({}, here)
-
-
-@pytest.mark.slow
-def test_a_local_cluster_reports_every_workers_versions():
-    client, local = cluster.connect("local:2")
-    try:
-        found = cluster.worker_versions(client)
-    finally:
-        client.close()
-        local.close()
-    assert len(found) == 2 and all(v == cluster.versions() for v in found.values()), found

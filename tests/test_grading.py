@@ -1184,12 +1184,21 @@ def test_bands_come_from_the_course_model_not_the_students(tmp_path):
 @needs_bwrap
 @pytest.mark.slow
 @HOSTILE
-def test_a_dask_cluster_gives_the_same_grades(hostile, tmp_path):
+def test_a_dask_cluster_gives_the_same_grades(hostile, tmp_path, monkeypatch):
     """Five students of the hostile class (honest, half done, a lying tensor, a crash, the
     victim), graded again on a local Dask cluster of two worker processes (files and course
     source travel with each task; the same sandbox on every worker): the same rows of grades.csv
-    as the hostile class's run here."""
+    as the hostile class's run here. Before grading, the command asked each of the two workers
+    for its versions, and each reported this machine's (the one local cluster of the suite: the
+    refusals of other versions are tests/test_cluster.py's)."""
     pytest.importorskip("distributed")
+    from course.grading import cluster
+
+    asked = []
+    ask = cluster.worker_versions
+    monkeypatch.setattr(
+        cluster, "worker_versions", lambda client: asked.append(ask(client)) or asked[-1]
+    )
     root = hostile["root"]
     release = nbs.read(Checkout(root).release(fx.LESSON))
     sub = tmp_path / "sub"
@@ -1204,3 +1213,5 @@ def test_a_dask_cluster_gives_the_same_grades(hostile, tmp_path):
     shown = {report.display(n) for n in names}
     assert sorted(there[1:]) == sorted(r for r in here[1:] if r.split(",", 1)[0] in shown)
     assert len(there) == len(cases) + 1
+    (found,) = asked
+    assert len(found) == 2 and all(v == cluster.versions() for v in found.values()), found

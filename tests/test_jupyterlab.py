@@ -310,7 +310,8 @@ def _every_widget_saved_whole(nb, widgets: set[int]) -> None:
     """Every widget output left in a saved run names a model in the notebook's saved widget
     state, and every model that state refers to (``IPY_MODEL_<id>``: children, layout, style)
     is there too: what JupyterLab needs to draw the widget without a kernel."""
-    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    saved = nb.metadata.get("widgets", {})  # absent when the run left no widget (lesson 01)
+    state = saved.get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     wanted = {o["data"][WIDGET]["model_id"] for i in widgets for o in nb.cells[i].outputs
               if WIDGET in o.get("data", {})}  # fmt: skip
     missing, seen = set(), set()

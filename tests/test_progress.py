@@ -252,11 +252,16 @@ _TOTAL = re.compile(r"total \(auto-graded\)\s+([\d.]+)/([\d.]+)")
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("05_resnet34_cifar10")  # shares the worker's graded lesson-05 job
-def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
+def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path, tmp_path_factory):
     """Lesson 05 solved, no checkpoint: the progress table (a kernel run as in JupyterLab),
     Validate's summary, ``course check`` and the grader (``course grade``'s trusted grader)
-    give the same total, and the band cells read "not earned yet" with what to do."""
-    from conftest import scratch_copy
+    give the same total, and the band cells read "not earned yet" with what to do.
+
+    The kernel run is the session's Run All of lesson 05 (conftest.run_all: a student's kernel,
+    not grading, quick mode at the test scale, no checkpoint), the one the JupyterLab test
+    shows: the table reads which visible tests passed, which the training's length does not
+    change (no checkpoint is written in quick mode)."""
+    from conftest import run_all, scratch_copy
     from lesson_jobs import lesson_job
 
     from course.tools import selfcheck
@@ -266,9 +271,10 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path):
     assert not (path.parent / "checkpoints").exists()
 
     # 1. the student's kernel, not grading (quick mode): the last cell's table
-    env = execution.execution_env(extra={"JPY_SESSION_NAME": str(path), "COURSE_QUICK": "1"})
-    env.pop("NBGRADER_EXECUTION")
-    ran = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+    ran = run_all(lesson, tmp_path_factory)
+    assert "QUICK MODE" in "".join(
+        o.get("text", "") for c in ran.cells for o in c.get("outputs", [])
+    )
     bands = [c for c in ran.cells if (cells.grade_id(c) or "").startswith("checkpoint__acc")]
     for band in bands:
         (err,) = [o for o in band.outputs if o.get("name") == "stderr"]

@@ -240,6 +240,23 @@ def test_max_steps_stops_early_without_checkpoint(tmp_path, root):
     assert not (tmp_path / train.CHECKPOINT_NAME).exists()
 
 
+def test_quick_epochs_knob_trains_fewer_whole_epochs(root, monkeypatch):
+    """``$COURSE_QUICK_EPOCHS`` in quick mode: fit trains that many whole epochs (its schedule
+    planned over them, every epoch evaluated) and says so in one log line."""
+    train_loader, test_loader = loaders(root)
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_QUICK_EPOCHS", "2")
+    lines = []
+    history = train.fit(
+        TinyNet(), train_loader, test_loader, epochs=5, lr=0.1, progress=False, log=lines.append
+    )
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert history[-1]["step"] == 2 * len(train_loader) and not history[-1].get("partial")
+    assert all(row["val_acc"] is not None for row in history)
+    assert history[-1]["lr"] < 0.01  # the one-cycle schedule ended: planned over 2 epochs
+    assert "$COURSE_QUICK_EPOCHS: 2 of the 5 epochs asked for." in lines
+
+
 def test_grading_mode_caps_or_loads(tmp_path, root, monkeypatch):
     """Under nbgrader: a few steps and no checkpoint; or the existing checkpoint, loaded."""
     train_loader, _ = loaders(root)
