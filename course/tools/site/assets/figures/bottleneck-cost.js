@@ -28,10 +28,8 @@
     for (var k in data.defaults) { if (Object.prototype.hasOwnProperty.call(data.defaults, k)) v[k] = data.defaults[k]; }
     var panes = F.panes(fig, "Layer sizes"), controls = panes.controls, out = panes.out;
 
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>layer</th><th class='num'>multiplications</th><th class='num'>weights</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>layer</th><th class='num'>multiplications</th><th class='num'>weights</th>");
+    var table = readout.table, tbody = readout.tbody;
     var rows = [
       ["direct", "<span class='swatch direct'></span>direct f×f, C_in → C_out", "direct_mults", "direct_weights", ""],
       ["reduce", "1×1, C_in → C_mid", "reduce_mults", "reduce_weights", ""],

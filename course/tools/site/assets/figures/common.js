@@ -129,6 +129,15 @@
     return node;
   }
 
+  // A readout table: its header row (HTML of the <th> cells) and an empty body to fill.
+  function readout(head) {
+    var table = el("table", { "class": "readout" });
+    table.innerHTML = "<thead><tr>" + head + "</tr></thead>";
+    var tbody = el("tbody");
+    table.appendChild(tbody);
+    return { table: table, tbody: tbody };
+  }
+
   // Left: the controls; right: what they change.
   function panes(fig, aria) {
     var grid = el("div", { "class": "fig-grid" });
@@ -154,7 +163,7 @@
 
   window.CourseFigures = {
     el: el, svg: svg, clear: clear, fmt: fmt, sig3: sig3, numberControl: numberControl,
-    radios: radios, select: select, toggles: toggles, emptyNote: emptyNote, hbars: hbars,
+    radios: radios, select: select, toggles: toggles, emptyNote: emptyNote, hbars: hbars, readout: readout,
     panes: panes, data: data, start: start
   };
 })();

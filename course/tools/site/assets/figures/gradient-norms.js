@@ -86,10 +86,8 @@
     charts.appendChild(right);
     body.appendChild(charts);
 
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>network</th><th class='num'>conv layers</th><th class='num'>first conv</th><th class='num'>last conv</th><th class='num'>first / last</th><th class='num'>largest / smallest</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>network</th><th class='num'>conv layers</th><th class='num'>first conv</th><th class='num'>last conv</th><th class='num'>first / last</th><th class='num'>largest / smallest</th>");
+    var table = readout.table, tbody = readout.tbody;
     body.appendChild(table);
 
     function norms(net) { return state.seed === "median" ? net.median : net.seeds[state.seed]; }

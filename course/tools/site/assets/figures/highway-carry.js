@@ -33,10 +33,8 @@
     controls.appendChild(F.numberControl(fig, depth, onChange));
     controls.appendChild(F.toggles("Show", series, function (key, on) { state.shown[key] = on; update(); }));
 
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>stack</th><th class='num'>carry per layer</th><th class='num'>carried through L layers</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>stack</th><th class='num'>carry per layer</th><th class='num'>carried through L layers</th>");
+    var table = readout.table, tbody = readout.tbody;
     out.appendChild(table);
     var chart = svg("svg", { "class": "chart", role: "img" });
     out.appendChild(chart);

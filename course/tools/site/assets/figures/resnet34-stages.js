@@ -34,10 +34,8 @@
 
     var charts = el("div", { "class": "fig-grid two" });
     body.appendChild(charts);
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>stage</th><th>output</th><th class='num'>parameters</th><th class='num'>multiply-adds</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>stage</th><th>output</th><th class='num'>parameters</th><th class='num'>multiply-adds</th>");
+    var table = readout.table, tbody = readout.tbody;
     body.appendChild(table);
 
     function bars(rows, key, cls, title) {

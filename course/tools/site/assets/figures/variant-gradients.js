@@ -39,10 +39,8 @@
     var grid = el("div", { "class": "fig-grid two" });
     var chartBox = el("div");
     grid.appendChild(chartBox);
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>unit</th><th class='num'>value</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>unit</th><th class='num'>value</th>");
+    var table = readout.table, tbody = readout.tbody;
     grid.appendChild(table);
     body.appendChild(grid);
 
