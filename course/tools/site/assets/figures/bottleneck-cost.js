@@ -42,11 +42,9 @@
       var name = el("td");
       name.innerHTML = r[1];
       tr.appendChild(name);
-      [r[2], r[3]].forEach(function (key) {
-        var td = el("td", { "class": "num", "data-out": key });
-        cells[key] = td;
-        tr.appendChild(td);
-      });
+      var two = F.numCells(tr, [r[2], r[3]]);
+      cells[r[2]] = two[r[2]];
+      cells[r[3]] = two[r[3]];
       tbody.appendChild(tr);
     });
     out.appendChild(table);

@@ -138,6 +138,16 @@
     return { table: table, tbody: tbody };
   }
 
+  // Empty number cells <td data-out="key"> appended to the row tr, for update() to fill: {key: td}.
+  function numCells(tr, keys) {
+    var cells = {};
+    keys.forEach(function (key) {
+      cells[key] = el("td", { "class": "num", "data-out": key });
+      tr.appendChild(cells[key]);
+    });
+    return cells;
+  }
+
   // Left: the controls; right: what they change.
   function panes(fig, aria) {
     var grid = el("div", { "class": "fig-grid" });
@@ -164,6 +174,7 @@
   window.CourseFigures = {
     el: el, svg: svg, clear: clear, fmt: fmt, sig3: sig3, numberControl: numberControl,
     radios: radios, select: select, toggles: toggles, emptyNote: emptyNote, hbars: hbars, readout: readout,
+    numCells: numCells,
     panes: panes, data: data, start: start
   };
 })();

@@ -60,23 +60,12 @@
         var c0 = el("td");
         c0.innerHTML = "<span class='swatch' style='background:" + ["#4c72b0", "#dd8452", "#55a868", "#8172b3"][i] + "'></span>" + name;
         tr.appendChild(c0);
-        var row = {};
-        ["out", "weights", "mult_adds"].forEach(function (key) {
-          var td = el("td", { "class": "num", "data-out": key });
-          row[key] = td;
-          tr.appendChild(td);
-        });
-        cells.push(row);
+        cells.push(F.numCells(tr, ["out", "weights", "mult_adds"]));
         tb.appendChild(tr);
       });
       var total = el("tr", { "class": "total", "data-branch": "total" });
       total.appendChild(el("td", {}, "module"));
-      var trow = {};
-      ["out", "weights", "mult_adds"].forEach(function (key) {
-        var td = el("td", { "class": "num", "data-out": key });
-        trow[key] = td;
-        total.appendChild(td);
-      });
+      var trow = F.numCells(total, ["out", "weights", "mult_adds"]);
       tb.appendChild(total);
       t.appendChild(tb);
       out.appendChild(t);
