@@ -310,6 +310,31 @@ def _lesson_with(site: Built, figure: str) -> str:
 
 
 @pytest.mark.slow
+def test_figure_pages_load_the_shared_script_once_and_first(site):
+    """assets/figures/common.js (window.CourseFigures) is the figures' one home for their
+    helpers: a page with an interactive figure loads it once, before the figure scripts; a page
+    without one loads no script; no figure script carries its own copy of the helpers."""
+    folder = site.out / "assets" / "figures"
+    assert (folder / figures.COMMON_SCRIPT).is_file(), "common.js is not copied into the site"
+    for rel in pages(site):
+        text = (site.out / rel).read_text()
+        srcs = [s.rsplit("/", 1)[-1] for s in re.findall(r'<script src="([^"]+)"', text)]
+        used = re.findall(r'<figure class="interactive[^"]*" id="fig-([\w-]+)"', text)
+        if not used:
+            assert srcs == [], f"{rel}: scripts {srcs} on a page without an interactive figure"
+            continue
+        assert srcs[0] == figures.COMMON_SCRIPT and srcs.count(figures.COMMON_SCRIPT) == 1, (
+            f"{rel}: {figures.COMMON_SCRIPT} must load once, before the figures: {srcs}"
+        )
+        assert srcs[1:] == [figures.REGISTRY[n].script for n in used], f"{rel}: {srcs}"
+    for script in sorted(folder.glob("*.js")):
+        if script.name == figures.COMMON_SCRIPT:
+            continue
+        own = re.findall(r"function (el|svg|fmt|numberControl|control)\(", script.read_text())
+        assert not own, f"{script.name} defines its own {own}: use window.CourseFigures"
+
+
+@pytest.mark.slow
 def test_bottleneck_cost_figure_equals_the_lesson(site, browser):
     ref = answers("03_one_by_one_convolutions", "conv_params", "conv_mults")
     lesson = _lesson_with(site, "bottleneck-cost")

@@ -6,7 +6,8 @@ JupyterLab::
     <!-- site-figure: bottleneck-cost -->
 
 Interactive figures are drawn in the browser by ``assets/figures/<name>.js`` (plain scripts: no
-modules, no network, so the site works from ``file://``). The page carries their data as JSON
+modules, no network, so the site works from ``file://``), on top of ``assets/figures/common.js``
+(the shared DOM helpers and controls, ``window.CourseFigures``), which a page loads first. The page carries their data as JSON
 (``<script type="application/json" class="figure-data">``), written here; the arithmetic in the
 scripts is the lessons' own formulas, and tests/test_site.py checks that the numbers the browser
 shows equal the lessons' reference solutions for several settings. Plots of measured data are
@@ -540,5 +541,11 @@ def render(name: str, lesson) -> str:
     return REGISTRY[name].render(lesson)
 
 
+# assets/figures/common.js: the helpers every figure script uses (window.CourseFigures)
+COMMON_SCRIPT = "common.js"
+
+
 def scripts(used: list[str]) -> list[str]:
-    return [script for n in used if (script := REGISTRY[n].script)]
+    """The scripts a page with figures ``used`` loads, in order: the shared one first."""
+    own = [script for n in used if (script := REGISTRY[n].script)]
+    return [COMMON_SCRIPT, *own] if own else []

@@ -6,28 +6,16 @@
  * range over seeds. Left: norm per layer for the chosen depth (log scale). Right: how much larger
  * the first layer's gradient is than the last one's, against depth. tests/test_site.py checks the
  * numbers shown against the data and the data against the reference functions.
- * Self-contained, works from file://.
+ * Uses assets/figures/common.js (window.CourseFigures); works from file://.
  */
 (function () {
   "use strict";
-  var NS = "http://www.w3.org/2000/svg";
+  var F = window.CourseFigures, el = F.el, svg = F.svg;
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(NS, tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
   function sig(x) {
     if (x === 0) return "0";
-    if (x >= 1000) return String(Math.round(x)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
-    return Number(x.toPrecision(3)).toString();
+    if (x >= 1000) return F.fmt(x);
+    return F.sig3(x);
   }
 
   function logAxis(lo, hi) {
@@ -38,7 +26,7 @@
 
   function chart(node, opts) {
     // opts: width, height, xs (domain [x0, x1]), series [{cls, points:[[x,y]], band:[[x,lo,hi]]}], xlabel, ylabel, xticks, marks
-    while (node.firstChild) node.removeChild(node.firstChild);
+    F.clear(node);
     var W = opts.width, H = opts.height, L = 52, R = 10, T = 10, B = 36;
     node.setAttribute("viewBox", "0 0 " + W + " " + H);
     var ys = [];
@@ -78,42 +66,16 @@
   }
 
   function setup(fig) {
-    var d = JSON.parse(fig.querySelector("script.figure-data").textContent);
+    var d = F.data(fig);
     var body = fig.querySelector(".figure-body");
     var state = { depth: d.depths.indexOf(56) >= 0 ? 56 : d.depths[d.depths.length - 1], plain: true, residual: true, seed: "median" };
 
     var controls = el("div", { "class": "controls fig-row" });
-    var depthBox = el("div", { "class": "choice", role: "radiogroup", "aria-label": "network depth" });
-    depthBox.appendChild(el("span", { "class": "choice-title" }, "Depth (6n + 2 layers)"));
-    d.depths.forEach(function (depth) {
-      var lab = el("label");
-      var r = el("input", { type: "radio", name: fig.id + "-depth", value: depth, "data-control": "depth" });
-      if (depth === state.depth) r.checked = true;
-      r.addEventListener("change", function () { if (r.checked) { state.depth = depth; update(); } });
-      lab.appendChild(r);
-      lab.appendChild(document.createTextNode(String(depth)));
-      depthBox.appendChild(lab);
-    });
-    controls.appendChild(depthBox);
-    var showBox = el("div", { "class": "choice" });
-    showBox.appendChild(el("span", { "class": "choice-title" }, "Show"));
-    [["plain", "plain"], ["residual", "residual"]].forEach(function (pair) {
-      var lab = el("label");
-      var c = el("input", { type: "checkbox", checked: "", "data-control": pair[0] });
-      c.addEventListener("change", function () { state[pair[0]] = c.checked; update(); });
-      lab.appendChild(c);
-      var sw = el("span", { "class": "swatch " + pair[0] });
-      lab.appendChild(sw);
-      lab.appendChild(document.createTextNode(pair[1]));
-      showBox.appendChild(lab);
-    });
-    var seedLab = el("label", { "for": fig.id + "-seed" }, "seed ");
-    var seedSel = el("select", { id: fig.id + "-seed", "data-control": "seed" });
-    seedSel.appendChild(el("option", { value: "median" }, "median of " + d.seeds.length));
-    d.seeds.forEach(function (s) { seedSel.appendChild(el("option", { value: String(s) }, String(s))); });
-    seedSel.addEventListener("change", function () { state.seed = seedSel.value; update(); });
-    seedLab.appendChild(seedSel);
-    showBox.appendChild(seedLab);
+    var depthSpec = { key: "depth", title: "Depth (6n + 2 layers)", aria: "network depth", values: d.depths, checked: state.depth };
+    controls.appendChild(F.radios(fig, depthSpec, function (value) { state.depth = value; update(); }));
+    var showBox = F.toggles("Show", [["plain", "plain", "plain"], ["residual", "residual", "residual"]], function (key, on) { state[key] = on; update(); });
+    var seedOptions = [["median", "median of " + d.seeds.length]].concat(d.seeds.map(function (s) { return [s, s]; }));
+    showBox.appendChild(F.select(fig, { key: "seed", label: "seed ", options: seedOptions }, function (value) { state.seed = value; update(); }));
     controls.appendChild(showBox);
     body.appendChild(controls);
 
@@ -124,10 +86,8 @@
     charts.appendChild(right);
     body.appendChild(charts);
 
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>network</th><th class='num'>conv layers</th><th class='num'>first conv</th><th class='num'>last conv</th><th class='num'>first / last</th><th class='num'>largest / smallest</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>network</th><th class='num'>conv layers</th><th class='num'>first conv</th><th class='num'>last conv</th><th class='num'>first / last</th><th class='num'>largest / smallest</th>");
+    var table = readout.table, tbody = readout.tbody;
     body.appendChild(table);
 
     function norms(net) { return state.seed === "median" ? net.median : net.seeds[state.seed]; }
@@ -135,7 +95,7 @@
 
     function update() {
       var series = [];
-      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      F.clear(tbody);
       [false, true].forEach(function (residual) {
         var key = residual ? "residual" : "plain";
         var net = netFor(residual, state.depth);
@@ -190,19 +150,9 @@
       }
     }
     // every series unticked: say so instead of leaving an empty box
-    function empty(node) {  // node is the chart's <svg>: the note is SVG text in a dashed box
-      while (node.firstChild) node.removeChild(node.firstChild);
-      node.setAttribute("viewBox", "0 0 300 120");
-      node.appendChild(svg("rect", { "class": "empty-box", x: 1, y: 1, width: 298, height: 118, rx: 6 }));
-      var note = svg("text", { "class": "empty-note", x: 150, y: 55, "text-anchor": "middle" });
-      note.appendChild(svg("tspan", { x: 150 }, "No series selected:"));
-      note.appendChild(svg("tspan", { x: 150, dy: 22 }, "tick plain or residual above."));
-      node.appendChild(note);
-    }
+    function empty(node) { F.emptyNote(node, ["No series selected:", "tick plain or residual above."]); }
     update();
-    fig.setAttribute("data-ready", "true");
   }
 
-  var figs = document.querySelectorAll('figure[data-figure="gradient-norms"]');
-  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+  F.start("gradient-norms", setup);
 })();

@@ -4,53 +4,19 @@
  * small), so each layer carries 1 - sigma(b_T) of its input straight through and L layers carry
  * (1 - sigma(b_T))^L (Srivastava et al. 2015, Eq. 3; the lesson's "What the gate bias does to a
  * deep stack"). A residual unit carries exactly 1. tests/test_site.py checks the numbers shown
- * against a stack of the lesson's reference HighwayLayer. Self-contained, works from file://.
+ * against a stack of the lesson's reference HighwayLayer. Uses assets/figures/common.js
+ * (window.CourseFigures); works from file://.
  */
 (function () {
   "use strict";
-  var NS = "http://www.w3.org/2000/svg";
+  var F = window.CourseFigures, el = F.el, svg = F.svg;
   var FLOOR = -8;  // the log axis stops at 1e-8
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(NS, tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function sig(x) { return x === 0 ? "0" : x < 1e-3 ? x.toExponential(2) : Number(x.toPrecision(3)).toString(); }
+  function sig(x) { return x === 0 ? "0" : x < 1e-3 ? x.toExponential(2) : F.sig3(x); }
   function carry(b) { return 1 - 1 / (1 + Math.exp(-b)); }
   function product(b, L) { return Math.pow(carry(b), L); }
 
-  function numberControl(fig, key, label, min, max, step, value, onChange) {
-    var id = fig.id + "-" + key;
-    var box = el("div", { "class": "control" });
-    box.appendChild(el("label", { "for": id }, label));
-    var range = el("input", { type: "range", min: min, max: max, step: step, value: value, "aria-label": label });
-    var num = el("input", { type: "number", id: id, min: min, max: max, step: step, value: value, "data-control": key });
-    function set(v, from) {
-      v = Number(v);
-      if (!isFinite(v)) return;
-      v = Math.max(min, Math.min(max, Math.round(v / step) * step));
-      v = Number(v.toFixed(3));
-      if (from !== range) range.value = v;
-      if (from !== num) num.value = v;
-      onChange(key, v);
-    }
-    range.addEventListener("input", function () { set(range.value, range); });
-    num.addEventListener("input", function () { if (num.value !== "") set(num.value, num); });
-    num.addEventListener("change", function () { set(num.value, null); });
-    box.appendChild(range);
-    box.appendChild(num);
-    return box;
-  }
-
   function setup(fig) {
-    var d = JSON.parse(fig.querySelector("script.figure-data").textContent).defaults;
+    var d = F.data(fig).defaults;
     var state = { bias: d.bias, depth: d.depth, shown: { mine: true, residual: true } };
     var series = [["mine", "your b_T", "b1"]];
     d.lesson_biases.forEach(function (b, i) {
@@ -59,33 +25,16 @@
       series.push([key, "b_T = " + String(b).replace("-", "−"), "b" + (i + 2), b]);
     });
     series.push(["residual", "residual unit (carry 1)", "b4"]);
-    var body = fig.querySelector(".figure-body");
-    var grid = el("div", { "class": "fig-grid" });
-    var controls = el("div", { "class": "controls", role: "group", "aria-label": "Gate bias and depth" });
-    var out = el("div", { "class": "fig-output" });
-    grid.appendChild(controls);
-    grid.appendChild(out);
-    body.appendChild(grid);
+    var panes = F.panes(fig, "Gate bias and depth"), controls = panes.controls, out = panes.out;
     function onChange(key, v) { state[key] = v; update(); }
-    controls.appendChild(numberControl(fig, "bias", "gate bias b_T", -10, 4, 0.5, state.bias, onChange));
-    controls.appendChild(numberControl(fig, "depth", "depth L (layers)", 1, d.max_depth, 1, state.depth, onChange));
-    var showBox = el("div", { "class": "choice" });
-    showBox.appendChild(el("span", { "class": "choice-title" }, "Show"));
-    series.forEach(function (s) {
-      var lab = el("label");
-      var c = el("input", { type: "checkbox", checked: "", "data-control": s[0] });
-      c.addEventListener("change", function () { state.shown[s[0]] = c.checked; update(); });
-      lab.appendChild(c);
-      lab.appendChild(el("span", { "class": "swatch " + s[2] }));
-      lab.appendChild(document.createTextNode(s[1]));
-      showBox.appendChild(lab);
-    });
-    controls.appendChild(showBox);
+    var bias = { key: "bias", label: "gate bias b_T", min: -10, max: 4, step: 0.5, value: state.bias };
+    var depth = { key: "depth", label: "depth L (layers)", min: 1, max: d.max_depth, step: 1, value: state.depth };
+    controls.appendChild(F.numberControl(fig, bias, onChange));
+    controls.appendChild(F.numberControl(fig, depth, onChange));
+    controls.appendChild(F.toggles("Show", series, function (key, on) { state.shown[key] = on; update(); }));
 
-    var table = el("table", { "class": "readout" });
-    table.innerHTML = "<thead><tr><th>stack</th><th class='num'>carry per layer</th><th class='num'>carried through L layers</th></tr></thead>";
-    var tbody = el("tbody");
-    table.appendChild(tbody);
+    var readout = F.readout("<th>stack</th><th class='num'>carry per layer</th><th class='num'>carried through L layers</th>");
+    var table = readout.table, tbody = readout.tbody;
     out.appendChild(table);
     var chart = svg("svg", { "class": "chart", role: "img" });
     out.appendChild(chart);
@@ -93,15 +42,9 @@
     function biasOf(s) { return s[0] === "mine" ? state.bias : s[3]; }
 
     function draw(active) {
-      while (chart.firstChild) chart.removeChild(chart.firstChild);
+      F.clear(chart);
       if (!active.length) {
-        chart.setAttribute("viewBox", "0 0 300 120");
-        chart.setAttribute("aria-label", "no series selected");
-        chart.appendChild(svg("rect", { "class": "empty-box", x: 1, y: 1, width: 298, height: 118, rx: 6 }));
-        var note = svg("text", { "class": "empty-note", x: 150, y: 55, "text-anchor": "middle" });
-        note.appendChild(svg("tspan", { x: 150 }, "No series selected:"));
-        note.appendChild(svg("tspan", { x: 150, dy: 22 }, "tick one under Show."));
-        chart.appendChild(note);
+        F.emptyNote(chart, ["No series selected:", "tick one under Show."], "no series selected");
         return;
       }
       var W = 440, H = 260, L = 52, R = 22, T = 10, B = 36, maxL = d.max_depth;
@@ -132,7 +75,7 @@
 
     function update() {
       fig.dataset.setting = state.bias + "/" + state.depth;
-      while (tbody.firstChild) tbody.removeChild(tbody.firstChild);
+      F.clear(tbody);
       var active = [];
       series.forEach(function (s) {
         var c = s[0] === "residual" ? 1 : carry(biasOf(s));
@@ -150,9 +93,7 @@
       draw(active);
     }
     update();
-    fig.setAttribute("data-ready", "true");
   }
 
-  var figs = document.querySelectorAll('figure[data-figure="highway-carry"]');
-  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+  F.start("highway-carry", setup);
 })();

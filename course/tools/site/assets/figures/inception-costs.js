@@ -6,11 +6,12 @@
  * size * size (each weight is used once per output pixel); max-pooling has no weights and does
  * no multiplications. Weights are kernel elements (no biases), as in the lesson's
  * widgets.inception_branch_costs. tests/test_site.py compares these numbers with the reference
- * solution's modules measured by torch's FlopCounterMode. Self-contained, works from file://.
+ * solution's modules measured by torch's FlopCounterMode. Uses assets/figures/common.js
+ * (window.CourseFigures); works from file://.
  */
 (function () {
   "use strict";
-  var NS = "http://www.w3.org/2000/svg";
+  var F = window.CourseFigures, el = F.el, svg = F.svg, fmt = F.fmt;
   var CONTROLS = [
     ["in_ch", "in_ch (input channels)", 1, 1024],
     ["ch1x1", "#1×1", 1, 512],
@@ -23,20 +24,6 @@
   ];
   var NAMES = ["1×1", "1×1 → 3×3", "1×1 → 5×5", "pool → 1×1"];
   var NAIVE = ["1×1", "3×3", "5×5", "3×3 pool"];
-
-  function fmt(n) { return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ","); }
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(NS, tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
 
   function branches(v) {
     var px = v.size * v.size;
@@ -56,39 +43,11 @@
     return { reduced: reduced, naive: naive };
   }
 
-  function control(fig, spec, value, onChange) {
-    var id = fig.id + "-" + spec[0];
-    var box = el("div", { "class": "control" });
-    box.appendChild(el("label", { "for": id }, spec[1]));
-    var range = el("input", { type: "range", min: spec[2], max: spec[3], step: 1, value: value, "aria-label": spec[1] });
-    var num = el("input", { type: "number", id: id, min: spec[2], max: spec[3], step: 1, value: value, "data-control": spec[0] });
-    function set(x, from) {
-      x = Math.round(Number(x));
-      if (!isFinite(x)) return;
-      x = Math.max(spec[2], Math.min(spec[3], x));
-      if (from !== range) range.value = x;
-      if (from !== num) num.value = x;
-      onChange(spec[0], x);
-    }
-    range.addEventListener("input", function () { set(range.value, range); });
-    num.addEventListener("input", function () { if (num.value !== "") set(num.value, num); });
-    num.addEventListener("change", function () { set(num.value, null); });
-    box.appendChild(range);
-    box.appendChild(num);
-    return box;
-  }
-
   function setup(fig) {
-    var data = JSON.parse(fig.querySelector("script.figure-data").textContent);
+    var data = F.data(fig);
     var v = {};
     for (var k in data.defaults) { if (Object.prototype.hasOwnProperty.call(data.defaults, k)) v[k] = data.defaults[k]; }
-    var body = fig.querySelector(".figure-body");
-    var grid = el("div", { "class": "fig-grid" });
-    var controls = el("div", { "class": "controls", role: "group", "aria-label": "Module widths" });
-    var out = el("div", { "class": "fig-output" });
-    grid.appendChild(controls);
-    grid.appendChild(out);
-    body.appendChild(grid);
+    var panes = F.panes(fig, "Module widths"), controls = panes.controls, out = panes.out;
 
     function table(kind, names, caption) {
       var t = el("table", { "class": "readout", "data-module": kind });
@@ -101,23 +60,12 @@
         var c0 = el("td");
         c0.innerHTML = "<span class='swatch' style='background:" + ["#4c72b0", "#dd8452", "#55a868", "#8172b3"][i] + "'></span>" + name;
         tr.appendChild(c0);
-        var row = {};
-        ["out", "weights", "mult_adds"].forEach(function (key) {
-          var td = el("td", { "class": "num", "data-out": key });
-          row[key] = td;
-          tr.appendChild(td);
-        });
-        cells.push(row);
+        cells.push(F.numCells(tr, ["out", "weights", "mult_adds"]));
         tb.appendChild(tr);
       });
       var total = el("tr", { "class": "total", "data-branch": "total" });
       total.appendChild(el("td", {}, "module"));
-      var trow = {};
-      ["out", "weights", "mult_adds"].forEach(function (key) {
-        var td = el("td", { "class": "num", "data-out": key });
-        trow[key] = td;
-        total.appendChild(td);
-      });
+      var trow = F.numCells(total, ["out", "weights", "mult_adds"]);
       tb.appendChild(total);
       t.appendChild(tb);
       out.appendChild(t);
@@ -148,25 +96,17 @@
       verdict.setAttribute("data-value", String(ratio));
       verdict.innerHTML = "Output " + v.size + "×" + v.size + "×" + fmt(red.out) + " with reductions, " + v.size + "×" + v.size + "×" + fmt(naive.out) +
         " naive. The reductions need <strong>" + ratio.toFixed(2) + "×</strong> " + (ratio >= 1 ? "fewer" : "MORE") + " multiply-adds.";
-      while (chart.firstChild) chart.removeChild(chart.firstChild);
-      var max = Math.max.apply(null, b.reduced.map(function (r) { return r.mult_adds; }).concat([1]));
-      b.reduced.forEach(function (r, i) {
-        // the label above its bar: on a phone the text is large next to the bars, never on them
-        var y = 2 + i * 45;
-        var w = Math.max(1, 290 * r.mult_adds / max);
-        chart.appendChild(svg("text", { x: 0, y: y + 14 }, NAMES[i]));
-        chart.appendChild(svg("rect", { "class": "bar b" + (i + 1), x: 0, y: y + 19, width: w.toFixed(1), height: 22, rx: 3 }));
-        chart.appendChild(svg("text", { "class": "value", x: (6 + w).toFixed(1), y: y + 36 }, fmt(r.mult_adds)));
-      });
+      F.clear(chart);
+      var bars = b.reduced.map(function (r, i) { return [NAMES[i], r.mult_adds, "b" + (i + 1)]; });
+      F.hbars(chart, bars, { top: 2, pitch: 45, width: 290, height: 22, labelDy: 14, barDy: 19, valueDy: 36 });
     }
 
     CONTROLS.forEach(function (spec) {
-      controls.appendChild(control(fig, spec, v[spec[0]], function (key, value) { v[key] = value; update(); }));
+      var c = { key: spec[0], label: spec[1], min: spec[2], max: spec[3], step: 1, value: v[spec[0]] };
+      controls.appendChild(F.numberControl(fig, c, function (key, value) { v[key] = value; update(); }));
     });
     update();
-    fig.setAttribute("data-ready", "true");
   }
 
-  var figs = document.querySelectorAll('figure[data-figure="inception-costs"]');
-  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+  F.start("inception-costs", setup);
 })();

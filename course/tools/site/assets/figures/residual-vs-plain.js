@@ -5,17 +5,14 @@
  * Weight decay multiplies the weights by a factor below 1 at every step; at s = 0 the residual
  * block returns a exactly and the plain block returns 0. The example's numbers come from the page
  * (course/tools/site/figures.py); tests/test_site.py checks the outputs against the lesson's
- * reference plain_block and residual_block. Self-contained, works from file://.
+ * reference plain_block and residual_block. Uses assets/figures/common.js (window.CourseFigures);
+ * works from file://.
  */
 (function () {
   "use strict";
 
-  function el(tag, attrs, text) {
-    var node = document.createElement(tag);
-    for (var k in attrs) { if (Object.prototype.hasOwnProperty.call(attrs, k)) node.setAttribute(k, attrs[k]); }
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var F = window.CourseFigures, el = F.el;
+
   function relu(x) { return x > 0 ? x : 0; }
   function matmul(A, B) {
     var out = [];
@@ -61,7 +58,7 @@
     return { box: box, table: table };
   }
   function fillMatrix(table, M, ref) {
-    while (table.firstChild) table.removeChild(table.firstChild);
+    F.clear(table);
     var tb = el("tbody");
     M.forEach(function (row, i) {
       var tr = el("tr");
@@ -76,7 +73,7 @@
   }
 
   function setup(fig) {
-    var d = JSON.parse(fig.querySelector("script.figure-data").textContent);
+    var d = F.data(fig);
     var body = fig.querySelector(".figure-body");
     var s = 1;
     var norm0 = frob(d.W2);
@@ -150,9 +147,7 @@
       }, 120);
     });
     update();
-    fig.setAttribute("data-ready", "true");
   }
 
-  var figs = document.querySelectorAll('figure[data-figure="residual-vs-plain"]');
-  for (var i = 0; i < figs.length; i++) setup(figs[i]);
+  F.start("residual-vs-plain", setup);
 })();
