@@ -704,6 +704,12 @@ def test_wide_blocks_narrow_screens_and_accessibility(site, browser, artifacts):
                 return bad; }"""
             )
             assert overlaps == [], f"{rel}: bar labels overlap at 390 px: {overlaps}"
+            cut_tables = v.page.evaluate(  # a readout table cut by its box, not the page
+                "() => [...document.querySelectorAll('table.readout')].filter(t => "
+                "t.getBoundingClientRect().right > t.parentElement.getBoundingClientRect().right + 1"
+                " || t.scrollWidth > t.clientWidth + 1).map(t => t.rows[0].textContent)"
+            )
+            assert cut_tables == [], f"{rel}: readout tables cut at 390 px: {cut_tables}"
             if rel == "index.html":
                 right = v.page.evaluate(
                     "[...document.querySelectorAll('.index table tr')].map(r => "
