@@ -580,17 +580,6 @@ WRONG_ANSWERS = [
     },
     {
         "exercise": "ResidualUnit",
-        "name": "relu_before_addition",
-        "why": "a ReLU after the last BN too, before the addition (unit (c))",
-        "source": _unit(
-            forward="""        out = x
-        for conv, bn in zip(self.convs, self.bns):
-            out = self.relu(bn(conv(out)))
-        return self.relu(out + x)"""
-        ),
-    },
-    {
-        "exercise": "ResidualUnit",
         "name": "no_final_relu",
         "why": "the sum is returned without the ReLU of the original unit",
         "source": _unit(
@@ -1197,7 +1186,8 @@ WRONG_ANSWERS += [
     {
         "exercise": "ResidualUnit",
         "name": "relu_after_last_bn_counts_right",
-        "why": "right layers, names and parameter count, but a ReLU after the last BN too",
+        "why": "a ReLU after the last BN too, before the addition (unit (c)): right layers, "
+        "names and parameter count",
         "source": _unit(
             forward="""        out = x
         for conv, bn in zip(self.convs, self.bns):
