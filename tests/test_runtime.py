@@ -104,19 +104,13 @@ def test_runtime_never_exits_the_process():
     status. A SystemExit inside a notebook kernel would look like a crash to the student. Every
     module of the runtime layer (tests/test_tooling.py's list) is read."""
     import ast
-    from pathlib import Path
 
-    from test_tooling import runtime_modules
-
-    import course
+    from test_tooling import runtime_files
 
     found = []
-    modules = runtime_modules()
+    modules = runtime_files()
     assert "course.experiments.variants" in modules and "course.data" in modules
-    for mod in modules:
-        path = Path(course.__file__).parent.joinpath(*mod.split(".")[1:]).with_suffix(".py")
-        if not path.is_file():
-            path = path.with_suffix("") / "__init__.py"
+    for mod, path in modules.items():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Raise) and "SystemExit" in ast.unparse(node.exc or node):
                 found.append(f"{mod}:{node.lineno}: {ast.unparse(node)}")

@@ -205,14 +205,19 @@ def test_the_layer_test_sees_imports_inside_functions(tmp_path, monkeypatch):
     ]
 
 
-def runtime_modules() -> list[str]:
-    """Every module of the student-facing runtime (the notebooks import these): every module
-    of ``course/`` outside the checkout layer, the wings and the command."""
-    return sorted(
-        m
-        for m in (module_name(p) for p in PACKAGE.rglob("*.py"))
+def runtime_files() -> dict[str, Path]:
+    """Every module of the student-facing runtime (the notebooks import these), by name, with
+    its file: every module of ``course/`` outside the checkout layer, the wings and the command."""
+    named = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {
+        m: named[m]
+        for m in sorted(named)
         if m not in ("course", "course.__main__") and layer_of(m) == "runtime"
-    )
+    }
+
+
+def runtime_modules() -> list[str]:
+    return list(runtime_files())
 
 
 def test_runtime_list_is_complete():
