@@ -913,6 +913,68 @@ def test_sandbox_memory_watchdog_and_death(sandbox_session):
     assert box.report.memory_killed_mb and box.report.memory_killed_mb > 512
 
 
+@needs_bwrap
+def test_sandbox_watchdog_counts_the_whole_process_tree(sandbox_session):
+    """The watchdog walks the sandbox's process tree: memory hoarded by a grandchild of the
+    server (forked by a child that a thread forked, and that waits for it) counts and kills
+    the sandbox, as does the same hoard in an orphan (re-parented to the sandbox's first
+    process)."""
+    box, session = sandbox_session
+    nested = (
+        "import os, threading, time\n"
+        "def spawn():\n"
+        "    if os.fork() == 0:\n"
+        "        if os.fork() == 0:\n"
+        "            x = []\n"
+        "            while True:\n"
+        "                x.append(bytearray(10**7)); time.sleep(0.01)\n"
+        "        os.wait()\n"
+        "        os._exit(0)\n"
+        "threading.Thread(target=spawn).start()\n"
+        "time.sleep(30)"
+    )
+    with pytest.raises(proxy.SandboxError):
+        _run(session, nested)
+    assert box.report.memory_killed_mb and box.report.memory_killed_mb > 512
+    box.report.memory_killed_mb = None
+    orphan = nested.replace("        os.wait()\n", "").replace(
+        "            x = []", "            os.setsid(); x = []"
+    )
+    assert orphan != nested
+    session = box.start()
+    with pytest.raises(proxy.SandboxError):
+        _run(session, orphan)
+    assert box.report.memory_killed_mb and box.report.memory_killed_mb > 512
+
+
+def test_process_tree_walk_equals_the_full_scan():
+    """sandbox._children (the watchdog's walk through /proc/<pid>/task/<tid>/children) finds
+    what a scan of every process finds, children forked from a thread included."""
+    from course.grading import sandbox
+
+    code = (
+        "import os, subprocess, threading, time\n"
+        "subprocess.Popen(['sleep', '30'])\n"
+        "threading.Thread(target=lambda: subprocess.Popen(['sh', '-c', 'sleep 31; :'])).start()\n"
+        "time.sleep(30)"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 20
+        while len(sandbox._children_by_scan(proc.pid)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        walked, scanned = (
+            sorted(sandbox._children(proc.pid)),
+            sorted(sandbox._children_by_scan(proc.pid)),
+        )
+        assert len(scanned) == 3 and walked == scanned, (walked, scanned)
+    finally:
+        for pid in sandbox._children_by_scan(proc.pid):
+            os.kill(pid, 9)
+        proc.kill()
+        proc.wait()
+
+
 # --------------------------------------------------------------------------- the hostile class
 # the tests that read the hostile class share one worker, so the class is graded once per session
 HOSTILE = pytest.mark.xdist_group("hostile")
