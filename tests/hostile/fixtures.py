@@ -247,15 +247,22 @@ except OSError as exc:
     print('refused:', exc)
 """
 
-READ_SOLUTIONS = """import glob, json, pathlib
+READ_SOLUTIONS = """import glob, json, pathlib, sys
 import course
 found = []
 for root in {str(pathlib.Path(course.__file__).resolve().parents[1]), '@@ROOT@@', '@@WORK@@',
              '/home', '/tmp', '/work'}:
     found += glob.glob(root + '/**/solutions/toy/toy.ipynb', recursive=True)
     found += glob.glob(root + '/**/*.db', recursive=True)
+# the Python environment is bound read-only on purpose; what it ships (nbgrader's own test
+# gradebook, site-packages/nbgrader/tests/.../gradebook.db) is public, not the course's
+found = sorted(p for p in set(found) if not p.startswith(sys.prefix + '/'))
 for path in found:
-    for cell in json.loads(pathlib.Path(path).read_text()).get('cells', []):
+    try:
+        cells = json.loads(pathlib.Path(path).read_text()).get('cells', [])
+    except (OSError, ValueError):
+        continue
+    for cell in cells:
         if 'def square' in ''.join(cell['source']):
             exec(''.join(cell['source']).replace('### BEGIN SOLUTION', '').replace('### END SOLUTION', ''))
 print('found', found)
