@@ -525,6 +525,21 @@ def test_grade_help_is_fast_and_complete():
     assert seconds < 5, f"course grade --help took {seconds:.1f} s"
 
 
+def test_reading_a_notebook_leaves_out_rfc3987_syntax():
+    """A process of the course that reads a notebook (``course grade``'s staging subprocess, one
+    per student) does not import rfc3987-syntax under jsonschema (about 1 s of CPU each: it
+    builds its parsers at import), yet still validates notebooks."""
+    code = (
+        "import sys, course.grading.staging as s, nbformat\n"
+        "from course.checkout import notebooks\n"
+        "nb = notebooks.reads(notebooks.writes(nbformat.v4.new_notebook()))\n"
+        "nbformat.validate(nb)\n"
+        "print(sorted(m for m in ('rfc3987_syntax', 'lark') if sys.modules.get(m)))"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert probe.returncode == 0 and probe.stdout.strip() == "[]", (probe.stdout, probe.stderr)
+
+
 def test_instructor_errors_exit_2(toy, tmp_path, capsys):
     root, _, _ = toy
     sub = tmp_path / "submitted"
