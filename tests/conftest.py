@@ -57,6 +57,9 @@ def all_lessons() -> list[str]:
     return Checkout(ROOT).lessons
 
 
+SESSION_ENV: dict[str, str] = {}  # what course_data sets, for kernels made once per session
+
+
 @pytest.fixture(scope="session", autouse=True)
 def course_data(tmp_path_factory) -> Path:
     """A synthetic CIFAR-10 archive for every notebook this test session runs."""
@@ -66,6 +69,7 @@ def course_data(tmp_path_factory) -> Path:
     # notebook kernels inherit these: the lesson-05 grader scores 100 test images, and each
     # kernel runs one torch thread (2 xdist workers x 2 threads on 2 cores is ~2x slower)
     settings = {data.DATA_ENV: str(root), "COURSE_SCORE_N": "100", "OMP_NUM_THREADS": "1"}
+    SESSION_ENV.update(settings)
     before = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
     yield root
@@ -198,6 +202,27 @@ def executed(kind: str, lesson: str, tmp_path_factory):
             lambda nb, cwd: execution.execute(nb, cwd=cwd, timeout=300),
         )  # fmt: skip
     return _executed[key]
+
+
+def checked_without_artifacts(lesson: str, tmp_path_factory) -> tuple[object, Path]:
+    """A lesson's solution executed as ``course check`` runs it (grading mode, the kernel told
+    which notebook it runs) with nothing handed in beside it (lesson 05: no checkpoint), once
+    per test session: (the executed notebook, the folder it ran in)."""
+    digest = content_hash(ROOT / "solutions" / lesson)
+
+    def make(folder: Path) -> None:
+        path = scratch_copy("solutions", lesson, folder / "work", artifacts=False)
+        # the session's settings whatever the asking test monkeypatched (test_scoring clears them)
+        extra = {**SESSION_ENV, "JPY_SESSION_NAME": str(path)}
+        env = execution.execution_env(extra=extra)
+        ran = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+        notebooks.write(ran, folder / f"{lesson}.ipynb")
+
+    folder = once_per_session(tmp_path_factory, f"check-bare-{lesson}-{digest}", make)
+    key = ("solutions", lesson, "check-bare")
+    if key not in _executed:
+        _executed[key] = notebooks.read(folder / f"{lesson}.ipynb")
+    return _executed[key], folder / "work"
 
 
 # Run All's scale: every quick experiment trains at most this many epochs (the lessons' quick

@@ -35,7 +35,7 @@ from course.grading import feedback, proxy, report, wire
 from course.grading.report import Result, plot_scores, summary, write_csv
 from course.grading.staging import find_notebook, sanitize, scan
 
-LIMITS = ["--timeout", "120", "--cell-timeout", "10", "--memory", "1024"]  # small, for tests
+LIMITS = ["--timeout", "120", "--cell-timeout", "5", "--memory", "1024"]  # small, for tests
 needs_bwrap = pytest.mark.skipif(
     subprocess.run(["sh", "-c", "command -v bwrap"], capture_output=True).returncode != 0,
     reason="bubblewrap is not installed (.ci/run installs it)",

@@ -252,7 +252,7 @@ _TOTAL = re.compile(r"total \(auto-graded\)\s+([\d.]+)/([\d.]+)")
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("05_resnet34_cifar10")  # shares the worker's graded lesson-05 job
-def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path, tmp_path_factory):
+def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path_factory):
     """Lesson 05 solved, no checkpoint: the progress table (a kernel run as in JupyterLab),
     Validate's summary, ``course check`` and the grader (``course grade``'s trusted grader)
     give the same total, and the band cells read "not earned yet" with what to do.
@@ -261,14 +261,12 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path, tmp_path_f
     not grading, quick mode at the test scale, no checkpoint), the one the JupyterLab test
     shows: the table reads which visible tests passed, which the training's length does not
     change (no checkpoint is written in quick mode)."""
-    from conftest import run_all, scratch_copy
+    from conftest import checked_without_artifacts, run_all
     from lesson_jobs import lesson_job
 
     from course.tools import selfcheck
 
     lesson = "05_resnet34_cifar10"
-    path = scratch_copy("solutions", lesson, tmp_path / "student", artifacts=False)
-    assert not (path.parent / "checkpoints").exists()
 
     # 1. the student's kernel, not grading (quick mode): the last cell's table
     ran = run_all(lesson, tmp_path_factory)
@@ -286,11 +284,10 @@ def test_lesson05_without_a_checkpoint_one_total_everywhere(tmp_path, tmp_path_f
     assert "FAILED" in row and "not earned yet" in row and "passed" not in row, row
     in_kernel = _TOTAL.search(text).groups()
 
-    # 2. course check and 3. Validate's summary: one grading-mode run, read by each command's code
-    checked = execution.execute(
-        notebooks.read(path), cwd=path.parent, timeout=600,
-        env=execution.execution_env(extra={"JPY_SESSION_NAME": str(path)}),
-    )  # fmt: skip
+    # 2. course check and 3. Validate's summary: one grading-mode run (the session's, shared
+    # with test_scoring), read by each command's code
+    checked, folder = checked_without_artifacts(lesson, tmp_path_factory)
+    assert not (folder / "checkpoints").exists()
     by_check = _TOTAL.search(selfcheck.format_table(selfcheck.summarize(checked))).groups()
     summary = validation.summary_text(checked)
     by_validate = re.search(r"\(([\d.]+) of ([\d.]+) points", summary).groups()

@@ -18,7 +18,6 @@ from torch import nn
 
 from course import data, scoring
 from course.cells import is_test
-from course.checkout import notebooks
 from course.grading import checkpoints as scoring_cli
 from course.tools import execution
 
@@ -424,7 +423,7 @@ def test_forged_resnet34_scores_through_the_real_class(tmp_path, fake_root):
 
 
 @pytest.mark.slow
-def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, course_data):
+def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path_factory, course_data):
     """What a student without a GPU hands in: the solved notebook, no checkpoint.
 
     The training cell runs the labelled QUICK MODE and writes nothing at the graded path; every
@@ -432,12 +431,12 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     every other cell runs (no crash of the batch). The solution *with* a good checkpoint beside it
     passes everything: tests/test_notebooks.py; a bad checkpoint's message: the tests above.
     """
-    from conftest import scratch_copy
+    from conftest import checked_without_artifacts
 
     _solution_resnet34()  # skips when the lesson is absent
-    path = scratch_copy("solutions", scoring_cli.LESSON, tmp_path / "lesson", artifacts=False)
-    env = execution.execution_env(extra={scoring.DATA_ENV: str(course_data), scoring.N_ENV: "100"})
-    executed = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
+    # the session's run (shared with test_progress): course check's environment with this
+    # session's data ($COURSE_DATA) and COURSE_SCORE_N=100 (conftest.SESSION_ENV)
+    executed, folder = checked_without_artifacts(scoring_cli.LESSON, tmp_path_factory)
     results = {r.grade_id: r for r in execution.results(executed)}
     bands = [f"checkpoint__{b}" for b in scoring.BANDS]
     assert set(bands) <= set(results), sorted(results)
@@ -457,4 +456,4 @@ def test_notebook_without_checkpoint_runs_quick_mode_and_scores_zero(tmp_path, c
     printed = "\n".join(out.get("text", "") for c in code for out in c.outputs)
     assert "QUICK MODE (no GPU, or the notebook is being graded)" in printed
     assert "QUICK MODE: a barely trained model" in printed
-    assert not (path.parent / scoring.CHECKPOINT_PATH).exists()
+    assert not (folder / scoring.CHECKPOINT_PATH).exists()
