@@ -556,6 +556,28 @@ def test_instructor_errors_exit_2(toy, tmp_path, capsys):
     assert exc.value.code == 2 and "expected a number >= 1" in capsys.readouterr().err
 
 
+def test_a_lesson_nbgrader_cannot_release_is_named(toy, tmp_path, capsys):
+    """``course grade`` releases every lesson in one nbgrader process; when that fails it
+    releases them one by one, so the instructor is told which lesson is wrong (exit 2)."""
+    import shutil
+
+    root = tmp_path / "course"
+    shutil.copytree(toy[0], root, ignore=shutil.ignore_patterns("gradebook.db", "release"))
+    broken = root / "solutions" / "zz_toy" / "zz_toy.ipynb"  # after toy
+    broken.parent.mkdir(parents=True)
+    text = (root / "solutions" / "toy" / "toy.ipynb").read_text()
+    broken.write_text(text.replace("### END SOLUTION", "", 1))  # nbgrader refuses a lone BEGIN
+    sub = tmp_path / "submitted"
+    (sub / "ann" / "toy").mkdir(parents=True)
+    code = cli.main(["grade", str(sub), "--course-dir", str(root), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2, err[-2000:]
+    tail = err[-3000:]
+    assert "cannot prepare lesson zz_toy" in err and "cannot prepare lesson toy:" not in err, tail
+    # nbgrader's own reason, from the lesson's own run
+    assert "generate_assignment zz_toy" in err and "No end solution statement" in err, tail
+
+
 def test_missing_bubblewrap_is_refused_with_instructions(toy, tmp_path, capsys, monkeypatch):
     root, _, _ = toy
     (tmp_path / "sub" / "ann" / "toy").mkdir(parents=True)

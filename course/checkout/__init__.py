@@ -152,12 +152,29 @@ class Checkout:
     def generate_assignment(self, lesson: str) -> Path:
         """Run ``nbgrader generate_assignment`` here (in a copy: it writes a gradebook);
         returns the release folder."""
-        args = ["generate_assignment", lesson, "--force", "--create"]
-        cmd = [sys.executable, "-m", "nbgrader", *args]
+        return self.generate_assignments([lesson])[0]
+
+    def generate_assignments(self, lessons: Iterable[str]) -> list[Path]:
+        """:meth:`generate_assignment` for each of ``lessons``; when they are all of this
+        checkout's lessons (a copy made for releasing), one nbgrader process releases them all
+        (its assignment glob ``*``): nbgrader's start-up and its gradebook check cost seconds
+        per process."""
+        lessons = list(lessons)
+        if len(lessons) > 1 and sorted(lessons) == self.lessons:
+            self._nbgrader("generate_assignment", "*", "--force", "--create")
+        else:
+            for lesson in lessons:
+                self._nbgrader("generate_assignment", lesson, "--force", "--create")
+        return [self.releases / lesson for lesson in lessons]
+
+    def _nbgrader(self, *args: str) -> None:
+        # nbgrader's own command line, after `import course`: its processes then also go
+        # without rfc3987-syntax's import (see course._without_rfc3987_syntax)
+        code = "import course, sys; from nbgrader.apps.nbgraderapp import main; sys.exit(main())"
+        cmd = [sys.executable, "-c", code, *args]
         proc = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(
                 f"`nbgrader {' '.join(args)}` failed (exit {proc.returncode}):\n"
                 f"{proc.stdout}\n{proc.stderr}"
             )
-        return self.releases / lesson

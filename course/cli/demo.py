@@ -149,9 +149,8 @@ def run_demo(
     t0 = time.perf_counter()
     log(f"[1/4] course folder: {course_dir}")
     demo = checkout.copy(course_dir, lesson_ids)
-    for lesson in lesson_ids:
-        log(f"      nbgrader generate_assignment {lesson}")
-        demo.generate_assignment(lesson)
+    log(f"      nbgrader generate_assignment {' '.join(lesson_ids)}")
+    demo.generate_assignments(lesson_ids)
     log(f"[2/4] submitting {len(STUDENTS)} students x {len(lesson_ids)} lesson(s)")
     for lesson in lesson_ids:
         release_nb = notebooks.read(demo.release(lesson))

@@ -180,11 +180,17 @@ def prepare(
         jobs,
         unsafe,
     )
+    try:
+        template.generate_assignments(lessons)  # one nbgrader process for them all
+        released = set(lessons)
+    except Exception:  # noqa: BLE001 - lesson by lesson below, to say which one is wrong
+        released = set()
     for lesson in lessons:
         source_path = checkout.source(lesson)
         try:
             source = nbs.read(source_path)
-            template.generate_assignment(lesson)
+            if lesson not in released:
+                template.generate_assignment(lesson)
             release = nbs.read(template.release(lesson))
         except Exception as exc:  # noqa: BLE001 - anything wrong with the course source
             raise InstructorError(f"cannot prepare lesson {lesson}: {exc}") from exc

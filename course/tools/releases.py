@@ -120,8 +120,7 @@ def release(
             log(f"normalised source {src.relative_to(checkout.root)}")
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
         copy = checkout.copy(Path(tmp), ids)
-        for lesson in ids:
-            out = copy.generate_assignment(lesson)
+        for lesson, out in zip(ids, copy.generate_assignments(ids), strict=True):
             target = dest / lesson
             if target.exists():
                 shutil.rmtree(target)
