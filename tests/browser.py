@@ -5,7 +5,8 @@ download. :class:`Visit` opens a page in a fresh context and records its console
 requests; :func:`axe_violations` runs axe-core (bundled by ``axe-playwright-python``, injected into
 the page: no download at run time) and returns the serious and critical WCAG 2.1 A/AA violations;
 :func:`artifacts_dir` is where screenshots are kept (``artifacts/browser/<suite>/``, or
-``$COURSE_ARTIFACTS/<suite>/``).
+``$COURSE_ARTIFACTS/<suite>/``); :func:`screenshot` takes whole pages with
+``$COURSE_SCREENSHOTS=full``, the first screen otherwise.
 """
 
 from __future__ import annotations
@@ -83,9 +84,20 @@ class Visit:
         self.close()
 
 
+FULL_PAGE_ENV = "COURSE_SCREENSHOTS"  # "full": whole pages; otherwise the first screen
+
+
 def screenshot(page, path: Path, chunk: int = 6000) -> None:
-    """The whole page; long pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture
-    one image taller than its texture limit (16,384 px), which a long article at 375 px exceeds."""
+    """The first screen of ``page``; with ``$COURSE_SCREENSHOTS=full`` the whole page, long
+    pages in parts (``-1.png``, ``-2.png`` ...): Chromium cannot capture one image taller than
+    its texture limit (16,384 px), which a long article at 375 px exceeds.
+
+    Whole pages are opt-in because they cost: rendering and encoding every article at two widths
+    took 46 of the 58 s of the site's layout test (Chromium's CPU, on a 2-core machine where the
+    suite is CPU-bound). No check reads them; they are for a person to look at."""
+    if os.environ.get(FULL_PAGE_ENV, "").strip().lower() != "full":
+        page.screenshot(path=str(path))
+        return
     height, width = page.evaluate("[document.documentElement.scrollHeight, window.innerWidth]")
     if height <= chunk:
         page.screenshot(path=str(path), full_page=True)

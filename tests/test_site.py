@@ -84,7 +84,8 @@ def site(tmp_path_factory) -> Built:
 
 @pytest.fixture(scope="session")
 def artifacts() -> Path:
-    """Screenshots: ``artifacts/browser/site/`` (``$COURSE_ARTIFACTS/site/``): look at them."""
+    """Screenshots: ``artifacts/browser/site/`` (``$COURSE_ARTIFACTS/site/``): look at them
+    (whole pages with ``COURSE_SCREENSHOTS=full``: tests/browser.screenshot)."""
     folder = artifacts_dir("site")
     yield folder
     shots = sorted(folder.glob("*.png"))
