@@ -303,3 +303,13 @@ def test_links_between_the_docs_resolve():
                 if anchor not in {_slug(h) for h in headings}:
                     broken.append(f"{page.name}: {target} (no such heading)")
     assert not broken, broken
+
+
+def test_nbgrader_cli_reads_the_same_alembic_head_as_nbgrader():
+    """course.checkout.nbgrader_cli answers nbgrader's "which schema revision" question in
+    process; nbgrader's own answer runs ``alembic heads`` in a subprocess. Both agree."""
+    import nbgrader.api
+
+    from course.checkout import nbgrader_cli
+
+    assert nbgrader_cli.alembic_head() == nbgrader.api.get_alembic_version()

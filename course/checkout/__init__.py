@@ -168,10 +168,8 @@ class Checkout:
         return [self.releases / lesson for lesson in lessons]
 
     def _nbgrader(self, *args: str) -> None:
-        # nbgrader's own command line, after `import course`: its processes then also go
-        # without rfc3987-syntax's import (see course._without_rfc3987_syntax)
-        code = "import course, sys; from nbgrader.apps.nbgraderapp import main; sys.exit(main())"
-        cmd = [sys.executable, "-c", code, *args]
+        # nbgrader's command line without two of its start-up costs (course.checkout.nbgrader_cli)
+        cmd = [sys.executable, "-m", "course.checkout.nbgrader_cli", *args]
         proc = subprocess.run(cmd, cwd=self.root, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(
