@@ -49,6 +49,10 @@ SCRIPT = textwrap.dedent(
                         checkpoint_dir=os.path.join(out, "ckpt"), progress=False)
     torch.save({"seen": torch.cat(recording.seen), "state": model.state_dict(),
                 "history": history}, os.path.join(out, f"rank{rank}.pt"))
+    # both ranks done before the group ends: a rank that tears gloo down while its peer still
+    # talks to it can abort in gloo's threads ("terminate called without an active exception",
+    # SIGABRT; seen once in a CI run)
+    dist.barrier()
     dist.destroy_process_group()
     """
 )
