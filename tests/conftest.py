@@ -176,17 +176,22 @@ def content_hash(folder: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _run_once(kind: str, lesson: str, mode: str, tmp_path_factory, run) -> object:
+def _run_folder(kind: str, lesson: str, mode: str, tmp_path_factory, run, artifacts: bool) -> Path:
+    """The shared folder of ``run(notebook, cwd)`` on a scratch copy of the lesson (in
+    ``work/``, its result beside it), made once per session."""
     digest = content_hash(ROOT / kind / lesson)
     name = f"{lesson}.ipynb"
 
     def make(folder: Path) -> None:
-        path = scratch_copy(kind, lesson, folder / "work", artifacts=mode == "validate")
+        path = scratch_copy(kind, lesson, folder / "work", artifacts=artifacts)
         notebooks.write(run(notebooks.read(path), path.parent), folder / name)
 
-    return notebooks.read(
-        once_per_session(tmp_path_factory, f"{mode}-{kind}-{lesson}-{digest}", make) / name
-    )
+    return once_per_session(tmp_path_factory, f"{mode}-{kind}-{lesson}-{digest}", make)
+
+
+def _run_once(kind: str, lesson: str, mode: str, tmp_path_factory, run) -> object:
+    folder = _run_folder(kind, lesson, mode, tmp_path_factory, run, artifacts=mode == "validate")
+    return notebooks.read(folder / f"{lesson}.ipynb")
 
 
 _executed: dict[tuple[str, str, str], object] = {}
@@ -208,17 +213,14 @@ def checked_without_artifacts(lesson: str, tmp_path_factory) -> tuple[object, Pa
     """A lesson's solution executed as ``course check`` runs it (grading mode, the kernel told
     which notebook it runs) with nothing handed in beside it (lesson 05: no checkpoint), once
     per test session: (the executed notebook, the folder it ran in)."""
-    digest = content_hash(ROOT / "solutions" / lesson)
 
-    def make(folder: Path) -> None:
-        path = scratch_copy("solutions", lesson, folder / "work", artifacts=False)
+    def check(nb, cwd: Path):
         # the session's settings whatever the asking test monkeypatched (test_scoring clears them)
-        extra = {**SESSION_ENV, "JPY_SESSION_NAME": str(path)}
+        extra = {**SESSION_ENV, "JPY_SESSION_NAME": str(cwd / f"{lesson}.ipynb")}
         env = execution.execution_env(extra=extra)
-        ran = execution.execute(notebooks.read(path), cwd=path.parent, timeout=600, env=env)
-        notebooks.write(ran, folder / f"{lesson}.ipynb")
+        return execution.execute(nb, cwd=cwd, timeout=600, env=env)
 
-    folder = once_per_session(tmp_path_factory, f"check-bare-{lesson}-{digest}", make)
+    folder = _run_folder("solutions", lesson, "check-bare", tmp_path_factory, check, False)
     key = ("solutions", lesson, "check-bare")
     if key not in _executed:
         _executed[key] = notebooks.read(folder / f"{lesson}.ipynb")
