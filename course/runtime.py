@@ -15,7 +15,8 @@ Grading mode: nbgrader sets ``NBGRADER_EXECUTION`` to ``autograde`` or ``validat
 kernel it starts (and ``course check`` does the same), so a notebook can skip long training.
 
 Quick mode (:func:`quick_mode`) runs each lesson's small, labelled experiment; the test suite
-shrinks those further with one knob, ``COURSE_QUICK_EPOCHS`` (:func:`quick_epochs`).
+shrinks those further with two knobs: ``COURSE_QUICK_EPOCHS`` (:func:`quick_epochs`) and
+``COURSE_QUICK_STEPS``, optimizer steps per epoch (:func:`quick_steps`).
 
 This module imports torch lazily: ``course --help`` and the grading tools stay fast.
 """
@@ -28,6 +29,7 @@ import random
 
 QUICK_ENV = "COURSE_QUICK"
 QUICK_EPOCHS_ENV = "COURSE_QUICK_EPOCHS"
+QUICK_STEPS_ENV = "COURSE_QUICK_STEPS"
 PRECISION_ENV = "COURSE_PRECISION"
 PRECISIONS = ("bf16", "fp32")
 _PRECISION_LABELS = {"bf16": "bf16 autocast + channels_last", "fp32": "fp32"}
@@ -72,22 +74,38 @@ def quick_epochs(epochs: int) -> int:
     """The epochs a training run takes: ``epochs``, or at most ``$COURSE_QUICK_EPOCHS`` in a quick
     run outside grading.
 
-    The test suite's scale knob: tests/conftest.py sets it in the kernels that Run All a lesson,
-    so every quick experiment (lessons 02, 05, 06, 07; all train through
-    :func:`course.train.fit`, which asks this function) runs the same cells and code on fewer
-    epochs. Unset (students, Colab), in a full run and while grading (capped in steps already):
-    ``epochs``. A value that is not a positive integer raises ``ValueError``.
+    One of the test suite's two scale knobs (the other: :func:`quick_steps`): tests/conftest.py
+    sets both in the kernels that Run All a lesson, so every quick experiment (lessons 02, 05,
+    06, 07 train through :func:`course.train.fit`, which asks both functions) runs the same cells
+    and code on fewer epochs. Unset (students, Colab), in a full run and while grading (capped
+    in steps already): ``epochs``. A value that is not a positive integer raises ``ValueError``.
 
     Lessons: none directly (:func:`course.train.fit` calls it).
     """
-    flag = os.environ.get(QUICK_EPOCHS_ENV, "").strip()
+    return _scale_knob(QUICK_EPOCHS_ENV, epochs, "epochs")
+
+
+def quick_steps(steps: int) -> int:
+    """The optimizer steps one epoch of a training run takes: ``steps`` (the loader's batches),
+    or at most ``$COURSE_QUICK_STEPS`` in a quick run outside grading.
+
+    The test suite's second scale knob (see :func:`quick_epochs`): an epoch cut to these steps
+    is a whole epoch of a smaller run (its schedule planned over them, then evaluated), not a
+    partial one. :func:`course.train.fit` asks it; so does lesson 04's hand-written loop.
+
+    Lessons: 04_inception.
+    """
+    return _scale_knob(QUICK_STEPS_ENV, steps, "steps per epoch")
+
+
+def _scale_knob(env: str, asked: int, what: str) -> int:
+    """``asked``, or at most ``$env`` in a quick run outside grading."""
+    flag = os.environ.get(env, "").strip()
     if not flag or is_grading() or not quick_mode():
-        return epochs
+        return asked
     if not flag.isdigit() or int(flag) < 1:
-        raise ValueError(
-            f"${QUICK_EPOCHS_ENV}={flag!r}: use a positive number of epochs (or unset it)."
-        )
-    return min(epochs, int(flag))
+        raise ValueError(f"${env}={flag!r}: use a positive number of {what} (or unset it).")
+    return min(asked, int(flag))
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ long run (see :data:`GRADING_MAX_STEPS`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
@@ -427,9 +428,9 @@ def _setup(model, train_loader, device, log, checkpoint_dir, **run) -> _Setup:
     device = runtime.get_device(device)
     say = (tqdm.write if log is print else log) if rank == 0 and log else (lambda _msg: None)
     model.to(device, memory_format=runtime.memory_format(device))
-    steps_per_epoch = len(train_loader)
-    if steps_per_epoch == 0:
+    if len(train_loader) == 0:
         raise ValueError("train_loader yields no batches (batch_size larger than the data?).")
+    steps_per_epoch = runtime.quick_steps(len(train_loader))  # the test suite's scale knob
     config = {
         "model": type(model).__name__,
         "num_params": sum(p.numel() for p in model.parameters()),
@@ -500,7 +501,7 @@ def _train_epoch(net, opt, sched, train_loader, epoch, state, bar, max_steps, sh
         train_loader.set_epoch(epoch)
     sums = torch.zeros(3, dtype=torch.float64, device=setup.device)  # loss sum, correct, count
     shown_at = t0 = time.perf_counter()
-    for X, y in train_loader:
+    for X, y in itertools.islice(train_loader, setup.config["steps_per_epoch"]):
         if max_steps is not None and state.step >= max_steps:
             break
         X = X.to(setup.device, non_blocking=True)
@@ -635,8 +636,10 @@ def fit(
       short is reported in the history (``"partial": True``) but not checkpointed.
     - grading (``runtime.is_grading()``): loads ``last.pt`` if it exists and returns its
       history, else trains at most :data:`GRADING_MAX_STEPS` steps and writes no checkpoint.
-    - quick mode outside grading: at most ``$COURSE_QUICK_EPOCHS`` epochs when it is set (the
-      test suite's scale knob, :func:`course.runtime.quick_epochs`); it logs one line saying so.
+    - quick mode outside grading: at most ``$COURSE_QUICK_EPOCHS`` epochs and
+      ``$COURSE_QUICK_STEPS`` steps per epoch when they are set (the test suite's scale knobs,
+      :func:`course.runtime.quick_epochs` and :func:`course.runtime.quick_steps`); it logs one
+      line for each that cuts the run.
     - under ``torchrun``: DistributedDataParallel; give each rank its shard through the loader
       (``CifarLoader`` does it by itself); only rank 0 logs, shows the bar and writes checkpoints.
 
@@ -655,6 +658,11 @@ def fit(
 
     if epochs < asked:
         setup.say(f"${runtime.QUICK_EPOCHS_ENV}: {epochs} of the {asked} epochs asked for.")
+    if setup.config["steps_per_epoch"] < len(train_loader):
+        setup.say(
+            f"${runtime.QUICK_STEPS_ENV}: {setup.config['steps_per_epoch']} of the "
+            f"{len(train_loader)} steps of each epoch."
+        )
     # -- grading: never a long run -----------------------------------------------------------
     if runtime.is_grading():
         if setup.ckpt_path is not None and setup.ckpt_path.is_file():

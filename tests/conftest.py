@@ -228,22 +228,28 @@ def checked_without_artifacts(lesson: str, tmp_path_factory) -> tuple[object, Pa
 
 
 # Run All's scale: every quick experiment trains at most this many epochs (the lessons' quick
-# runs train 4 to 40; course.runtime.quick_epochs). Two epochs run every cell through the same
-# code (the one-cycle schedule, evaluation after each epoch, every curve drawn with more than one
+# runs train 4 to 40; course.runtime.quick_epochs) of at most this many optimizer steps each
+# (course.runtime.quick_steps; lessons 04 and 05 take 16 and 8 a quick epoch, ~1 s each on one
+# thread). Two epochs of three steps run every cell through the same code (the schedules planned
+# over the steps taken, evaluation after each epoch, every curve drawn with more than one
 # point), which is what the Run All tests check: no error cell, every output shown. What the
 # quick runs show (the degradation problem, the variants' ranking) is measured by the
 # benchmarks (benchmarks/DEGRADATION.md, VARIANTS.md, ARCHITECTURES.md), not by Run All.
 RUN_ALL_EPOCHS = "2"
+RUN_ALL_STEPS = "3"
 
 
 def student_env() -> dict:
     """The environment of a kernel that JupyterLab starts for a student: not grading, quick
-    mode (as on a CPU, also on a GPU machine) at the test scale (:data:`RUN_ALL_EPOCHS`), the
-    inline figure backend (no ``MPLBACKEND``), the rest of this session's (data, threads)."""
+    mode (as on a CPU, also on a GPU machine) at the test scale (:data:`RUN_ALL_EPOCHS`,
+    :data:`RUN_ALL_STEPS`), the inline figure backend (no ``MPLBACKEND``), the rest of this
+    session's (data, threads)."""
     env = dict(os.environ)
     for key in ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "MPLBACKEND", "JPY_SESSION_NAME"):
         env.pop(key, None)
-    env.update(COURSE_QUICK="1", COURSE_QUICK_EPOCHS=RUN_ALL_EPOCHS)
+    env.update(
+        COURSE_QUICK="1", COURSE_QUICK_EPOCHS=RUN_ALL_EPOCHS, COURSE_QUICK_STEPS=RUN_ALL_STEPS
+    )
     return env
 
 

@@ -27,25 +27,30 @@ def test_quick_mode(monkeypatch):
     assert runtime.quick_mode()
 
 
-def test_quick_epochs_caps_only_a_quick_run_outside_grading(monkeypatch):
-    """``$COURSE_QUICK_EPOCHS`` (the test suite's scale knob) caps a quick run's epochs; a full
-    run, a graded run and an unset knob keep what was asked; a bad value says what to do."""
+@pytest.mark.parametrize(
+    ("env", "knob"),
+    [("COURSE_QUICK_EPOCHS", runtime.quick_epochs), ("COURSE_QUICK_STEPS", runtime.quick_steps)],
+)
+def test_scale_knobs_cap_only_a_quick_run_outside_grading(env, knob, monkeypatch):
+    """``$COURSE_QUICK_EPOCHS`` and ``$COURSE_QUICK_STEPS`` (the test suite's scale knobs) cap a
+    quick run's epochs and steps per epoch; a full run, a graded run and an unset knob keep what
+    was asked; a bad value says what to do."""
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.setenv("COURSE_QUICK", "1")
-    monkeypatch.delenv("COURSE_QUICK_EPOCHS", raising=False)
-    assert runtime.quick_epochs(40) == 40
-    monkeypatch.setenv("COURSE_QUICK_EPOCHS", "2")
-    assert (runtime.quick_epochs(40), runtime.quick_epochs(1)) == (2, 1)
+    monkeypatch.delenv(env, raising=False)
+    assert knob(40) == 40
+    monkeypatch.setenv(env, "2")
+    assert (knob(40), knob(1)) == (2, 1)
     monkeypatch.setenv("COURSE_QUICK", "0")
-    assert runtime.quick_epochs(40) == 40
+    assert knob(40) == 40
     monkeypatch.setenv("COURSE_QUICK", "1")
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert runtime.quick_epochs(40) == 40
+    assert knob(40) == 40
     monkeypatch.delenv("NBGRADER_EXECUTION")
     for bad in ("0", "-1", "two", "1.5"):
-        monkeypatch.setenv("COURSE_QUICK_EPOCHS", bad)
-        with pytest.raises(ValueError, match="COURSE_QUICK_EPOCHS"):
-            runtime.quick_epochs(40)
+        monkeypatch.setenv(env, bad)
+        with pytest.raises(ValueError, match=f"{env}.*positive number"):
+            knob(40)
 
 
 def test_device_and_precision(monkeypatch):

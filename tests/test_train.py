@@ -257,6 +257,31 @@ def test_quick_epochs_knob_trains_fewer_whole_epochs(root, monkeypatch):
     assert "$COURSE_QUICK_EPOCHS: 2 of the 5 epochs asked for." in lines
 
 
+def test_quick_steps_knob_makes_each_epoch_shorter_and_whole(root, monkeypatch, tmp_path):
+    """``$COURSE_QUICK_STEPS`` in quick mode: every epoch takes that many optimizer steps, a
+    whole epoch of a smaller run (the schedule planned over them, evaluated, checkpointed, not
+    "partial"), and fit says so in one log line; a resumed run with another value is refused."""
+    train_loader, test_loader = loaders(root)
+    assert len(train_loader) > 2
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_QUICK_STEPS", "2")
+    lines = []
+    history = train.fit(
+        TinyNet(), train_loader, test_loader, epochs=3, lr=0.1, progress=False,
+        log=lines.append, checkpoint_dir=tmp_path,
+    )  # fmt: skip
+    assert [(row["epoch"], row["step"]) for row in history] == [(1, 2), (2, 4), (3, 6)]
+    assert not any(row.get("partial") for row in history)
+    assert all(row["val_acc"] is not None for row in history)
+    assert history[-1]["lr"] < 0.02  # the one-cycle schedule ended: planned over 6 steps (not in warm-up)
+    assert f"$COURSE_QUICK_STEPS: 2 of the {len(train_loader)} steps of each epoch." in lines
+    assert (tmp_path / train.CHECKPOINT_NAME).exists()
+    monkeypatch.setenv("COURSE_QUICK_STEPS", "3")
+    with pytest.raises(train.CheckpointError, match="steps_per_epoch"):
+        train.fit(TinyNet(), train_loader, epochs=4, lr=0.1, progress=False, log=None,
+                  checkpoint_dir=tmp_path)  # fmt: skip
+
+
 def test_grading_mode_caps_or_loads(tmp_path, root, monkeypatch):
     """Under nbgrader: a few steps and no checkpoint; or the existing checkpoint, loaded."""
     train_loader, _ = loaders(root)
