@@ -273,9 +273,7 @@ def test_quick_steps_knob_makes_each_epoch_shorter_and_whole(root, monkeypatch, 
     assert [(row["epoch"], row["step"]) for row in history] == [(1, 2), (2, 4), (3, 6)]
     assert not any(row.get("partial") for row in history)
     assert all(row["val_acc"] is not None for row in history)
-    assert (
-        history[-1]["lr"] < 0.02
-    )  # the one-cycle schedule ended: planned over 6 steps (not in warm-up)
+    assert history[-1]["lr"] < 0.02  # the one-cycle schedule ended: planned over 6 steps
     assert f"$COURSE_QUICK_STEPS: 2 of the {len(train_loader)} steps of each epoch." in lines
     assert (tmp_path / train.CHECKPOINT_NAME).exists()
     monkeypatch.setenv("COURSE_QUICK_STEPS", "3")
