@@ -91,9 +91,10 @@ def quick_steps(steps: int) -> int:
 
     The test suite's second scale knob (see :func:`quick_epochs`): an epoch cut to these steps
     is a whole epoch of a smaller run (its schedule planned over them, then evaluated), not a
-    partial one. :func:`course.train.fit` asks it; so does lesson 04's hand-written loop.
+    partial one. :func:`course.train.fit` asks it; so do the lessons' hand-written loops (a
+    loop of one pass is one epoch).
 
-    Lessons: 04_inception.
+    Lessons: 04_inception (its training loop), 07_highway_densenet (the memorisation runs).
     """
     return _scale_knob(QUICK_STEPS_ENV, steps, "steps per epoch")
 
