@@ -120,6 +120,20 @@ def reachable_root() -> str:
     return "\n".join(lines) + "\n"
 
 
+def closed_folder() -> Path | None:
+    """The first folder on the way to the Python environment or this checkout that other users
+    cannot enter (no ``o+x``), or ``None``: the hub's users run that Python and import
+    ``course`` from the checkout. Folders under ``/root`` are left out (:func:`reachable_root`
+    opens them in the hub's own namespace)."""
+    for path in sorted({Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, ROOT)}):
+        for folder in (path, *path.parents):
+            if folder == Path("/root") or (folder.is_relative_to("/root") and reachable_root()):
+                break
+            if not folder.stat().st_mode & 0o001:
+                return folder
+    return None
+
+
 class Hub:
     """A running JupyterHub and a REST client for it."""
 
@@ -321,6 +335,13 @@ def hub():
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing (.ci/run installs configurable-http-proxy from npm)")
     pytest.importorskip("jupyterhub", reason="pip install -e '.[test]'")
+    closed = closed_folder()
+    if closed is not None:
+        pytest.fail(
+            f"{closed} (mode {closed.stat().st_mode & 0o777:o}) keeps the hub's Unix users out of "
+            f"the Python environment or the checkout: run the tests from folders every user "
+            f"can enter (chmod o+x {closed})"
+        )
     base = Path(tempfile.mkdtemp(prefix="course-hub-", dir="/tmp"))
     base.chmod(0o755)
     srv = base / "srv"
