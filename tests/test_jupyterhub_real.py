@@ -99,12 +99,18 @@ def sh(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
 
 
+def hub_needs() -> set[Path]:
+    """What the hub's users run (the Python installation and environment) and import ``course``
+    from (this checkout), resolved."""
+    return {Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, ROOT)}
+
+
 def reachable_root() -> str:
     """Shell lines that make the Python environment reachable by other users inside the hub's
     own mount namespace, when it lives under a home only root may enter (pyenv in /root):
     a tmpfs over /root holding just what the environment needs, bound back in. Nothing on the
     machine changes; on a normal install (/usr, /opt, /srv) this is empty."""
-    needed = {Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, ROOT)}
+    needed = hub_needs()
     under_root = sorted(
         {p.relative_to("/root").parts[0] for p in needed if p.is_relative_to("/root")}
     )
@@ -125,9 +131,10 @@ def closed_folder() -> Path | None:
     cannot enter (no ``o+x``), or ``None``: the hub's users run that Python and import
     ``course`` from the checkout. Folders under ``/root`` are left out (:func:`reachable_root`
     opens them in the hub's own namespace)."""
-    for path in sorted({Path(os.path.realpath(p)) for p in (sys.base_prefix, sys.prefix, ROOT)}):
+    opened = bool(reachable_root())
+    for path in sorted(hub_needs()):
         for folder in (path, *path.parents):
-            if folder == Path("/root") or (folder.is_relative_to("/root") and reachable_root()):
+            if folder == Path("/root") or (opened and folder.is_relative_to("/root")):
                 break
             if not folder.stat().st_mode & 0o001:
                 return folder
